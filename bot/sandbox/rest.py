@@ -1,0 +1,626 @@
+"""The emulated REST API (v10): the routes a ticket bot uses, with Discord's checks and errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import BodyPartReader, web
+
+from bot.sandbox import interactions as ix
+from bot.sandbox.state import (
+    ADMINISTRATOR,
+    GUILD_CATEGORY,
+    JSON,
+    MANAGE_CHANNELS,
+    MANAGE_MESSAGES,
+    MANAGE_ROLES,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    Attachment,
+    Channel,
+    Guild,
+    Message,
+    Overwrite,
+)
+from bot.sandbox.validation import FormErrors, check_message, check_modal, normalize_channel_name
+
+if TYPE_CHECKING:
+    from bot.sandbox.emulator import DiscordEmulator
+
+PREFIX = "/api/v10"
+CHANNELS_PER_CATEGORY = 50
+CHANNELS_PER_GUILD = 500
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class DiscordHTTPError(Exception):
+    """An error answered in Discord's JSON error format."""
+
+    def __init__(self, status: int, code: int, message: str, errors: JSON | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+
+    def response(self) -> web.Response:
+        body: JSON = {"message": self.message, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        return web.json_response(body, status=self.status)
+
+
+def unknown(what: str, code: int) -> DiscordHTTPError:
+    return DiscordHTTPError(404, code, f"Unknown {what}")
+
+
+MISSING_ACCESS = DiscordHTTPError(403, 50001, "Missing Access")
+MISSING_PERMISSIONS = DiscordHTTPError(403, 50013, "Missing Permissions")
+
+
+def invalid_form(errors: FormErrors) -> DiscordHTTPError:
+    return DiscordHTTPError(400, 50035, "Invalid Form Body", errors.tree)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+class RestApi:
+    """Route handlers over the emulator's state; registered on the emulator's aiohttp app."""
+
+    def __init__(self, emu: DiscordEmulator) -> None:
+        self.emu = emu
+        self.state = emu.state
+
+    def routes(self) -> list[web.RouteDef]:
+        r = web
+        p = PREFIX
+        return [
+            r.get(f"{p}/gateway/bot", self.gateway_bot),
+            r.get(f"{p}/users/@me", self.me),
+            r.get(f"{p}/users/{{user_id}}", self.get_user),
+            r.get(f"{p}/oauth2/applications/@me", self.application),
+            r.get(f"{p}/applications/{{app_id}}/commands", self.get_commands),
+            r.put(f"{p}/applications/{{app_id}}/commands", self.put_commands),
+            r.get(f"{p}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self.get_commands),
+            r.put(f"{p}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self.put_commands),
+            r.get(f"{p}/guilds/{{guild_id}}", self.get_guild),
+            r.get(f"{p}/guilds/{{guild_id}}/channels", self.get_guild_channels),
+            r.post(f"{p}/guilds/{{guild_id}}/channels", self.create_channel),
+            r.get(f"{p}/guilds/{{guild_id}}/roles", self.get_roles),
+            r.get(f"{p}/guilds/{{guild_id}}/members", self.list_members),
+            r.get(f"{p}/guilds/{{guild_id}}/members/{{user_id}}", self.get_member),
+            r.get(f"{p}/channels/{{channel_id}}", self.get_channel),
+            r.patch(f"{p}/channels/{{channel_id}}", self.edit_channel),
+            r.delete(f"{p}/channels/{{channel_id}}", self.delete_channel),
+            r.put(f"{p}/channels/{{channel_id}}/permissions/{{target_id}}", self.put_overwrite),
+            r.delete(f"{p}/channels/{{channel_id}}/permissions/{{target_id}}", self.del_overwrite),
+            r.get(f"{p}/channels/{{channel_id}}/messages", self.get_messages),
+            r.post(f"{p}/channels/{{channel_id}}/messages", self.create_message),
+            r.get(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self.get_message),
+            r.patch(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message),
+            r.delete(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message),
+            r.post(f"{p}/interactions/{{interaction_id}}/{{token}}/callback", self.callback),
+            r.post(f"{p}/webhooks/{{app_id}}/{{token}}", self.followup),
+            r.get(
+                f"{p}/webhooks/{{app_id}}/{{token}}/messages/{{message_id}}", self.get_wh_message
+            ),
+            r.patch(
+                f"{p}/webhooks/{{app_id}}/{{token}}/messages/{{message_id}}", self.edit_wh_message
+            ),
+            r.delete(
+                f"{p}/webhooks/{{app_id}}/{{token}}/messages/{{message_id}}",
+                self.delete_wh_message,
+            ),
+        ]
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def guild(self, request: web.Request) -> Guild:
+        guild = self.state.guilds.get(_snowflake(request, "guild_id"))
+        if guild is None:
+            raise unknown("Guild", 10004)
+        return guild
+
+    def channel(self, request: web.Request) -> Channel:
+        channel = self.state.channels.get(_snowflake(request, "channel_id"))
+        if channel is None:
+            raise unknown("Channel", 10003)
+        return channel
+
+    def require(self, guild: Guild, channel: Channel | None, needed: int) -> int:
+        perms = guild.permissions(self.state.bot.id, channel)
+        if channel is not None and not perms & VIEW_CHANNEL:
+            raise MISSING_ACCESS
+        if perms & needed != needed:
+            raise MISSING_PERMISSIONS
+        return perms
+
+    # -- application, gateway, users ----------------------------------------------------------
+
+    async def gateway_bot(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "url": self.emu.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 86_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def me(self, request: web.Request) -> web.Response:
+        return _json(self.state.bot.payload())
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        user = self.state.users.get(_snowflake(request, "user_id"))
+        if user is None:
+            raise unknown("User", 10013)
+        return _json(user.payload())
+
+    async def application(self, request: web.Request) -> web.Response:
+        owner = self.state.users.get(self.emu.owner_id) or self.state.bot
+        return _json(
+            {
+                "id": str(self.state.application_id),
+                "name": self.state.bot.username,
+                "icon": None,
+                "description": "Rimpllee sandbox application",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": owner.payload(),
+                "verify_key": "00" * 32,
+                "flags": 0,
+                "team": None,
+                "approximate_guild_count": len(self.state.guilds),
+                "approximate_user_install_count": 0,
+            }
+        )
+
+    async def get_commands(self, request: web.Request) -> web.Response:
+        return _json(self.state.commands.get(_guild_scope(request), []))
+
+    async def put_commands(self, request: web.Request) -> web.Response:
+        scope = _guild_scope(request)
+        body = await request.json()
+        commands = []
+        for cmd in body:
+            commands.append(
+                {
+                    "type": 1,
+                    "description": "",
+                    "options": [],
+                    "default_member_permissions": None,
+                    "nsfw": False,
+                    **cmd,
+                    "id": str(self.state.ids.next()),
+                    "application_id": str(self.state.application_id),
+                    "version": str(self.state.ids.next()),
+                    **({"guild_id": str(scope)} if scope else {}),
+                }
+            )
+        self.state.commands[scope] = commands
+        return _json(commands)
+
+    # -- guilds ---------------------------------------------------------------------------------
+
+    async def get_guild(self, request: web.Request) -> web.Response:
+        return _json(self.guild(request).payload())
+
+    async def get_guild_channels(self, request: web.Request) -> web.Response:
+        return _json([c.payload() for c in self.guild(request).channels.values()])
+
+    async def get_roles(self, request: web.Request) -> web.Response:
+        return _json([r.payload() for r in self.guild(request).roles.values()])
+
+    async def get_member(self, request: web.Request) -> web.Response:
+        member = self.guild(request).members.get(_snowflake(request, "user_id"))
+        if member is None:
+            raise unknown("Member", 10007)
+        return _json(member.payload())
+
+    async def list_members(self, request: web.Request) -> web.Response:
+        guild = self.guild(request)
+        limit = int(request.query.get("limit", "1"))
+        after = int(request.query.get("after", "0"))
+        members = sorted((m for m in guild.members.values() if m.user.id > after), key=_uid)
+        return _json([m.payload() for m in members[:limit]])
+
+    async def create_channel(self, request: web.Request) -> web.Response:
+        guild = self.guild(request)
+        body = await request.json()
+        errors = FormErrors()
+        channel_type = int(body.get("type") or 0)
+        name = normalize_channel_name(str(body.get("name", "")), channel_type, errors)
+        parent: Channel | None = None
+        if (raw_parent := body.get("parent_id")) is not None:
+            parent = guild.channels.get(int(raw_parent))
+            if parent is None or parent.type != GUILD_CATEGORY:
+                errors.add(["parent_id"], "CHANNEL_PARENT_INVALID", "Category does not exist")
+        if errors:
+            raise invalid_form(errors)
+        bot_perms = self.require(guild, parent, MANAGE_CHANNELS)
+        overwrites = [_overwrite(o) for o in body.get("permission_overwrites") or []]
+        if not bot_perms & ADMINISTRATOR:
+            for ow in overwrites:
+                if (ow.allow | ow.deny) & ~bot_perms:
+                    raise MISSING_PERMISSIONS
+        if len(guild.channels) >= CHANNELS_PER_GUILD:
+            raise DiscordHTTPError(
+                400, 30013, f"Maximum number of guild channels reached ({CHANNELS_PER_GUILD})"
+            )
+        if parent is not None:
+            siblings = sum(1 for c in guild.channels.values() if c.parent_id == parent.id)
+            if siblings >= CHANNELS_PER_CATEGORY:
+                errors.add(
+                    ["parent_id"],
+                    "CHANNEL_PARENT_MAX_CHANNELS",
+                    f"Maximum number of channels in category reached ({CHANNELS_PER_CATEGORY})",
+                )
+                raise invalid_form(errors)
+        channel = self.state.add_channel(
+            guild,
+            name,
+            type=channel_type,
+            parent_id=parent.id if parent else None,
+            overwrites=overwrites,
+            topic=body.get("topic"),
+        )
+        await self.emu.gateway.dispatch("CHANNEL_CREATE", channel.payload())
+        return _json(channel.payload(), 201)
+
+    # -- channels -------------------------------------------------------------------------------
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, 0)
+        return _json(channel.payload())
+
+    async def edit_channel(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        guild = self.state.guilds[channel.guild_id]
+        self.require(guild, channel, MANAGE_CHANNELS)
+        body = await request.json()
+        errors = FormErrors()
+        if "name" in body:
+            channel.name = normalize_channel_name(str(body["name"]), channel.type, errors)
+        if errors:
+            raise invalid_form(errors)
+        if "topic" in body:
+            channel.topic = body["topic"]
+        if "parent_id" in body:
+            channel.parent_id = int(body["parent_id"]) if body["parent_id"] else None
+        if "permission_overwrites" in body:
+            channel.overwrites = {
+                o.id: o for o in (_overwrite(x) for x in body["permission_overwrites"])
+            }
+        await self.emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+        return _json(channel.payload())
+
+    async def delete_channel(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, MANAGE_CHANNELS)
+        payload = channel.payload()
+        self.state.remove_channel(channel)
+        await self.emu.gateway.dispatch("CHANNEL_DELETE", payload)
+        return _json(payload)
+
+    async def put_overwrite(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, MANAGE_ROLES)
+        body = await request.json()
+        target = _snowflake(request, "target_id")
+        channel.overwrites[target] = _overwrite({**body, "id": target})
+        await self.emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+        return web.Response(status=204)
+
+    async def del_overwrite(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, MANAGE_ROLES)
+        channel.overwrites.pop(_snowflake(request, "target_id"), None)
+        await self.emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+        return web.Response(status=204)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def message(self, request: web.Request, channel: Channel) -> Message:
+        message = self.state.messages[channel.id].get(_snowflake(request, "message_id"))
+        if message is None:
+            raise unknown("Message", 10008)
+        return message
+
+    async def get_messages(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, READ_MESSAGE_HISTORY)
+        limit = int(request.query.get("limit", "50"))
+        if not 1 <= limit <= 100:
+            errors = FormErrors()
+            errors.add(["limit"], "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
+            raise invalid_form(errors)
+        ids = sorted(self.state.messages[channel.id])
+        if "after" in request.query:
+            after = int(request.query["after"])
+            chosen = [i for i in ids if i > after][:limit]
+        else:
+            before = int(request.query.get("before", str(1 << 63)))
+            chosen = [i for i in ids if i < before][-limit:]
+        content = self.emu.gateway.sees_content()
+        messages = self.state.messages[channel.id]
+        return _json([messages[i].payload(with_content=content) for i in reversed(chosen)])
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, READ_MESSAGE_HISTORY)
+        message = self.message(request, channel)
+        return _json(message.payload(with_content=self.emu.gateway.sees_content()))
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, SEND_MESSAGES)
+        body, files = await _message_body(request)
+        message = self._new_message(channel, files)
+        _apply_message(message, body)
+        _require_content(message)
+        self.state.store_message(channel, message)
+        await self.emu.gateway.dispatch("MESSAGE_CREATE", message.payload())
+        return _json(message.payload())
+
+    async def edit_message(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        self.require(self.state.guilds[channel.guild_id], channel, 0)
+        message = self.message(request, channel)
+        if message.author.id != self.state.bot.id:
+            raise DiscordHTTPError(403, 50005, "Cannot edit a message authored by another user")
+        body, files = await _message_body(request)
+        message.attachments.extend(files)
+        _apply_message(message, body)
+        _require_content(message)
+        message.edited_at = time.time()
+        await self.emu.gateway.dispatch("MESSAGE_UPDATE", message.payload())
+        return _json(message.payload())
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        channel = self.channel(request)
+        guild = self.state.guilds[channel.guild_id]
+        message = self.message(request, channel)
+        if message.author.id != self.state.bot.id:
+            self.require(guild, channel, MANAGE_MESSAGES)
+        del self.state.messages[channel.id][message.id]
+        await self.emu.gateway.dispatch(
+            "MESSAGE_DELETE",
+            {"id": str(message.id), "channel_id": str(channel.id), "guild_id": str(guild.id)},
+        )
+        return web.Response(status=204)
+
+    # -- interactions and their webhooks --------------------------------------------------------
+
+    def record(self, request: web.Request) -> ix.InteractionRecord:
+        record = self.emu.interactions_by_token.get(request.match_info["token"])
+        if record is None or time.monotonic() - record.created_at > ix.FOLLOWUP_WINDOW_S:
+            raise unknown("Webhook", 10015)
+        return record
+
+    async def callback(self, request: web.Request) -> web.Response:
+        record = self.emu.interactions_by_token.get(request.match_info["token"])
+        if record is None or str(record.id) != request.match_info["interaction_id"]:
+            raise unknown("interaction", 10062)
+        if record.responses:
+            raise DiscordHTTPError(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - record.created_at > ix.RESPONSE_DEADLINE_S:
+            raise unknown("interaction", 10062)
+        body, files = await _message_body(request)
+        kind = int(body.get("type", 0))
+        data = body.get("data") or {}
+        errors = FormErrors()
+        if kind == ix.MODAL:
+            check_modal(data, errors)
+        elif kind in (ix.CHANNEL_MESSAGE, ix.UPDATE_MESSAGE):
+            check_message(data, errors)
+        if errors:
+            raise invalid_form(errors)
+        resource: JSON = {"type": kind}
+        callback: JSON = {"id": str(record.id), "type": record.type}
+        if kind == ix.CHANNEL_MESSAGE:
+            message = await self._interaction_message(record, data, files)
+            record.original_message_id = message.id
+            resource["message"] = message.payload()
+            callback["response_message_id"] = str(message.id)
+            callback["response_message_ephemeral"] = bool(message.flags & ix.EPHEMERAL)
+        elif kind == ix.UPDATE_MESSAGE and record.original_message_id is None:
+            source = self.emu.component_messages.get(record.id)
+            if source is not None:
+                _apply_message(source, data)
+                source.edited_at = time.time()
+                resource["message"] = source.payload()
+        record.responses.append(body)
+        record.answered.set()
+        if request.query.get("with_response", "").lower() == "true":
+            return _json({"interaction": callback, "resource": resource})
+        return web.Response(status=204)
+
+    async def _interaction_message(
+        self,
+        record: ix.InteractionRecord,
+        data: JSON,
+        files: list[Attachment],
+        *,
+        placeholder: bool = False,
+    ) -> Message:
+        """A message sent through an interaction; ephemeral ones never reach the channel."""
+        channel = self.state.channels[record.channel_id]
+        message = self._new_message(channel, files)
+        message.webhook_id = message.application_id = self.state.application_id
+        _apply_message(message, data)
+        if not placeholder:
+            _require_content(message)
+        if message.flags & ix.EPHEMERAL:
+            self.emu.ephemeral[message.id] = message
+        else:
+            self.state.store_message(channel, message)
+            await self.emu.gateway.dispatch("MESSAGE_CREATE", message.payload())
+        return message
+
+    def _new_message(self, channel: Channel, files: list[Attachment]) -> Message:
+        return Message(
+            id=self.state.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author=self.state.bot,
+            content="",
+            created_at=time.time(),
+            attachments=files,
+        )
+
+    async def followup(self, request: web.Request) -> web.Response:
+        record = self.record(request)
+        if not record.responses:
+            raise unknown("Webhook", 10015)
+        body, files = await _message_body(request)
+        errors = FormErrors()
+        check_message(body, errors)
+        if errors:
+            raise invalid_form(errors)
+        message = await self._interaction_message(record, body, files)
+        record.followups.append(body)
+        return _json(message.payload())
+
+    def _webhook_message(self, request: web.Request, record: ix.InteractionRecord) -> Message:
+        raw = request.match_info["message_id"]
+        message_id = record.original_message_id if raw == "@original" else int(raw)
+        if message_id is not None:
+            if message := self.emu.ephemeral.get(message_id):
+                return message
+            channel_messages = self.state.messages.get(record.channel_id, {})
+            if message := channel_messages.get(message_id):
+                return message
+        raise unknown("Message", 10008)
+
+    async def get_wh_message(self, request: web.Request) -> web.Response:
+        record = self.record(request)
+        return _json(self._webhook_message(request, record).payload())
+
+    async def edit_wh_message(self, request: web.Request) -> web.Response:
+        record = self.record(request)
+        body, files = await _message_body(request)
+        errors = FormErrors()
+        check_message(body, errors)
+        if errors:
+            raise invalid_form(errors)
+        deferred = record.responses and record.responses[0].get("type") in (
+            ix.DEFERRED_CHANNEL_MESSAGE,
+            ix.DEFERRED_UPDATE_MESSAGE,
+        )
+        if request.match_info["message_id"] == "@original" and record.original_message_id is None:
+            if not deferred:
+                raise unknown("Message", 10008)
+            source = self.emu.component_messages.get(record.id)
+            if record.responses[0].get("type") == ix.DEFERRED_UPDATE_MESSAGE and source:
+                message = source
+            else:
+                flags = (record.responses[0].get("data") or {}).get("flags") or 0
+                message = await self._interaction_message(
+                    record, {"flags": flags}, [], placeholder=True
+                )
+            record.original_message_id = message.id
+        else:
+            message = self._webhook_message(request, record)
+        message.attachments.extend(files)
+        _apply_message(message, body)
+        _require_content(message)
+        record.followups.append(body)
+        return _json(message.payload())
+
+    async def delete_wh_message(self, request: web.Request) -> web.Response:
+        record = self.record(request)
+        message = self._webhook_message(request, record)
+        self.emu.ephemeral.pop(message.id, None)
+        self.state.messages.get(message.channel_id, {}).pop(message.id, None)
+        return web.Response(status=204)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _uid(member: Any) -> int:
+    return int(member.user.id)
+
+
+def _snowflake(request: web.Request, key: str) -> int:
+    raw = request.match_info[key]
+    if not raw.isdigit():
+        errors = FormErrors()
+        errors.add([key], "NUMBER_TYPE_COERCE", f"Value {raw!r} is not snowflake.")
+        raise invalid_form(errors)
+    return int(raw)
+
+
+def _guild_scope(request: web.Request) -> int | None:
+    raw = request.match_info.get("guild_id")
+    return int(raw) if raw else None
+
+
+def _overwrite(raw: JSON) -> Overwrite:
+    return Overwrite(
+        id=int(raw["id"]),
+        type=int(raw.get("type", 0)),
+        allow=int(raw.get("allow") or 0),
+        deny=int(raw.get("deny") or 0),
+    )
+
+
+async def _message_body(request: web.Request) -> tuple[JSON, list[Attachment]]:
+    """A JSON body, or multipart with `payload_json` plus `files[n]` parts as Discord accepts."""
+    if not request.body_exists:
+        return {}, []
+    if request.content_type != "multipart/form-data":
+        body = await request.json()
+        return (body if isinstance(body, dict) else {}), []
+    body = {}
+    files: list[Attachment] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        data = await part.read()
+        if part.name == "payload_json":
+            body = json.loads(data)
+        else:
+            files.append(
+                Attachment(
+                    id=len(files),
+                    filename=part.filename or "file",
+                    data=bytes(data),
+                    content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                )
+            )
+    return body, files
+
+
+def _apply_message(message: Message, body: JSON) -> None:
+    errors = FormErrors()
+    check_message(body, errors)
+    if errors:
+        raise invalid_form(errors)
+    if "content" in body:
+        message.content = body["content"] or ""
+    if "embeds" in body:
+        message.embeds = body["embeds"] or []
+    if "components" in body:
+        message.components = body["components"] or []
+    if "flags" in body:
+        message.flags = int(body["flags"] or 0)
+    if "allowed_mentions" in body:
+        message.allowed_mentions = body["allowed_mentions"]
+
+
+def _require_content(message: Message) -> None:
+    if not (message.content or message.embeds or message.components or message.attachments):
+        raise DiscordHTTPError(400, 50006, "Cannot send an empty message")

@@ -1,0 +1,447 @@
+"""The emulated Discord's world: users, guilds, roles, members, channels, messages.
+
+Plain data plus the rules Discord applies to it (permission arithmetic, snowflakes). The REST and
+gateway halves of the emulator read and change this state; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
+MANAGE_GUILD = 1 << 5
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+MANAGE_ROLES = 1 << 28
+ALL_PERMISSIONS = (1 << 51) - 1
+
+# Channel types.
+GUILD_TEXT = 0
+GUILD_CATEGORY = 4
+
+OVERWRITE_ROLE = 0
+OVERWRITE_MEMBER = 1
+
+
+def iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat()
+
+
+class Snowflakes:
+    """Time-ordered, unique IDs shaped like Discord's."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+
+    def next(self) -> int:
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return (ms << 22) | (next(self._counter) & 0x3FFFFF)
+
+
+def bot_token_for(user_id: int, tail: str = "sandbox.emulated") -> str:
+    """A token shaped like Discord's: base64 of the bot's user ID, then two opaque parts."""
+    return base64.b64encode(str(user_id).encode()).decode().rstrip("=") + "." + tail
+
+
+@dataclass
+class User:
+    id: int
+    username: str
+    bot: bool = False
+    global_name: str | None = None
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "username": self.username,
+            "global_name": self.global_name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "system": False,
+            "public_flags": 0,
+            "flags": 0,
+            "mfa_enabled": False,
+            "locale": "en-US",
+            "premium_type": 0,
+            "banner": None,
+            "accent_color": None,
+        }
+
+
+@dataclass
+class Role:
+    id: int
+    guild_id: int
+    name: str
+    permissions: int
+    position: int = 0
+    color: int = 0
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "color": self.color,
+            "hoist": False,
+            "icon": None,
+            "unicode_emoji": None,
+            "position": self.position,
+            "permissions": str(self.permissions),
+            "managed": False,
+            "mentionable": True,
+            "flags": 0,
+        }
+
+
+@dataclass
+class Member:
+    user: User
+    guild_id: int
+    role_ids: list[int]
+    joined_at: float
+    nick: str | None = None
+
+    def payload(self, *, with_guild_id: bool = False) -> JSON:
+        body: JSON = {
+            "user": self.user.payload(),
+            "nick": self.nick,
+            "avatar": None,
+            "roles": [str(r) for r in self.role_ids],
+            "joined_at": iso(self.joined_at),
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "communication_disabled_until": None,
+        }
+        if with_guild_id:
+            body["guild_id"] = str(self.guild_id)
+        return body
+
+
+@dataclass
+class Overwrite:
+    id: int
+    type: int
+    allow: int
+    deny: int
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
+
+
+@dataclass
+class Channel:
+    id: int
+    guild_id: int
+    type: int
+    name: str
+    position: int
+    parent_id: int | None = None
+    topic: str | None = None
+    overwrites: dict[int, Overwrite] = field(default_factory=dict)
+    last_message_id: int | None = None
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "name": self.name,
+            "position": self.position,
+            "parent_id": str(self.parent_id) if self.parent_id else None,
+            "topic": self.topic,
+            "nsfw": False,
+            "flags": 0,
+            "rate_limit_per_user": 0,
+            "last_message_id": str(self.last_message_id) if self.last_message_id else None,
+            "permission_overwrites": [o.payload() for o in self.overwrites.values()],
+        }
+
+
+@dataclass
+class Attachment:
+    id: int
+    filename: str
+    data: bytes
+    content_type: str
+
+    def payload(self, channel_id: int) -> JSON:
+        url = f"https://cdn.discordapp.com/attachments/{channel_id}/{self.id}/{self.filename}"
+        return {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": len(self.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": self.content_type,
+        }
+
+
+@dataclass
+class Message:
+    id: int
+    channel_id: int
+    guild_id: int | None
+    author: User
+    content: str
+    created_at: float
+    embeds: list[JSON] = field(default_factory=list)
+    components: list[JSON] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    flags: int = 0
+    allowed_mentions: JSON | None = None
+    edited_at: float | None = None
+    webhook_id: int | None = None
+    application_id: int | None = None
+
+    def payload(self, *, with_content: bool = True) -> JSON:
+        body: JSON = {
+            "id": str(self.id),
+            "channel_id": str(self.channel_id),
+            "author": self.author.payload(),
+            "content": self.content if with_content else "",
+            "timestamp": iso(self.created_at),
+            "edited_timestamp": iso(self.edited_at) if self.edited_at else None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [a.payload(self.channel_id) for a in self.attachments]
+            if with_content
+            else [],
+            "embeds": self.embeds if with_content else [],
+            "components": self.components if with_content else [],
+            "pinned": False,
+            "type": 0,
+            "flags": self.flags,
+        }
+        if self.guild_id is not None:
+            body["guild_id"] = str(self.guild_id)
+        if self.webhook_id is not None:
+            body["webhook_id"] = str(self.webhook_id)
+        if self.application_id is not None:
+            body["application_id"] = str(self.application_id)
+        return body
+
+
+@dataclass
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    roles: dict[int, Role] = field(default_factory=dict)
+    members: dict[int, Member] = field(default_factory=dict)
+    channels: dict[int, Channel] = field(default_factory=dict)
+
+    @property
+    def everyone(self) -> Role:
+        return self.roles[self.id]
+
+    def payload(self) -> JSON:
+        """The REST shape of a guild (GET /guilds/{id})."""
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "banner": None,
+            "description": None,
+            "owner_id": str(self.owner_id),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "application_id": None,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "public_updates_channel_id": None,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "vanity_url_code": None,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "max_members": 500000,
+            "max_presences": None,
+            "max_video_channel_users": 25,
+            "features": [],
+            "roles": [r.payload() for r in self.roles.values()],
+            "emojis": [],
+            "stickers": [],
+        }
+
+    def gateway_payload(self, *, with_members: bool) -> JSON:
+        """The GUILD_CREATE shape: the REST guild plus channels, members and join data."""
+        body = self.payload()
+        body.update(
+            {
+                "joined_at": iso(time.time()),
+                "large": False,
+                "unavailable": False,
+                "member_count": len(self.members),
+                "members": [m.payload() for m in self.members.values()] if with_members else [],
+                "channels": [c.payload() for c in self.channels.values()],
+                "threads": [],
+                "presences": [],
+                "voice_states": [],
+                "stage_instances": [],
+                "guild_scheduled_events": [],
+                "soundboard_sounds": [],
+            }
+        )
+        return body
+
+    def permissions(self, user_id: int, channel: Channel | None = None) -> int:
+        """Discord's permission computation: base from roles, then channel overwrites."""
+        if user_id == self.owner_id:
+            return ALL_PERMISSIONS
+        member = self.members.get(user_id)
+        if member is None:
+            return 0
+        perms = self.everyone.permissions
+        for role_id in member.role_ids:
+            if role := self.roles.get(role_id):
+                perms |= role.permissions
+        if perms & ADMINISTRATOR:
+            return ALL_PERMISSIONS
+        if channel is None:
+            return perms
+        overwrites = channel.overwrites
+        if ow := overwrites.get(self.id):
+            perms = (perms & ~ow.deny) | ow.allow
+        allow = deny = 0
+        for role_id in member.role_ids:
+            if (ow := overwrites.get(role_id)) and ow.type == OVERWRITE_ROLE:
+                allow |= ow.allow
+                deny |= ow.deny
+        perms = (perms & ~deny) | allow
+        if (ow := overwrites.get(user_id)) and ow.type == OVERWRITE_MEMBER:
+            perms = (perms & ~ow.deny) | ow.allow
+        return perms
+
+
+class DiscordState:
+    """Every guild, user and message the emulator knows, with the bot's own identity."""
+
+    def __init__(self, bot_name: str = "Rimpllee") -> None:
+        self.ids = Snowflakes()
+        self.bot = User(id=self.ids.next(), username=bot_name, bot=True)
+        self.application_id = self.bot.id
+        self.users: dict[int, User] = {self.bot.id: self.bot}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}
+        self.messages: dict[int, dict[int, Message]] = {}
+        self.commands: dict[int | None, list[JSON]] = {}
+
+    def add_user(self, username: str, *, bot: bool = False) -> User:
+        user = User(id=self.ids.next(), username=username, bot=bot)
+        self.users[user.id] = user
+        return user
+
+    def add_guild(self, name: str, owner: User, *, bot_permissions: int = ADMINISTRATOR) -> Guild:
+        """A guild with @everyone, the owner, and the bot as a member holding `bot_permissions`."""
+        guild = Guild(id=self.ids.next(), name=name, owner_id=owner.id)
+        guild.roles[guild.id] = Role(
+            id=guild.id,
+            guild_id=guild.id,
+            name="@everyone",
+            permissions=VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY,
+        )
+        self.guilds[guild.id] = guild
+        self.add_member(guild, owner)
+        bot_role = self.add_role(guild, "Rimpllee", bot_permissions, position=10)
+        self.add_member(guild, self.bot, roles=[bot_role.id])
+        return guild
+
+    def add_role(self, guild: Guild, name: str, permissions: int = 0, *, position: int = 1) -> Role:
+        role = Role(
+            id=self.ids.next(),
+            guild_id=guild.id,
+            name=name,
+            permissions=permissions,
+            position=position,
+        )
+        guild.roles[role.id] = role
+        return role
+
+    def add_member(self, guild: Guild, user: User, *, roles: list[int] | None = None) -> Member:
+        self.users[user.id] = user
+        member = Member(user=user, guild_id=guild.id, role_ids=list(roles or []), joined_at=0.0)
+        member.joined_at = time.time()
+        guild.members[user.id] = member
+        return member
+
+    def add_channel(
+        self,
+        guild: Guild,
+        name: str,
+        *,
+        type: int = GUILD_TEXT,
+        parent_id: int | None = None,
+        overwrites: list[Overwrite] | None = None,
+        topic: str | None = None,
+    ) -> Channel:
+        channel = Channel(
+            id=self.ids.next(),
+            guild_id=guild.id,
+            type=type,
+            name=name,
+            position=len(guild.channels),
+            parent_id=parent_id,
+            topic=topic,
+            overwrites={o.id: o for o in overwrites or []},
+        )
+        guild.channels[channel.id] = channel
+        self.channels[channel.id] = channel
+        self.messages[channel.id] = {}
+        return channel
+
+    def remove_channel(self, channel: Channel) -> None:
+        self.guilds[channel.guild_id].channels.pop(channel.id, None)
+        self.channels.pop(channel.id, None)
+        self.messages.pop(channel.id, None)
+
+    def add_message(self, channel: Channel, author: User, content: str, **fields: Any) -> Message:
+        message = Message(
+            id=self.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author=author,
+            content=content,
+            created_at=time.time(),
+            **fields,
+        )
+        return self.store_message(channel, message)
+
+    def store_message(self, channel: Channel, message: Message) -> Message:
+        self.messages[channel.id][message.id] = message
+        channel.last_message_id = message.id
+        return message
