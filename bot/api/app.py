@@ -1,0 +1,81 @@
+"""The HTTP listener: app factory, JSON errors for every failure, and the health probe.
+
+Only this package touches aiohttp. Routes translate HTTP into calls on the services they are handed
+and back; they decide nothing about tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.api.errors import error_response
+
+_LOG = logging.getLogger("rimpllee.api")
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    gateway_connected: bool
+    database_open: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.gateway_connected and self.database_open
+
+
+HealthProbe = Callable[[], Health]
+HEALTH: web.AppKey[HealthProbe] = web.AppKey("health")
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request,
+    handler: Callable[[web.Request], object],
+) -> web.StreamResponse:
+    """Every failure leaves as `{"ok": false, "error": {code, message}}`; nothing internal leaks."""
+    try:
+        response = await handler(request)  # type: ignore[misc]
+    except web.HTTPNotFound:
+        return error_response(
+            404, "not_found", f"no such endpoint: {request.method} {request.path}"
+        )
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.path} (allowed: {allowed})",
+            headers={"Allow": allowed},
+        )
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(
+            413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"
+        )
+    except Exception:
+        _LOG.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal error; the bot's log has details")
+    assert isinstance(response, web.StreamResponse)
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    health = request.app[HEALTH]()
+    body = {
+        "ok": health.ok,
+        "gateway": "connected" if health.gateway_connected else "disconnected",
+        "database": "open" if health.database_open else "closed",
+    }
+    return web.json_response(body, status=200 if health.ok else 503)
+
+
+def create_app(health: HealthProbe) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    app[HEALTH] = health
+    app.router.add_get("/healthz", healthz)
+    return app

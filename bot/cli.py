@@ -1,0 +1,100 @@
+"""`rimpllee` on the command line: run the bot, or run it against the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.errors import StartupError
+
+_LOG = logging.getLogger("rimpllee")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # hikari's notice about running without -O is noise for a self-hosted bot.
+    logging.getLogger("hikari.ux").setLevel(logging.ERROR)
+
+
+async def wait_for_shutdown_signal() -> None:
+    """Returns on the first SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    _LOG.info("shutting down")
+
+
+async def _run(config_path: Path) -> None:
+    from bot.app import Rimpllee  # noqa: PLC0415 - keeps `rimpllee --help` fast
+    from bot.config import load_config  # noqa: PLC0415
+
+    config = load_config(config_path)
+    setup_logging(config.log.level)
+    app = Rimpllee(config)
+    await app.start()
+    try:
+        await wait_for_shutdown_signal()
+    finally:
+        await app.stop()
+
+
+async def _sandbox(state_file: Path, port: int, data_dir: Path) -> None:
+    from bot.sandbox.runner import run_sandbox  # noqa: PLC0415
+
+    setup_logging("INFO")
+    await run_sandbox(state_file=state_file, http_port=port, data_dir=data_dir)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rimpllee", description="Self-hosted Discord ticket bot with a public REST API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the bot")
+    run.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
+    sandbox = commands.add_parser(
+        "sandbox", help="run the bot against an emulated Discord on this machine"
+    )
+    sandbox.add_argument(
+        "--state-file",
+        type=Path,
+        default=Path("data/sandbox.json"),
+        help="where to write the sandbox's URLs and IDs (JSON)",
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="HTTP API port (0: any free)")
+    sandbox.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="where the sandbox database lives"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    job: Callable[[], Coroutine[Any, Any, None]]
+    if args.command == "run":
+        job = lambda: _run(args.config)  # noqa: E731
+    else:
+        job = lambda: _sandbox(args.state_file, args.port, args.data_dir)  # noqa: E731
+    try:
+        asyncio.run(job())
+    except StartupError as exc:
+        print(f"rimpllee: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

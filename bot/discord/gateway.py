@@ -1,0 +1,88 @@
+"""The hikari side of the process: the gateway bot and its lightbulb client, started as one."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import aiohttp
+import hikari
+import lightbulb
+
+from bot.config import DiscordConfig
+from bot.errors import StartupError
+
+_LOG = logging.getLogger("rimpllee.discord")
+
+
+class DiscordGateway:
+    """Owns the `GatewayBot` and the slash-command client; start/stop in the right order.
+
+    Starting checks the token and the REST URL first with a single request and no retries, so a
+    wrong token or an unreachable URL fails in one clear line instead of a retry loop.
+    """
+
+    def __init__(self, config: DiscordConfig, *, max_retries: int = 3) -> None:
+        self._config = config
+        self.bot = hikari.GatewayBot(
+            config.token,
+            intents=config.intents,
+            rest_url=config.rest_url,
+            banner=None,
+            logs=None,
+            max_retries=max_retries,
+        )
+        self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
+        self._client_error: Exception | None = None
+        self.bot.subscribe(hikari.StartingEvent, self._start_client)
+        self.bot.subscribe(hikari.StoppingEvent, self._stop_client)
+
+    @property
+    def connected(self) -> bool:
+        bot = self.bot
+        return bot.is_alive and bool(bot.shards) and all(s.is_alive for s in bot.shards.values())
+
+    async def start(self) -> None:
+        await self._check_credentials()
+        url = self._config.rest_url
+        try:
+            await self.bot.start(check_for_updates=False)
+        except (aiohttp.ClientError, OSError, hikari.errors.HTTPError) as exc:
+            raise StartupError(f"cannot connect to Discord at {url}: {exc}") from None
+        if self._client_error is not None:
+            raise StartupError(
+                f"could not register slash commands with Discord at {url}: {self._client_error}"
+            )
+
+    async def close(self) -> None:
+        if self.bot.is_alive:
+            with contextlib.suppress(hikari.ComponentStateConflictError):
+                await self.bot.close()
+
+    async def _check_credentials(self) -> None:
+        url = self._config.rest_url
+        rest = hikari.RESTApp(url=url, max_retries=0)
+        await rest.start()
+        try:
+            async with rest.acquire(self._config.token, hikari.TokenType.BOT) as client:
+                await client.fetch_my_user()
+        except hikari.UnauthorizedError:
+            raise StartupError(
+                f"Discord at {url} rejected the bot token (401 Unauthorized): "
+                "check discord.token or RIMPLLEE_TOKEN"
+            ) from None
+        except (aiohttp.ClientError, OSError, hikari.errors.HTTPError) as exc:
+            raise StartupError(f"cannot reach Discord at {url}: {exc}") from None
+        finally:
+            await rest.close()
+
+    async def _start_client(self, _: hikari.StartingEvent) -> None:
+        # hikari only logs a failing listener; remember it so start() can fail loudly.
+        try:
+            await self.client.start()
+        except Exception as exc:
+            self._client_error = exc
+
+    async def _stop_client(self, _: hikari.StoppingEvent) -> None:
+        if self._client_error is None:
+            await self.client.stop()

@@ -1,0 +1,86 @@
+"""Shared fixtures: a seeded emulator, the real bot connected to it, and strict failure collection.
+
+Every test that runs the bot fails on an unhandled loop exception or a hikari `ExceptionEvent`, and
+every test that runs the emulator fails if the emulator itself broke on a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import hikari
+import pytest
+import pytest_asyncio
+
+from bot.app import Rimpllee
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.runner import SandboxWorld, sandbox_config, seed
+
+# A token shaped like Discord's (base64 of a snowflake, then two parts) for config-only tests.
+FAKE_TOKEN = base64.b64encode(b"123456789012345678").decode() + ".Gx.yy"
+
+
+class LoopErrors:
+    """Exceptions the loop's handler or hikari's ExceptionEvent saw; must stay empty."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.items.append(context)
+
+    async def on_exception(self, event: hikari.ExceptionEvent[Any]) -> None:
+        self.items.append(event.exception)
+
+
+@pytest_asyncio.fixture
+async def loop_errors() -> AsyncIterator[LoopErrors]:
+    errors = LoopErrors()
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(errors.handler)
+    yield errors
+    loop.set_exception_handler(previous)
+    assert errors.items == [], f"unhandled errors during the test: {errors.items}"
+
+
+@pytest_asyncio.fixture
+async def emulator(loop_errors: LoopErrors) -> AsyncIterator[DiscordEmulator]:
+    emu = DiscordEmulator()
+    await emu.start()
+    yield emu
+    await emu.stop()
+    assert emu.internal_errors == [], "the emulator failed on a request"
+
+
+@pytest.fixture
+def world(emulator: DiscordEmulator) -> SandboxWorld:
+    world = seed(emulator.state, member_count=10)
+    emulator.owner_id = world.owner.id
+    return world
+
+
+async def wait_until_cached(bot: hikari.GatewayBot, guild_id: int) -> None:
+    async with asyncio.timeout(5):
+        while bot.cache.get_guild(guild_id) is None:
+            await asyncio.sleep(0.01)
+
+
+@pytest_asyncio.fixture
+async def app(
+    emulator: DiscordEmulator, world: SandboxWorld, loop_errors: LoopErrors, tmp_path: Path
+) -> AsyncIterator[Rimpllee]:
+    """The real Rimpllee, connected to the emulator, with a warm cache."""
+    rimpllee = Rimpllee(
+        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
+        max_retries=0,
+    )
+    rimpllee.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    await rimpllee.start()
+    await wait_until_cached(rimpllee.discord.bot, world.guild.id)
+    yield rimpllee
+    await rimpllee.stop()

@@ -1,0 +1,227 @@
+"""`rimpllee run` and `rimpllee sandbox` as an admin starts them: real processes, real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.app import Rimpllee
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.runner import SandboxWorld
+from tests.conftest import FAKE_TOKEN
+
+pytestmark = pytest.mark.asyncio
+
+CLI = [sys.executable, "-m", "bot"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, rest_url: str, port: int, *, token: str | None = None) -> Path:
+    token_line = f'token = "{token}"\n' if token is not None else ""
+    path.write_text(
+        f'[discord]\n{token_line}rest_url = "{rest_url}"\n'
+        f'[http]\nport = {port}\n[database]\npath = "{path.parent / "bot.db"}"\n'
+    )
+    return path
+
+
+async def run_cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{stderr}"
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+async def test_no_token_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.toml", "http://127.0.0.1:9/api/v10", free_port())
+    code, _, err = await run_cli("run", "--config", str(config), cwd=tmp_path)
+    assert code == 1
+    assert "discord.token" in one_line(err)
+    assert "RIMPLLEE_TOKEN" in err
+
+
+async def test_broken_config_names_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[discord]\ntoken = "{FAKE_TOKEN}"\n[http]\nport = "eighty"\n')
+    code, _, err = await run_cli("run", "--config", str(config), cwd=tmp_path)
+    assert code == 1
+    line = one_line(err)
+    assert f"{config}:4:" in line
+    assert "http.port" in line
+
+
+async def test_missing_config_file(tmp_path: Path) -> None:
+    code, _, err = await run_cli("run", cwd=tmp_path)
+    assert code == 1
+    assert "config.toml" in one_line(err)
+
+
+async def test_port_in_use_is_one_line(
+    tmp_path: Path, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path / "c.toml", emulator.rest_url, port, token=emulator.token)
+        code, _, err = await run_cli("run", "--config", str(config), cwd=tmp_path)
+    assert code == 1
+    line = one_line(err)
+    assert f"127.0.0.1:{port}" in line
+    assert "address already in use" in line
+
+
+async def test_rejected_token_is_one_line(
+    tmp_path: Path, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    config = write_config(tmp_path / "c.toml", emulator.rest_url, free_port(), token=FAKE_TOKEN)
+    code, _, err = await run_cli("run", "--config", str(config), cwd=tmp_path)
+    assert code == 1
+    assert "401" in one_line(err)
+
+
+async def test_unreachable_rest_url_is_one_line(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/api/v10"
+    config = write_config(tmp_path / "c.toml", dead, free_port(), token=FAKE_TOKEN)
+    code, _, err = await run_cli("run", "--config", str(config), cwd=tmp_path)
+    assert code == 1
+    assert "cannot reach Discord" in one_line(err)
+
+
+async def wait_healthy(url: str, proc: asyncio.subprocess.Process | None = None) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+        while True:
+            if proc is not None and proc.returncode is not None:
+                raise AssertionError(f"process exited with {proc.returncode}")
+            try:
+                async with http.get(url) as resp:
+                    if resp.status == 200:
+                        body: dict[str, Any] = await resp.json()
+                        return body
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def started() -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    procs: list[asyncio.subprocess.Process] = []
+    yield procs
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_run_connects_to_emulator_reports_healthy_and_stops_on_sigterm(
+    tmp_path: Path,
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    started: list[asyncio.subprocess.Process],
+) -> None:
+    port = free_port()
+    config = write_config(tmp_path / "c.toml", emulator.rest_url, port, token=emulator.token)
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "run", "--config", str(config), cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    started.append(proc)
+    health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+    assert health == {"ok": True, "gateway": "connected", "database": "open"}
+    assert emulator.gateway.connected == 1
+    proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+    assert emulator.gateway.connected == 0
+    assert (tmp_path / "bot.db").exists()
+
+
+async def test_sandbox_boots_serves_healthz_and_writes_its_state_file(
+    tmp_path: Path, started: list[asyncio.subprocess.Process]
+) -> None:
+    state_file = tmp_path / "state" / "sandbox.json"
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        "sandbox",
+        "--port",
+        "0",
+        "--state-file",
+        str(state_file),
+        "--data-dir",
+        str(tmp_path / "data"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    started.append(proc)
+    async with asyncio.timeout(30):
+        while not state_file.exists():
+            assert proc.returncode is None
+            await asyncio.sleep(0.1)
+    state = json.loads(state_file.read_text())
+    assert state["api_url"].endswith("/api/v1")
+    assert state["guild_id"].isdigit()
+    health = await wait_healthy(state["healthz_url"], proc)
+    assert health["ok"] is True
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert state["api_url"] in out.decode()
+
+
+async def test_healthz_reports_a_lost_gateway(app: Rimpllee, emulator: DiscordEmulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(app.http_url + "/healthz") as resp:
+            assert resp.status == 200
+        await app.discord.bot.close()
+        async with http.get(app.http_url + "/healthz") as resp:
+            assert resp.status == 503
+            assert await resp.json() == {
+                "ok": False,
+                "gateway": "disconnected",
+                "database": "open",
+            }
+
+
+async def test_unknown_path_and_wrong_method_are_json(app: Rimpllee) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(app.http_url + "/nope") as resp:
+            assert resp.status == 404
+            body = await resp.json()
+            assert body["ok"] is False
+            assert body["error"]["code"] == "not_found"
+        async with http.post(app.http_url + "/healthz") as resp:
+            assert resp.status == 405
+            assert (await resp.json())["error"]["code"] == "method_not_allowed"
+            assert resp.headers["Allow"] == "GET, HEAD"
