@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 
 from aiohttp import web
 
 from bot.api.app import Health, create_app
+from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
+from bot.core.admin import ApiKeys, Blacklist
+from bot.core.limits import Clock, FailureLimiter
+from bot.core.tickets import Limits, TicketService
 from bot.discord.gateway import DiscordGateway
 from bot.errors import StartupError
 from bot.store import Database
+from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.tickets import SqliteTicketStore
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -26,10 +33,12 @@ HTTP_SHUTDOWN_GRACE_S = 10.0
 class Rimpllee:
     """One running bot: database, HTTP API and Discord gateway in one event loop."""
 
-    def __init__(self, config: Config, *, max_retries: int = 3) -> None:
+    def __init__(self, config: Config, *, max_retries: int = 3, clock: Clock = time.time) -> None:
         self.config = config
+        self.clock = clock
         self.discord = DiscordGateway(config.discord, max_retries=max_retries)
         self.db: Database | None = None
+        self.tickets: TicketService | None = None
         self._runner: web.AppRunner | None = None
         self.http_port = 0
 
@@ -46,17 +55,40 @@ class Rimpllee:
     async def start(self) -> None:
         try:
             self.db = await Database.open(self.config.database.path)
-            await self._start_http()
+            services = self._services(self.db)
+            await self.discord.install_admin(
+                services.keys, Blacklist(SqliteBlacklistStore(self.db))
+            )
+            await self._start_http(services)
             await self.discord.start()
+            await services.tickets.reconcile()
         except BaseException:
             await self.stop()
             raise
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
 
-    async def _start_http(self) -> None:
+    def _services(self, db: Database) -> ApiServices:
+        limits = self.config.limits
+        self.tickets = TicketService(
+            SqliteTicketStore(db),
+            self.discord.port,
+            Limits(
+                server_per_minute=limits.server_tickets_per_minute,
+                user_cooldown=limits.user_cooldown_seconds,
+                user_max_open=limits.user_max_open,
+            ),
+            self.clock,
+        )
+        return ApiServices(
+            tickets=self.tickets,
+            keys=ApiKeys(SqliteKeyStore(db), self.clock),
+            auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
+        )
+
+    async def _start_http(self, services: ApiServices) -> None:
         http = self.config.http
         self._runner = web.AppRunner(
-            create_app(self.health),
+            create_app(self.health, services),
             access_log=None,
             handle_signals=False,
             shutdown_timeout=HTTP_SHUTDOWN_GRACE_S,

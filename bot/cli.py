@@ -54,11 +54,13 @@ async def _run(config_path: Path) -> None:
         await app.stop()
 
 
-async def _sandbox(state_file: Path, port: int, data_dir: Path) -> None:
+async def _sandbox(state_file: Path, port: int, discord_port: int, data_dir: Path) -> None:
     from bot.sandbox.runner import run_sandbox  # noqa: PLC0415
 
     setup_logging("INFO")
-    await run_sandbox(state_file=state_file, http_port=port, data_dir=data_dir)
+    await run_sandbox(
+        state_file=state_file, http_port=port, discord_port=discord_port, data_dir=data_dir
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--port", type=int, default=8080, help="HTTP API port (0: any free)")
     sandbox.add_argument(
+        "--discord-port", type=int, default=8081, help="emulated Discord's port (0: any free)"
+    )
+    sandbox.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="where the sandbox database lives"
     )
     return parser
@@ -90,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "run":
         job = lambda: _run(args.config)  # noqa: E731
     else:
-        job = lambda: _sandbox(args.state_file, args.port, args.data_dir)  # noqa: E731
+        job = lambda: _sandbox(  # noqa: E731
+            args.state_file, args.port, args.discord_port, args.data_dir
+        )
     try:
         asyncio.run(job())
     except StartupError as exc:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.api.errors import error_response
+from bot.api.errors import MAPPED_ERRORS, error_response, response_for
+from bot.api.tickets import SERVICES, ApiServices, setup_routes
 
 _LOG = logging.getLogger("rimpllee.api")
 
@@ -41,6 +42,8 @@ async def json_errors(
     """Every failure leaves as `{"ok": false, "error": {code, message}}`; nothing internal leaks."""
     try:
         response = await handler(request)  # type: ignore[misc]
+    except MAPPED_ERRORS as exc:
+        return response_for(exc)
     except web.HTTPNotFound:
         return error_response(
             404, "not_found", f"no such endpoint: {request.method} {request.path}"
@@ -74,8 +77,10 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if health.ok else 503)
 
 
-def create_app(health: HealthProbe) -> web.Application:
+def create_app(health: HealthProbe, services: ApiServices) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[HEALTH] = health
+    app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
+    setup_routes(app)
     return app

@@ -1,11 +1,46 @@
-"""The one shape every API error has, and the one table mapping domain errors to HTTP."""
+"""The one shape every API error has, and the one table mapping errors to HTTP.
+
+Body: `{"ok": false, "error": {"code", "message", ...fields}}`. Codes are stable and documented in
+the README; messages are for people and may improve.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from bot.core.errors import (
+    AdminError,
+    Blacklisted,
+    ButtonNotFound,
+    DiscordFailure,
+    InvalidApiKey,
+    InvalidRequest,
+    NotMember,
+    PanelNotFound,
+    RateLimited,
+    TicketError,
+    TooManyOpen,
+)
+
+
+@dataclass
+class AuthFailed(Exception):
+    """No usable API key in the request (401)."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class AuthThrottled(Exception):
+    """Too many failed authentications from this client address (429)."""
+
+    retry_after: float
 
 
 def error_response(
@@ -16,6 +51,65 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> web.Response:
-    """`{"ok": false, "error": {"code", "message", ...fields}}` with the given status."""
     body = {"ok": False, "error": {"code": code, "message": message, **fields}}
     return web.json_response(body, status=status, headers=headers)
+
+
+def _seconds(retry_after: float) -> int:
+    return max(1, math.ceil(retry_after))
+
+
+Mapped = tuple[int, str, dict[str, Any], dict[str, str]]
+
+_BEARER = {"WWW-Authenticate": 'Bearer realm="rimpllee"'}
+
+
+def _too_many_open(e: TooManyOpen) -> Mapped:
+    channel = str(e.channel_id) if e.channel_id is not None else None
+    return 409, "max_open_reached", {"limit": e.limit, "max": e.maximum, "channelId": channel}, {}
+
+
+def _rate_limited(e: RateLimited) -> Mapped:
+    seconds = _seconds(e.retry_after)
+    return (
+        429,
+        "rate_limited",
+        {"scope": e.scope, "retryAfter": seconds},
+        {"Retry-After": str(seconds)},
+    )
+
+
+def _auth_throttled(e: AuthThrottled) -> Mapped:
+    seconds = _seconds(e.retry_after)
+    return (
+        429,
+        "too_many_auth_failures",
+        {"scope": "client", "retryAfter": seconds},
+        {"Retry-After": str(seconds)},
+    )
+
+
+# The table: exception type → (status, code, extra body fields, headers).
+_TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
+    AuthFailed: lambda e: (401, e.code, {}, _BEARER),
+    InvalidApiKey: lambda e: (401, "invalid_api_key", {}, _BEARER),
+    AuthThrottled: _auth_throttled,
+    InvalidRequest: lambda e: (400, e.code, {"field": e.field}, {}),
+    NotMember: lambda e: (400, "user_not_member", {"field": "userId"}, {}),
+    Blacklisted: lambda e: (403, "blacklisted", {}, {}),
+    PanelNotFound: lambda e: (404, "panel_not_found", {"field": "panelId"}, {}),
+    ButtonNotFound: lambda e: (404, "button_not_found", {"field": "buttonId"}, {}),
+    TooManyOpen: _too_many_open,
+    RateLimited: _rate_limited,
+    DiscordFailure: lambda e: (500, "discord_error", {}, {}),
+    AdminError: lambda e: (400, "invalid_request", {}, {}),
+}
+
+MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled)
+
+
+def response_for(exc: Exception) -> web.Response:
+    """The HTTP answer for a domain or API error (any `MAPPED_ERRORS` instance)."""
+    status, code, fields, headers = _TABLE[type(exc)](exc)
+    message = exc.message if isinstance(exc, AuthFailed) else str(exc)
+    return error_response(status, code, message, headers=headers, **fields)

@@ -10,6 +10,9 @@ import hikari
 import lightbulb
 
 from bot.config import DiscordConfig
+from bot.core.admin import ApiKeys, Blacklist
+from bot.discord import admin
+from bot.discord.port import HikariDiscord
 from bot.errors import StartupError
 
 _LOG = logging.getLogger("rimpllee.discord")
@@ -33,6 +36,7 @@ class DiscordGateway:
             max_retries=max_retries,
         )
         self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
+        self.port = HikariDiscord(self.bot)
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)
         self.bot.subscribe(hikari.StoppingEvent, self._stop_client)
@@ -41,6 +45,13 @@ class DiscordGateway:
     def connected(self) -> bool:
         bot = self.bot
         return bot.is_alive and bool(bot.shards) and all(s.is_alive for s in bot.shards.values())
+
+    async def install_admin(self, keys: ApiKeys, blacklist: Blacklist) -> None:
+        """The admin slash commands and the services they are injected with."""
+        registry = self.client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+        registry.register_value(ApiKeys, keys)
+        registry.register_value(Blacklist, blacklist)
+        await admin.loader.add_to_client(self.client)
 
     async def start(self) -> None:
         await self._check_credentials()

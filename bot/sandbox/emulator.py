@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,7 @@ class DiscordEmulator:
         self.component_messages: dict[int, Message] = {}
         self.ephemeral: dict[int, Message] = {}
         self.gateway = Gateway(self.state, self.token, lambda: self.gateway_url)
+        self.observers: list[Callable[[str, JSON], None]] = []
         self._rest = RestApi(self)
         self._runner: web.AppRunner | None = None
         self._base_url = ""
@@ -70,10 +72,36 @@ class DiscordEmulator:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.add_routes(self._rest.routes())
         app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_post("/_sandbox/faults", self._control_fault)
         return app
 
+    async def _control_fault(self, request: web.Request) -> web.Response:
+        """Control endpoint: make Discord fail the next matching call(s), e.g. channel creation."""
+        body = await request.json() if request.body_exists else {}
+        fault = self.inject_fault(
+            str(body.get("method", "POST")),
+            str(body.get("route", "/guilds/{guild_id}/channels")),
+            int(body.get("status", 403)),
+            code=int(body.get("code", 50013)),
+            times=int(body.get("times", 1)),
+        )
+        return web.json_response(
+            {
+                "ok": True,
+                "fault": {
+                    "method": fault.method,
+                    "route": fault.route,
+                    "status": fault.status,
+                    "code": fault.code,
+                    "times": fault.remaining,
+                },
+            }
+        )
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, shutdown_timeout=1.0, handle_signals=False
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -93,6 +121,12 @@ class DiscordEmulator:
     @property
     def gateway_url(self) -> str:
         return self._base_url.replace("http://", "ws://", 1) + "/gateway"
+
+    async def publish(self, event: str, payload: JSON) -> None:
+        """A change in the emulated world: observers see it, then connected bots get it."""
+        for observe in self.observers:
+            observe(event, payload)
+        await self.gateway.dispatch(event, payload)
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -235,14 +269,14 @@ class DiscordEmulator:
     async def send_user_message(self, channel_id: int, user_id: int, content: str) -> Message:
         channel = self.state.channels[channel_id]
         message = self.state.add_message(channel, self.state.users[user_id], content)
-        await self.gateway.dispatch("MESSAGE_CREATE", message.payload())
+        await self.publish("MESSAGE_CREATE", message.payload())
         return message
 
     async def delete_channel_by_hand(self, channel_id: int) -> None:
         channel = self.state.channels[channel_id]
         payload = channel.payload()
         self.state.remove_channel(channel)
-        await self.gateway.dispatch("CHANNEL_DELETE", payload)
+        await self.publish("CHANNEL_DELETE", payload)
 
     def _where(self, guild_id: int, channel_id: int, user_id: int) -> tuple[Any, Any, Any]:
         guild = self.state.guilds[guild_id]
@@ -271,7 +305,7 @@ class DiscordEmulator:
     ) -> ix.InteractionRecord:
         self.interactions_by_token[record.token] = record
         payload = ix.interaction_payload(self.state, record, guild, channel, member, data, message)
-        await self.gateway.dispatch("INTERACTION_CREATE", payload)
+        await self.publish("INTERACTION_CREATE", payload)
         return record
 
 

@@ -274,7 +274,7 @@ class RestApi:
             overwrites=overwrites,
             topic=body.get("topic"),
         )
-        await self.emu.gateway.dispatch("CHANNEL_CREATE", channel.payload())
+        await self.emu.publish("CHANNEL_CREATE", channel.payload())
         return _json(channel.payload(), 201)
 
     # -- channels -------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ class RestApi:
             channel.overwrites = {
                 o.id: o for o in (_overwrite(x) for x in body["permission_overwrites"])
             }
-        await self.emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+        await self.emu.publish("CHANNEL_UPDATE", channel.payload())
         return _json(channel.payload())
 
     async def delete_channel(self, request: web.Request) -> web.Response:
@@ -310,7 +310,7 @@ class RestApi:
         self.require(self.state.guilds[channel.guild_id], channel, MANAGE_CHANNELS)
         payload = channel.payload()
         self.state.remove_channel(channel)
-        await self.emu.gateway.dispatch("CHANNEL_DELETE", payload)
+        await self.emu.publish("CHANNEL_DELETE", payload)
         return _json(payload)
 
     async def put_overwrite(self, request: web.Request) -> web.Response:
@@ -319,14 +319,14 @@ class RestApi:
         body = await request.json()
         target = _snowflake(request, "target_id")
         channel.overwrites[target] = _overwrite({**body, "id": target})
-        await self.emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+        await self.emu.publish("CHANNEL_UPDATE", channel.payload())
         return web.Response(status=204)
 
     async def del_overwrite(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
         self.require(self.state.guilds[channel.guild_id], channel, MANAGE_ROLES)
         channel.overwrites.pop(_snowflake(request, "target_id"), None)
-        await self.emu.gateway.dispatch("CHANNEL_UPDATE", channel.payload())
+        await self.emu.publish("CHANNEL_UPDATE", channel.payload())
         return web.Response(status=204)
 
     # -- messages -------------------------------------------------------------------------------
@@ -370,7 +370,7 @@ class RestApi:
         _apply_message(message, body)
         _require_content(message)
         self.state.store_message(channel, message)
-        await self.emu.gateway.dispatch("MESSAGE_CREATE", message.payload())
+        await self.emu.publish("MESSAGE_CREATE", message.payload())
         return _json(message.payload())
 
     async def edit_message(self, request: web.Request) -> web.Response:
@@ -384,7 +384,7 @@ class RestApi:
         _apply_message(message, body)
         _require_content(message)
         message.edited_at = time.time()
-        await self.emu.gateway.dispatch("MESSAGE_UPDATE", message.payload())
+        await self.emu.publish("MESSAGE_UPDATE", message.payload())
         return _json(message.payload())
 
     async def delete_message(self, request: web.Request) -> web.Response:
@@ -394,7 +394,7 @@ class RestApi:
         if message.author.id != self.state.bot.id:
             self.require(guild, channel, MANAGE_MESSAGES)
         del self.state.messages[channel.id][message.id]
-        await self.emu.gateway.dispatch(
+        await self.emu.publish(
             "MESSAGE_DELETE",
             {"id": str(message.id), "channel_id": str(channel.id), "guild_id": str(guild.id)},
         )
@@ -465,7 +465,7 @@ class RestApi:
             self.emu.ephemeral[message.id] = message
         else:
             self.state.store_message(channel, message)
-            await self.emu.gateway.dispatch("MESSAGE_CREATE", message.payload())
+            await self.emu.publish("MESSAGE_CREATE", message.payload())
         return message
 
     def _new_message(self, channel: Channel, files: list[Attachment]) -> Message:
@@ -614,11 +614,25 @@ def _apply_message(message: Message, body: JSON) -> None:
     if "embeds" in body:
         message.embeds = body["embeds"] or []
     if "components" in body:
-        message.components = body["components"] or []
+        message.components = _number_components(body["components"] or [])
     if "flags" in body:
         message.flags = int(body["flags"] or 0)
     if "allowed_mentions" in body:
         message.allowed_mentions = body["allowed_mentions"]
+
+
+def _number_components(rows: list[JSON]) -> list[JSON]:
+    """Discord gives every component of a message a numeric `id`, rows first, depth-first."""
+    counter = 0
+    numbered = []
+    for row in rows:
+        counter += 1
+        children = []
+        for child in row.get("components") or []:
+            counter += 1
+            children.append({"id": counter, **child})
+        numbered.append({"id": counter - len(children), **row, "components": children})
+    return numbered
 
 
 def _require_content(message: Message) -> None:

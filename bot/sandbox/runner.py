@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.cli import wait_for_shutdown_signal
 from bot.config import Config, config_from_mapping
+from bot.core.admin import Blacklist
+from bot.core.keys import display_prefix, hash_key
+from bot.core.models import Button, Panel, Question
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.state import (
     ATTACH_FILES,
     EMBED_LINKS,
     GUILD_CATEGORY,
+    JSON,
     MANAGE_CHANNELS,
     MANAGE_GUILD,
     MANAGE_MESSAGES,
@@ -30,6 +35,9 @@ from bot.sandbox.state import (
     Guild,
     User,
 )
+from bot.store import Database
+from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.panels import save_panel
 
 _LOG = logging.getLogger("rimpllee.sandbox")
 
@@ -48,6 +56,16 @@ BOT_PERMISSIONS = (
 )
 
 
+# Fixed so the seeded IDs (and the README's examples) are the same on every run.
+SANDBOX_EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+# A published, sandbox-only key: the emulated server is on loopback and holds no secrets.
+DEMO_API_KEY = "rmp_sandbox-demo-key-not-secret-000000000000000"
+DEMO_PANEL_ID = "pnl_demo"
+HELP_BUTTON_ID = "btn_help"
+REPORT_BUTTON_ID = "btn_report"
+HELP_QUESTION = "What do you need help with?"
+
+
 @dataclass(frozen=True)
 class SandboxWorld:
     """The seeded server: who and what a demo or a test can act with."""
@@ -59,6 +77,10 @@ class SandboxWorld:
     support_role_id: int
     category_id: int
     panel_channel_id: int
+
+    @property
+    def blacklisted(self) -> User:
+        return self.members[-1]
 
 
 def seed(state: DiscordState, *, member_count: int = MEMBER_COUNT) -> SandboxWorld:
@@ -87,6 +109,72 @@ def seed(state: DiscordState, *, member_count: int = MEMBER_COUNT) -> SandboxWor
     )
 
 
+def demo_panel(world: SandboxWorld) -> Panel:
+    """One panel, two buttons: one with an intake question (max 1 open), one without (max 3)."""
+    return Panel(
+        panel_id=DEMO_PANEL_ID,
+        guild_id=world.guild.id,
+        title="Need a hand?",
+        description="Pick what fits and a private channel opens with the team.",
+        colour=0x5865F2,
+        buttons=(
+            Button(
+                button_id=HELP_BUTTON_ID,
+                panel_id=DEMO_PANEL_ID,
+                label="Get help",
+                position=0,
+                emoji="🛟",
+                category_id=world.category_id,
+                max_open=1,
+                support_role_ids=(world.support_role_id,),
+                questions=(
+                    Question(
+                        question_id="qst_help_topic",
+                        label=HELP_QUESTION,
+                        placeholder="e.g. a refund for order 1042",
+                        style="paragraph",
+                        max_length=1000,
+                    ),
+                ),
+            ),
+            Button(
+                button_id=REPORT_BUTTON_ID,
+                panel_id=DEMO_PANEL_ID,
+                label="Report a player",
+                position=1,
+                emoji="🚩",
+                style="danger",
+                category_id=world.category_id,
+                name_pattern="report-{number}",
+                max_open=3,
+                support_role_ids=(world.support_role_id,),
+            ),
+        ),
+    )
+
+
+async def seed_database(path: Path, world: SandboxWorld) -> Panel:
+    """The demo panel, API key and one blacklisted member, written before the bot starts."""
+    panel = demo_panel(world)
+    db = await Database.open(path)
+    try:
+        await save_panel(db, panel, time.time())
+        await SqliteKeyStore(db).put_key(
+            world.guild.id,
+            hash_key(DEMO_API_KEY),
+            display_prefix(DEMO_API_KEY),
+            time.time(),
+            world.owner.id,
+            replace=True,
+        )
+        await Blacklist(SqliteBlacklistStore(db)).add(
+            world.guild.id, world.blacklisted.id, world.owner.id, "sandbox demo"
+        )
+    finally:
+        await db.close()
+    return panel
+
+
 def sandbox_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> Config:
     return config_from_mapping(
         {
@@ -99,11 +187,15 @@ def sandbox_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> C
     )
 
 
-def state_document(world: SandboxWorld, emu: DiscordEmulator, api_url: str) -> dict[str, Any]:
+def state_document(
+    world: SandboxWorld, emu: DiscordEmulator, api_url: str, panel: Panel
+) -> dict[str, Any]:
     return {
         "api_url": api_url,
         "healthz_url": api_url.removesuffix("/api/v1") + "/healthz",
+        "api_key": DEMO_API_KEY,
         "discord_rest_url": emu.rest_url,
+        "discord_faults_url": emu.rest_url.removesuffix("/api/v10") + "/_sandbox/faults",
         "guild_id": str(world.guild.id),
         "bot_user_id": str(emu.state.bot.id),
         "owner_id": str(world.owner.id),
@@ -112,7 +204,103 @@ def state_document(world: SandboxWorld, emu: DiscordEmulator, api_url: str) -> d
         "category_id": str(world.category_id),
         "panel_channel_id": str(world.panel_channel_id),
         "member_ids": [str(m.id) for m in world.members],
+        "blacklisted_user_ids": [str(world.blacklisted.id)],
+        "panels": [
+            {
+                "id": panel.panel_id,
+                "title": panel.title,
+                "buttons": [
+                    {
+                        "id": b.button_id,
+                        "label": b.label,
+                        "max_open": b.max_open,
+                        "questions": [
+                            {"label": q.label, "required": q.required} for q in b.questions
+                        ],
+                    }
+                    for b in panel.buttons
+                ],
+            }
+        ],
     }
+
+
+def example_curl(api_url: str, user_id: int) -> str:
+    body = (
+        f'{{"userId": "{user_id}", "panelId": "{DEMO_PANEL_ID}", "buttonId": "{HELP_BUTTON_ID}", '
+        f'"answers": [{{"label": "{HELP_QUESTION}", "value": "Refund request"}}]}}'
+    )
+    return (
+        f"curl -s -X POST {api_url}/tickets \\\n"
+        f'  -H "Authorization: Bearer {DEMO_API_KEY}" \\\n'
+        f'  -H "Content-Type: application/json" \\\n'
+        f"  -d '{body}'"
+    )
+
+
+class Narrator:
+    """Prints what the bot did in the emulated Discord, so a person can see it without a client."""
+
+    def __init__(self, state: DiscordState) -> None:
+        self._state = state
+
+    def _name(self, target_id: int, guild: Guild) -> str:
+        if target_id == guild.id:
+            return "@everyone"
+        if role := guild.roles.get(target_id):
+            return f"@{role.name}"
+        user = self._state.users.get(target_id)
+        return f"@{user.username}" if user else str(target_id)
+
+    def __call__(self, event: str, payload: JSON) -> None:
+        if event == "CHANNEL_CREATE":
+            self._channel(payload)
+        elif event == "MESSAGE_CREATE" and payload["author"]["id"] == str(self._state.bot.id):
+            self._message(payload)
+        elif event == "CHANNEL_DELETE":
+            print(f"[discord] #{payload['name']} deleted", flush=True)
+
+    def _channel(self, payload: JSON) -> None:
+        guild = self._state.guilds[int(payload["guild_id"])]
+        parent = guild.channels.get(int(payload["parent_id"] or 0))
+        where = f" in category {parent.name!r}" if parent else ""
+        lines = [f"[discord] #{payload['name']} created{where}"]
+        for ow in payload["permission_overwrites"]:
+            allow, deny = _perm_names(int(ow["allow"])), _perm_names(int(ow["deny"]))
+            parts = ([f"allow {allow}"] if allow else []) + ([f"deny {deny}"] if deny else [])
+            lines.append(f"          {self._name(int(ow['id']), guild)}: {'; '.join(parts)}")
+        print("\n".join(lines), flush=True)
+
+    def _message(self, payload: JSON) -> None:
+        channel = self._state.channels.get(int(payload["channel_id"]))
+        name = channel.name if channel else payload["channel_id"]
+        lines = [f"[discord] message in #{name}: {payload['content']!r}"]
+        message = self._state.messages.get(int(payload["channel_id"]), {}).get(int(payload["id"]))
+        if message is not None and message.allowed_mentions is not None:
+            lines.append(f"          allowed mentions: {json.dumps(message.allowed_mentions)}")
+        for embed in payload["embeds"]:
+            lines.append(f"          embed {embed.get('title')!r}: {embed.get('description')!r}")
+            lines += [f"            {f['name']}: {f['value']}" for f in embed.get("fields", [])]
+        buttons = [c.get("label") for row in payload["components"] for c in row["components"]]
+        if buttons:
+            lines.append(f"          buttons: {buttons}")
+        print("\n".join(lines), flush=True)
+
+
+_PERMISSION_NAMES = {
+    VIEW_CHANNEL: "View Channel",
+    SEND_MESSAGES: "Send Messages",
+    READ_MESSAGE_HISTORY: "Read Message History",
+    EMBED_LINKS: "Embed Links",
+    ATTACH_FILES: "Attach Files",
+    MANAGE_MESSAGES: "Manage Messages",
+    MANAGE_CHANNELS: "Manage Channels",
+    MANAGE_ROLES: "Manage Roles",
+}
+
+
+def _perm_names(bits: int) -> str:
+    return ", ".join(name for bit, name in _PERMISSION_NAMES.items() if bits & bit)
 
 
 def fresh_database(data_dir: Path) -> Path:
@@ -127,22 +315,35 @@ def write_state_file(path: Path, document: dict[str, Any]) -> None:
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
-async def run_sandbox(*, state_file: Path, http_port: int, data_dir: Path) -> None:
+async def run_sandbox(
+    *, state_file: Path, http_port: int, discord_port: int, data_dir: Path
+) -> None:
     from bot.app import Rimpllee  # noqa: PLC0415 - bot.app imports the CLI's neighbours
 
-    emu = DiscordEmulator()
+    emu = DiscordEmulator(DiscordState(fixed_ids_ms=SANDBOX_EPOCH_MS))
     world = seed(emu.state)
     emu.owner_id = world.owner.id
-    await emu.start()
+    emu.observers.append(Narrator(emu.state))
+    await emu.start(port=discord_port)
     database = fresh_database(data_dir)
+    panel = await seed_database(database, world)
     app = Rimpllee(sandbox_config(emu, http_port=http_port, database=database))
     try:
         await app.start()
         api_url = app.http_url + "/api/v1"
-        write_state_file(state_file, state_document(world, emu, api_url))
-        print(f"Rimpllee sandbox is up.\n  API:        {api_url}", flush=True)
-        print(f"  Health:     {app.http_url}/healthz", flush=True)
-        print(f"  State file: {state_file}\nPress Ctrl+C to stop.", flush=True)
+        write_state_file(state_file, state_document(world, emu, api_url, panel))
+        faults = emu.rest_url.removesuffix("/api/v10") + "/_sandbox/faults"
+        print(
+            f"Rimpllee sandbox is up.\n"
+            f"  API:          {api_url}\n"
+            f"  API key:      {DEMO_API_KEY}\n"
+            f"  Health:       {app.http_url}/healthz\n"
+            f"  Fail Discord: curl -s -X POST {faults}\n"
+            f"  State file:   {state_file}\n\n"
+            f"Open a ticket for member01:\n{example_curl(api_url, world.members[0].id)}\n\n"
+            "Press Ctrl+C to stop.",
+            flush=True,
+        )
         await wait_for_shutdown_signal()
     finally:
         await app.stop()

@@ -43,14 +43,16 @@ def iso(ts: float) -> str:
 
 
 class Snowflakes:
-    """Time-ordered, unique IDs shaped like Discord's."""
+    """Unique IDs shaped like Discord's: time-ordered, or from a fixed instant (`fixed_ms`) so a
+    seeded world gets the same IDs every run."""
 
-    def __init__(self) -> None:
-        self._counter = itertools.count()
+    def __init__(self, fixed_ms: int | None = None) -> None:
+        self._counter = itertools.count(1)
+        self._fixed_ms = fixed_ms
 
     def next(self) -> int:
-        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        return (ms << 22) | (next(self._counter) & 0x3FFFFF)
+        now_ms = self._fixed_ms if self._fixed_ms is not None else int(time.time() * 1000)
+        return ((now_ms - DISCORD_EPOCH_MS) << 22) | (next(self._counter) & 0x3FFFFF)
 
 
 def bot_token_for(user_id: int, tail: str = "sandbox.emulated") -> str:
@@ -351,8 +353,8 @@ class Guild:
 class DiscordState:
     """Every guild, user and message the emulator knows, with the bot's own identity."""
 
-    def __init__(self, bot_name: str = "Rimpllee") -> None:
-        self.ids = Snowflakes()
+    def __init__(self, bot_name: str = "Rimpllee", *, fixed_ids_ms: int | None = None) -> None:
+        self.ids = Snowflakes(fixed_ids_ms)
         self.bot = User(id=self.ids.next(), username=bot_name, bot=True)
         self.application_id = self.bot.id
         self.users: dict[int, User] = {self.bot.id: self.bot}

@@ -1,0 +1,147 @@
+"""Parsing the body of `POST /api/v1/tickets`: every mistake named, nothing guessed."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.errors import InvalidRequest
+from bot.core.models import Answer
+
+FIELDS = ("userId", "panelId", "buttonId", "answers")
+ID_MAX = 100
+ANSWERS_MAX = 25  # embed fields
+LABEL_MAX = 256  # embed field name
+VALUE_MAX = 1024  # embed field value
+ANSWERS_TOTAL_MAX = 5000  # of the embed's 6000; the rest is the welcome's title and text
+SNOWFLAKE_MAX = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    user_id: int
+    panel_id: str
+    button_id: str
+    answers: tuple[Answer, ...]
+
+
+def _invalid(field: str, message: str, code: str = "invalid_field") -> InvalidRequest:
+    return InvalidRequest(code, field, message)
+
+
+async def parse_open_request(request: web.Request) -> OpenRequest:
+    if request.content_type != "application/json":
+        got = request.content_type if request.body_exists else "none"
+        raise _invalid(
+            "body",
+            f"Content-Type must be application/json (got {got})",
+            "invalid_content_type",
+        )
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _invalid("body", f"the body is not valid JSON: {exc}", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise _invalid(
+            "body", f"the body must be a JSON object, got {_json_type(body)}", "invalid_body"
+        )
+    for key in body:
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, FIELDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _invalid(
+                key,
+                f"unknown field {key!r} (fields: {', '.join(FIELDS)}){hint}",
+                "unknown_field",
+            )
+    return OpenRequest(
+        user_id=_user_id(body),
+        panel_id=_id_string(body, "panelId"),
+        button_id=_id_string(body, "buttonId"),
+        answers=_answers(body.get("answers", [])),
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _require(body: dict[str, Any], field: str) -> Any:
+    if field not in body:
+        raise _invalid(field, f"{field} is required", "missing_field")
+    return body[field]
+
+
+def _user_id(body: dict[str, Any]) -> int:
+    value = _require(body, "userId")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise _invalid(
+            "userId",
+            'userId must be a string, e.g. "123456789012345678": JSON numbers above 2^53 '
+            "lose digits, so Discord IDs are sent as strings",
+        )
+    if not isinstance(value, str):
+        raise _invalid("userId", f"userId must be a string, got {_json_type(value)}")
+    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= SNOWFLAKE_MAX:
+        raise _invalid("userId", f"userId must be a Discord user ID (digits only), got {value!r}")
+    return int(value)
+
+
+def _id_string(body: dict[str, Any], field: str) -> str:
+    value = _require(body, field)
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(field, f"{field} must be a non-empty string, got {_json_type(value)}")
+    if len(value) > ID_MAX:
+        raise _invalid(field, f"{field} is longer than {ID_MAX} characters")
+    return value
+
+
+def _answers(value: Any) -> tuple[Answer, ...]:
+    if not isinstance(value, list):
+        raise _invalid("answers", f"answers must be an array, got {_json_type(value)}")
+    if len(value) > ANSWERS_MAX:
+        raise _invalid("answers", f"answers has {len(value)} items; at most {ANSWERS_MAX}")
+    answers = []
+    total = 0
+    for i, item in enumerate(value):
+        where = f"answers[{i}]"
+        if not isinstance(item, dict):
+            raise _invalid(where, f"{where} must be an object with label and value strings")
+        extra = set(item) - {"label", "value"}
+        if extra:
+            raise _invalid(where, f"{where} has unknown field(s): {', '.join(sorted(extra))}")
+        label, text = item.get("label"), item.get("value")
+        for name, field, limit, minimum in (
+            ("label", label, LABEL_MAX, 1),
+            ("value", text, VALUE_MAX, 0),
+        ):
+            if not isinstance(field, str):
+                raise _invalid(f"{where}.{name}", f"{where}.{name} must be a string")
+            if not minimum <= len(field) <= limit:
+                raise _invalid(
+                    f"{where}.{name}",
+                    f"{where}.{name} must be {minimum} to {limit} characters, got {len(field)}",
+                )
+        assert isinstance(label, str)
+        assert isinstance(text, str)
+        total += len(label) + len(text)
+        answers.append(Answer(label, text))
+    if total > ANSWERS_TOTAL_MAX:
+        raise _invalid(
+            "answers",
+            f"answers total {total} characters; at most {ANSWERS_TOTAL_MAX} fit in the welcome",
+        )
+    return tuple(answers)

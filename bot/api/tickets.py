@@ -1,0 +1,83 @@
+"""`POST /api/v1/tickets`: authenticate, parse, call `open_ticket`, answer the seed's body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.api.errors import AuthFailed, AuthThrottled
+from bot.api.schemas import parse_open_request
+from bot.core.admin import ApiKeys
+from bot.core.errors import InvalidApiKey
+from bot.core.keys import looks_like_key
+from bot.core.limits import FailureLimiter
+from bot.core.tickets import TicketService
+
+AUTH_FAILURES_PER_MINUTE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    tickets: TicketService
+    keys: ApiKeys
+    auth_failures: FailureLimiter
+
+
+SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
+
+
+def _presented_key(request: web.Request) -> str:
+    """The key from `Authorization: Bearer …` or `x-api-key`, checked for shape only."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, key = header.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthFailed(
+                "invalid_authorization_header",
+                "the Authorization header must be 'Bearer rmp_…' (or send the key in x-api-key)",
+            )
+    else:
+        key = request.headers.get("x-api-key", "")
+        if "x-api-key" not in request.headers:
+            raise AuthFailed(
+                "missing_api_key",
+                "send your API key as 'Authorization: Bearer rmp_…' or in the x-api-key header",
+            )
+    key = key.strip()
+    if not key:
+        raise AuthFailed("missing_api_key", "the API key is empty")
+    if not looks_like_key(key):
+        raise AuthFailed(
+            "malformed_api_key", "an API key is 'rmp_' followed by 43 URL-safe characters"
+        )
+    return key
+
+
+async def authenticate(request: web.Request, services: ApiServices) -> int:
+    """The server the key belongs to. Failed attempts per client address are limited."""
+    client = request.remote or "unknown"
+    retry_after = services.auth_failures.retry_after(client)
+    if retry_after is not None:
+        raise AuthThrottled(retry_after)
+    try:
+        return await services.keys.authenticate(_presented_key(request))
+    except (AuthFailed, InvalidApiKey):
+        services.auth_failures.record_failure(client)
+        raise
+
+
+async def open_ticket(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    guild_id = await authenticate(request, services)
+    body = await parse_open_request(request)
+    opened = await services.tickets.open_ticket(
+        guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
+    )
+    channel = str(opened.channel_id)
+    url = f"https://discord.com/channels/{opened.guild_id}/{channel}"
+    return web.json_response({"ok": True, "ticket": {"channelId": channel, "url": url}})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/tickets", open_ticket)

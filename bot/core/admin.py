@@ -1,0 +1,80 @@
+"""What server admins manage: the server's API key and its blacklist.
+
+The slash commands and the `rimpllee apikey|blacklist` command line both call these.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bot.core.errors import AdminError, InvalidApiKey
+from bot.core.keys import display_prefix, generate_key, hash_key, looks_like_key
+from bot.core.limits import Clock
+from bot.core.models import ApiKeyInfo, BlacklistEntry
+from bot.core.ports import BlacklistStore, KeyStore
+
+
+class ApiKeys:
+    def __init__(self, store: KeyStore, clock: Clock = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def generate(self, guild_id: int, by: int | None = None) -> str:
+        """A new key for a server that has none; shown once, never stored."""
+        key = generate_key()
+        stored = await self._store.put_key(
+            guild_id, hash_key(key), display_prefix(key), self._clock(), by, replace=False
+        )
+        if not stored:
+            raise AdminError(
+                "this server already has an API key; regenerate it to get a new one "
+                "(the old key stops working at once)"
+            )
+        return key
+
+    async def regenerate(self, guild_id: int, by: int | None = None) -> str:
+        """Replace the key; the old one is refused from the next request on."""
+        key = generate_key()
+        await self._store.put_key(
+            guild_id, hash_key(key), display_prefix(key), self._clock(), by, replace=True
+        )
+        return key
+
+    async def revoke(self, guild_id: int) -> None:
+        if not await self._store.delete_key(guild_id):
+            raise AdminError("this server has no API key to revoke")
+
+    async def status(self, guild_id: int) -> ApiKeyInfo | None:
+        return await self._store.key_info(guild_id)
+
+    async def authenticate(self, key: str) -> int:
+        """The server a key belongs to; `InvalidApiKey` for anything else.
+
+        Keys are looked up by their SHA-256, so the time a lookup takes depends on the hash, not
+        on how many leading characters of a guessed key were right: nothing leaks by timing.
+        """
+        if not looks_like_key(key):
+            raise InvalidApiKey
+        guild_id = await self._store.guild_for_key_hash(hash_key(key))
+        if guild_id is None:
+            raise InvalidApiKey
+        return guild_id
+
+
+class Blacklist:
+    def __init__(self, store: BlacklistStore, clock: Clock = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def add(
+        self, guild_id: int, user_id: int, by: int | None = None, reason: str | None = None
+    ) -> None:
+        if not await self._store.add(guild_id, user_id, self._clock(), by, reason):
+            raise AdminError(f"user {user_id} is already blacklisted")
+
+    async def remove(self, guild_id: int, user_id: int) -> None:
+        if not await self._store.remove(guild_id, user_id):
+            raise AdminError(f"user {user_id} is not blacklisted")
+
+    async def entries(self, guild_id: int) -> list[BlacklistEntry]:
+        return await self._store.entries(guild_id)

@@ -1,0 +1,98 @@
+"""Plain data the domain works with, keyed by IDs; no hikari or aiohttp objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ButtonStyle = Literal["primary", "secondary", "success", "danger"]
+QuestionStyle = Literal["short", "paragraph"]
+TicketState = Literal["opening", "open", "closed"]
+Source = Literal["button", "api"]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    question_id: str
+    label: str
+    placeholder: str | None = None
+    style: QuestionStyle = "short"
+    required: bool = True
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    button_id: str
+    panel_id: str
+    label: str
+    position: int = 0
+    emoji: str | None = None
+    style: ButtonStyle = "primary"
+    category_id: int | None = None
+    name_pattern: str = "ticket-{number}"
+    max_open: int = 1
+    welcome_text: str | None = None
+    support_role_ids: tuple[int, ...] = ()
+    questions: tuple[Question, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    panel_id: str
+    guild_id: int
+    title: str
+    description: str | None = None
+    colour: int | None = None
+    channel_id: int | None = None
+    message_id: int | None = None
+    buttons: tuple[Button, ...] = field(default=())
+
+    def button(self, button_id: str) -> Button | None:
+        return next((b for b in self.buttons if b.button_id == button_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    ticket_id: int
+    guild_id: int
+    number: int
+    user_id: int
+    state: TicketState
+    source: Source
+    opened_at: float
+    channel_id: int | None = None
+    panel_id: str | None = None
+    button_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedTicket:
+    guild_id: int
+    channel_id: int
+    ticket_id: int
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    guild_id: int
+    display_prefix: str
+    created_at: float
+    created_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlacklistEntry:
+    guild_id: int
+    user_id: int
+    added_at: float
+    added_by: int | None
+    reason: str | None

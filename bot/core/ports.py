@@ -1,0 +1,164 @@
+"""The two narrow interfaces the domain is handed: its store and its Discord.
+
+`bot/store/` and `bot/discord/` implement them; tests use the real implementations (SQLite files,
+hikari against the emulator), never fakes of these protocols.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.core.models import (
+    Answer,
+    ApiKeyInfo,
+    BlacklistEntry,
+    Panel,
+    Source,
+    Ticket,
+)
+
+
+class Perm(enum.IntFlag):
+    """Discord's permission bits the ticket channels use (values are Discord's)."""
+
+    MANAGE_CHANNELS = 1 << 4
+    VIEW_CHANNEL = 1 << 10
+    SEND_MESSAGES = 1 << 11
+    MANAGE_MESSAGES = 1 << 13
+    EMBED_LINKS = 1 << 14
+    ATTACH_FILES = 1 << 15
+    READ_MESSAGE_HISTORY = 1 << 16
+
+
+NO_PERMS = Perm(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    target_id: int
+    target: Literal["role", "member"]
+    allow: Perm = NO_PERMS
+    deny: Perm = NO_PERMS
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    guild_id: int
+    name: str
+    category_id: int | None
+    overwrites: tuple[Overwrite, ...]
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """The first message of a ticket: who is pinged, what they answered, and a Close button."""
+
+    channel_id: int
+    content: str
+    mention_user_ids: tuple[int, ...]
+    mention_role_ids: tuple[int, ...]
+    title: str
+    description: str
+    fields: tuple[Answer, ...]
+    close_custom_id: str
+    colour: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    user_id: int
+    username: str
+
+
+class DiscordPort(Protocol):
+    """What the domain asks of Discord. Failures raise `DiscordFailure` with an admin's reason."""
+
+    @property
+    def bot_user_id(self) -> int: ...
+
+    async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None: ...
+
+    async def create_ticket_channel(self, spec: ChannelSpec) -> int: ...
+
+    async def send_welcome(self, welcome: Welcome) -> int: ...
+
+    async def delete_channel(self, channel_id: int) -> None: ...
+
+    async def channel_exists(self, channel_id: int) -> bool: ...
+
+
+class Reservation(Protocol):
+    """Queries and the insert of one atomic limit-check-and-reserve step for one server."""
+
+    async def open_tickets(self, user_id: int) -> list[Ticket]: ...
+
+    async def user_max_open(self) -> int | None: ...
+
+    async def opens_since(self, since: float) -> tuple[int, float | None]:
+        """How many tickets this server opened at or after `since`, and the oldest's time."""
+        ...
+
+    async def last_open(self, user_id: int) -> float | None: ...
+
+    async def insert_opening(
+        self,
+        *,
+        user_id: int,
+        panel_id: str,
+        button_id: str,
+        source: Source,
+        answers: Sequence[Answer],
+        now: float,
+    ) -> Ticket: ...
+
+
+class TicketStore(Protocol):
+    async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None: ...
+
+    def reserve(self, guild_id: int) -> AbstractAsyncContextManager[Reservation]: ...
+
+    async def set_channel(self, ticket_id: int, channel_id: int) -> None: ...
+
+    async def mark_open(self, ticket_id: int) -> None: ...
+
+    async def drop(self, ticket_id: int) -> None: ...
+
+    async def opening_tickets(self) -> list[Ticket]: ...
+
+    async def is_blacklisted(self, guild_id: int, user_id: int) -> bool: ...
+
+
+class KeyStore(Protocol):
+    async def guild_for_key_hash(self, key_hash: str) -> int | None: ...
+
+    async def key_info(self, guild_id: int) -> ApiKeyInfo | None: ...
+
+    async def put_key(
+        self,
+        guild_id: int,
+        key_hash: str,
+        prefix: str,
+        now: float,
+        by: int | None,
+        *,
+        replace: bool,
+    ) -> bool:
+        """Store the server's key; with replace=False only if it has none. True if stored."""
+        ...
+
+    async def delete_key(self, guild_id: int) -> bool: ...
+
+
+class BlacklistStore(Protocol):
+    async def add(
+        self, guild_id: int, user_id: int, now: float, by: int | None, reason: str | None
+    ) -> bool: ...
+
+    async def remove(self, guild_id: int, user_id: int) -> bool: ...
+
+    async def entries(self, guild_id: int) -> list[BlacklistEntry]: ...

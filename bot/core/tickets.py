@@ -1,0 +1,294 @@
+"""`open_ticket`: the one routine behind a button click and an API call.
+
+Order: resolve panel/button → answers → membership → blacklist → (per user, serialized) max open,
+rate limits and the reservation as one atomic step → create the channel → welcome → mark open.
+Any failure after the reservation undoes what it did: the channel it created is deleted and the
+row dropped, so no budget is spent and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.errors import (
+    Blacklisted,
+    ButtonNotFound,
+    DiscordFailure,
+    InvalidRequest,
+    NotMember,
+    PanelNotFound,
+    RateLimited,
+    TooManyOpen,
+)
+from bot.core.limits import Clock, KeyedLocks
+from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
+from bot.core.ports import (
+    ChannelSpec,
+    DiscordPort,
+    MemberInfo,
+    Overwrite,
+    Perm,
+    TicketStore,
+    Welcome,
+)
+
+_LOG = logging.getLogger("rimpllee.tickets")
+
+OPENER_PERMS = (
+    Perm.VIEW_CHANNEL
+    | Perm.SEND_MESSAGES
+    | Perm.READ_MESSAGE_HISTORY
+    | Perm.ATTACH_FILES
+    | Perm.EMBED_LINKS
+)
+SUPPORT_PERMS = OPENER_PERMS | Perm.MANAGE_MESSAGES
+BOT_PERMS = SUPPORT_PERMS | Perm.MANAGE_CHANNELS
+
+CHANNEL_NAME_MAX = 100
+CLOSE_PREFIX = "rmp:close:"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    server_per_minute: int = 30
+    user_cooldown: float = 20.0
+    user_max_open: int = 3
+    window: float = 60.0
+
+
+def close_custom_id(ticket_id: int) -> str:
+    return f"{CLOSE_PREFIX}{ticket_id}"
+
+
+def channel_name(pattern: str, number: int, member: MemberInfo) -> str:
+    """The button's pattern filled in and made a valid Discord text channel name."""
+    raw = pattern.replace("{number}", f"{number:04d}").replace("{user}", member.username)
+    name = re.sub(r"[^a-z0-9_-]+", "-", raw.lower())
+    name = re.sub(r"-{2,}", "-", name).strip("-")[:CHANNEL_NAME_MAX]
+    return name or f"ticket-{number:04d}"
+
+
+def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ...]:
+    """Answers matched to the button's questions (by label, case-insensitively), in its order."""
+    questions = {q.label.strip().casefold(): q for q in button.questions}
+    given: dict[str, str] = {}
+    for i, answer in enumerate(answers):
+        key = answer.label.strip().casefold()
+        if key not in questions:
+            asked = ", ".join(repr(q.label) for q in button.questions) or "no questions"
+            raise InvalidRequest(
+                "unknown_question",
+                f"answers[{i}].label",
+                f"answers[{i}].label {answer.label!r} is not a question of button "
+                f"{button.button_id!r} (it asks: {asked})",
+            )
+        if key in given:
+            raise InvalidRequest(
+                "duplicate_answer",
+                f"answers[{i}].label",
+                f"answers[{i}] answers {answer.label!r} a second time",
+            )
+        given[key] = answer.value
+    checked = []
+    for question in button.questions:
+        value = given.get(question.label.strip().casefold(), "").strip()
+        if not value:
+            if question.required:
+                raise InvalidRequest(
+                    "missing_answer",
+                    "answers",
+                    f"the required question {question.label!r} has no answer",
+                )
+            continue
+        low, high = question.min_length or 0, question.max_length
+        if len(value) < low or (high is not None and len(value) > high):
+            bounds = f"{low}..{high}" if high is not None else f"at least {low}"
+            raise InvalidRequest(
+                "invalid_answer",
+                "answers",
+                f"the answer to {question.label!r} must be {bounds} characters, got {len(value)}",
+            )
+        checked.append(Answer(question.label, value))
+    return tuple(checked)
+
+
+class TicketService:
+    def __init__(
+        self,
+        store: TicketStore,
+        discord: DiscordPort,
+        limits: Limits,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._discord = discord
+        self._limits = limits
+        self._clock = clock
+        self._locks = KeyedLocks()
+
+    async def open_ticket(
+        self,
+        guild_id: int,
+        user_id: int,
+        panel_id: str,
+        button_id: str,
+        answers: Sequence[Answer],
+        source: Source,
+    ) -> OpenedTicket:
+        panel = await self._store.get_panel(guild_id, panel_id)
+        if panel is None:
+            raise PanelNotFound(panel_id)
+        button = panel.button(button_id)
+        if button is None:
+            raise ButtonNotFound(panel_id, button_id)
+        checked = check_answers(button, answers)
+        member = await self._discord.find_member(guild_id, user_id)
+        if member is None:
+            raise NotMember(user_id)
+        if await self._store.is_blacklisted(guild_id, user_id):
+            raise Blacklisted(user_id)
+        async with self._locks.hold((guild_id, user_id)):
+            ticket = await self._reserve(guild_id, user_id, button, checked, source)
+            return await asyncio.shield(self._create(panel, button, member, ticket, checked))
+
+    async def _reserve(
+        self,
+        guild_id: int,
+        user_id: int,
+        button: Button,
+        answers: tuple[Answer, ...],
+        source: Source,
+    ) -> Ticket:
+        limits = self._limits
+        async with self._store.reserve(guild_id) as tx:
+            now = self._clock()
+            open_now = await tx.open_tickets(user_id)
+            same_button = [t for t in open_now if t.button_id == button.button_id]
+            if len(same_button) >= button.max_open:
+                raise TooManyOpen("button", button.max_open, same_button[0].channel_id)
+            server_max = await tx.user_max_open() or limits.user_max_open
+            if len(open_now) >= server_max:
+                raise TooManyOpen("server", server_max, open_now[0].channel_id)
+            count, oldest = await tx.opens_since(now - limits.window)
+            if count >= limits.server_per_minute and oldest is not None:
+                raise RateLimited("server", oldest + limits.window - now)
+            last = await tx.last_open(user_id)
+            if last is not None and now - last < limits.user_cooldown:
+                raise RateLimited("user", last + limits.user_cooldown - now)
+            return await tx.insert_opening(
+                user_id=user_id,
+                panel_id=button.panel_id,
+                button_id=button.button_id,
+                source=source,
+                answers=answers,
+                now=now,
+            )
+
+    async def _create(
+        self,
+        panel: Panel,
+        button: Button,
+        member: MemberInfo,
+        ticket: Ticket,
+        answers: tuple[Answer, ...],
+    ) -> OpenedTicket:
+        channel_id: int | None = None
+        try:
+            spec = self._channel_spec(button, member, ticket)
+            channel_id = await self._discord.create_ticket_channel(spec)
+            await self._store.set_channel(ticket.ticket_id, channel_id)
+            await self._discord.send_welcome(
+                self._welcome(panel, button, member, ticket, channel_id, answers)
+            )
+            await self._store.mark_open(ticket.ticket_id)
+        except BaseException:
+            await self._undo(ticket, channel_id)
+            raise
+        _LOG.info(
+            "opened ticket #%d in guild %d for user %d (%s, channel %d)",
+            ticket.number,
+            ticket.guild_id,
+            ticket.user_id,
+            ticket.source,
+            channel_id,
+        )
+        return OpenedTicket(ticket.guild_id, channel_id, ticket.ticket_id, ticket.number)
+
+    async def _undo(self, ticket: Ticket, channel_id: int | None) -> None:
+        if channel_id is not None:
+            try:
+                await self._discord.delete_channel(channel_id)
+            except DiscordFailure as exc:
+                _LOG.error(
+                    "ticket #%d failed and its channel %d could not be deleted: %s",
+                    ticket.number,
+                    channel_id,
+                    exc,
+                )
+        await self._store.drop(ticket.ticket_id)
+
+    def _channel_spec(self, button: Button, member: MemberInfo, ticket: Ticket) -> ChannelSpec:
+        overwrites = [
+            Overwrite(ticket.guild_id, "role", deny=Perm.VIEW_CHANNEL),
+            Overwrite(member.user_id, "member", allow=OPENER_PERMS),
+            Overwrite(self._discord.bot_user_id, "member", allow=BOT_PERMS),
+        ]
+        overwrites += [Overwrite(r, "role", allow=SUPPORT_PERMS) for r in button.support_role_ids]
+        return ChannelSpec(
+            guild_id=ticket.guild_id,
+            name=channel_name(button.name_pattern, ticket.number, member),
+            category_id=button.category_id,
+            overwrites=tuple(overwrites),
+            topic=f"Ticket #{ticket.number:04d} · {button.label} · opened by <@{member.user_id}>",
+        )
+
+    def _welcome(
+        self,
+        panel: Panel,
+        button: Button,
+        member: MemberInfo,
+        ticket: Ticket,
+        channel_id: int,
+        answers: tuple[Answer, ...],
+    ) -> Welcome:
+        mentions = [f"<@{member.user_id}>"] + [f"<@&{r}>" for r in button.support_role_ids]
+        description = button.welcome_text or (
+            f"Thanks for reaching out, <@{member.user_id}>. The team will be with you shortly. "
+            "Press **Close** when the matter is settled."
+        )
+        return Welcome(
+            channel_id=channel_id,
+            content=" ".join(mentions),
+            mention_user_ids=(member.user_id,),
+            mention_role_ids=button.support_role_ids,
+            title=f"Ticket #{ticket.number:04d} · {button.label}",
+            description=description,
+            fields=answers,
+            close_custom_id=close_custom_id(ticket.ticket_id),
+            colour=panel.colour,
+        )
+
+    async def reconcile(self) -> tuple[int, int]:
+        """Settle rows a crash left 'opening': open if Discord has the channel, else drop them."""
+        opened = dropped = 0
+        for ticket in await self._store.opening_tickets():
+            if ticket.channel_id is not None and await self._discord.channel_exists(
+                ticket.channel_id
+            ):
+                await self._store.mark_open(ticket.ticket_id)
+                opened += 1
+            else:
+                await self._store.drop(ticket.ticket_id)
+                dropped += 1
+        if opened or dropped:
+            _LOG.warning(
+                "reconciled tickets interrupted while opening: %d kept, %d dropped",
+                opened,
+                dropped,
+            )
+        return opened, dropped

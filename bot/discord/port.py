@@ -1,0 +1,175 @@
+"""The domain's Discord, implemented with hikari: the cache for reads, REST for the two writes.
+
+Every hikari failure leaves here as a `DiscordFailure` whose reason tells an admin what to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import hikari
+
+from bot.core.errors import DiscordFailure
+from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
+
+_LOG = logging.getLogger("rimpllee.discord")
+
+T = TypeVar("T")
+
+CALL_TIMEOUT_S = 15.0
+GRANTED = ", ".join(
+    p.name.replace("_", " ").title()
+    for p in (
+        Perm.VIEW_CHANNEL,
+        Perm.SEND_MESSAGES,
+        Perm.READ_MESSAGE_HISTORY,
+        Perm.ATTACH_FILES,
+        Perm.EMBED_LINKS,
+        Perm.MANAGE_MESSAGES,
+    )
+    if p.name
+)
+
+
+class HikariDiscord:
+    def __init__(self, bot: hikari.GatewayBot, *, timeout: float = CALL_TIMEOUT_S) -> None:
+        self._bot = bot
+        self._timeout = timeout
+
+    @property
+    def bot_user_id(self) -> int:
+        me = self._bot.get_me()
+        if me is None:
+            raise DiscordFailure("the bot is not connected to Discord yet")
+        return int(me.id)
+
+    @property
+    def _members_cached(self) -> bool:
+        return hikari.Intents.GUILD_MEMBERS in self._bot.intents
+
+    async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
+        """From the member cache when the members intent is on; else one REST call."""
+        if self._members_cached:
+            member = self._bot.cache.get_member(guild_id, user_id)
+        else:
+            try:
+                member = await self._call(
+                    self._bot.rest.fetch_member(guild_id, user_id), "look up the member", None
+                )
+            except DiscordFailure as exc:
+                if isinstance(exc.__cause__, hikari.NotFoundError):
+                    return None
+                raise
+        if member is None:
+            return None
+        return MemberInfo(user_id=int(member.id), username=member.username)
+
+    async def create_ticket_channel(self, spec: ChannelSpec) -> int:
+        overwrites = [
+            hikari.PermissionOverwrite(
+                id=o.target_id,
+                type=hikari.PermissionOverwriteType.ROLE
+                if o.target == "role"
+                else hikari.PermissionOverwriteType.MEMBER,
+                allow=hikari.Permissions(int(o.allow)),
+                deny=hikari.Permissions(int(o.deny)),
+            )
+            for o in spec.overwrites
+        ]
+        channel = await self._call(
+            self._bot.rest.create_guild_text_channel(
+                spec.guild_id,
+                spec.name,
+                category=spec.category_id if spec.category_id else hikari.UNDEFINED,
+                permission_overwrites=overwrites,
+                topic=spec.topic,
+            ),
+            "create the ticket channel",
+            spec.category_id,
+        )
+        return int(channel.id)
+
+    async def send_welcome(self, welcome: Welcome) -> int:
+        embed = hikari.Embed(
+            title=welcome.title,
+            description=welcome.description,
+            colour=welcome.colour,
+        )
+        for answer in welcome.fields:
+            embed.add_field(answer.label, answer.value)
+        row = self._bot.rest.build_message_action_row()
+        row.add_interactive_button(
+            hikari.ButtonStyle.DANGER, welcome.close_custom_id, label="Close", emoji="🔒"
+        )
+        message = await self._call(
+            self._bot.rest.create_message(
+                welcome.channel_id,
+                welcome.content,
+                embed=embed,
+                component=row,
+                user_mentions=list(welcome.mention_user_ids),
+                role_mentions=list(welcome.mention_role_ids),
+                mentions_everyone=False,
+            ),
+            "send the welcome message in the new ticket channel",
+            welcome.channel_id,
+        )
+        return int(message.id)
+
+    async def delete_channel(self, channel_id: int) -> None:
+        await self._call(
+            self._bot.rest.delete_channel(channel_id), "delete the ticket channel", channel_id
+        )
+
+    async def channel_exists(self, channel_id: int) -> bool:
+        try:
+            await self._call(self._bot.rest.fetch_channel(channel_id), "look up a channel", None)
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.NotFoundError):
+                return False
+            raise
+        return True
+
+    async def _call(self, call: Awaitable[T], action: str, where_id: int | None) -> T:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await call
+        except TimeoutError as exc:
+            raise DiscordFailure(
+                f"Discord did not answer within {self._timeout:.0f} s "
+                f"when the bot tried to {action}"
+            ) from exc
+        except hikari.HTTPError as exc:
+            raise DiscordFailure(self._describe(exc, action, where_id)) from exc
+
+    def _where(self, channel_id: int | None) -> str:
+        if channel_id is None:
+            return "the server"
+        channel = self._bot.cache.get_guild_channel(channel_id)
+        kind = "category" if isinstance(channel, hikari.GuildCategory) else "channel"
+        return f"{kind} {channel.name!r} ({channel_id})" if channel else f"channel {channel_id}"
+
+    def _describe(self, exc: hikari.HTTPError, action: str, where_id: int | None) -> str:
+        """The one place hikari's errors become an admin's reason."""
+        where = self._where(where_id)
+        code = getattr(exc, "code", 0)
+        text = str(getattr(exc, "errors", "") or "")
+        if isinstance(exc, hikari.ForbiddenError) and code == 50001:
+            return f"the bot cannot see {where} (Missing Access) and could not {action}"
+        if isinstance(exc, hikari.ForbiddenError):
+            return (
+                f"the bot lacks permissions in {where} to {action}: it needs Manage Channels "
+                f"there and every permission it grants in ticket channels ({GRANTED})"
+            )
+        if "CHANNEL_PARENT_MAX_CHANNELS" in text:
+            return f"{where} is full (50 channels): could not {action}"
+        if code == 30013:
+            return f"the server has reached Discord's limit of 500 channels: could not {action}"
+        if isinstance(exc, hikari.NotFoundError):
+            return f"{where} no longer exists: could not {action}"
+        if isinstance(exc, hikari.HTTPResponseError):
+            return f"Discord answered {int(exc.status)} when the bot tried to {action}"
+        return f"could not reach Discord to {action}: {exc}"

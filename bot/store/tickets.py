@@ -1,0 +1,164 @@
+"""Tickets: the reservation that makes limit checks and the insert one step, and the lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+
+import aiosqlite
+
+from bot.core.models import Answer, Panel, Source, Ticket
+from bot.store.database import Database
+from bot.store.panels import load_panel
+
+_TICKET_COLUMNS = (
+    "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
+    "button_id"
+)
+
+
+def ticket_from_row(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        ticket_id=row["ticket_id"],
+        guild_id=row["guild_id"],
+        number=row["number"],
+        user_id=row["user_id"],
+        state=row["state"],
+        source=row["source"],
+        opened_at=row["opened_at"],
+        channel_id=row["channel_id"],
+        panel_id=row["panel_id"],
+        button_id=row["button_id"],
+    )
+
+
+async def ensure_server(conn: aiosqlite.Connection, guild_id: int, now: float) -> None:
+    await conn.execute(
+        "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)", (guild_id, now)
+    )
+
+
+class SqliteReservation:
+    """Runs inside one write transaction: what it reads cannot change before it inserts."""
+
+    def __init__(self, conn: aiosqlite.Connection, guild_id: int) -> None:
+        self._conn = conn
+        self._guild_id = guild_id
+
+    async def _one(self, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def open_tickets(self, user_id: int) -> list[Ticket]:
+        rows = await self._conn.execute_fetchall(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND user_id = ? "
+            "AND state IN ('opening', 'open') ORDER BY opened_at",
+            (self._guild_id, user_id),
+        )
+        return [ticket_from_row(r) for r in rows]
+
+    async def user_max_open(self) -> int | None:
+        row = await self._one(
+            "SELECT user_max_open FROM servers WHERE guild_id = ?", (self._guild_id,)
+        )
+        return None if row is None else row[0]
+
+    async def opens_since(self, since: float) -> tuple[int, float | None]:
+        row = await self._one(
+            "SELECT count(*), min(opened_at) FROM tickets WHERE guild_id = ? AND opened_at >= ?",
+            (self._guild_id, since),
+        )
+        assert row is not None
+        return int(row[0]), row[1]
+
+    async def last_open(self, user_id: int) -> float | None:
+        row = await self._one(
+            "SELECT max(opened_at) FROM tickets WHERE guild_id = ? AND user_id = ?",
+            (self._guild_id, user_id),
+        )
+        return None if row is None else row[0]
+
+    async def insert_opening(
+        self,
+        *,
+        user_id: int,
+        panel_id: str,
+        button_id: str,
+        source: Source,
+        answers: Sequence[Answer],
+        now: float,
+    ) -> Ticket:
+        await ensure_server(self._conn, self._guild_id, now)
+        counter = await self._one(
+            "UPDATE servers SET ticket_counter = ticket_counter + 1 WHERE guild_id = ? "
+            "RETURNING ticket_counter",
+            (self._guild_id,),
+        )
+        assert counter is not None
+        row = await self._one(
+            "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, source, "
+            "answers, opened_at) VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?) "
+            f"RETURNING {_TICKET_COLUMNS}",
+            (
+                self._guild_id,
+                counter[0],
+                user_id,
+                panel_id,
+                button_id,
+                source,
+                json.dumps([{"label": a.label, "value": a.value} for a in answers]),
+                now,
+            ),
+        )
+        assert row is not None
+        return ticket_from_row(row)
+
+
+class SqliteTicketStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
+        return await load_panel(self._db, guild_id, panel_id)
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:
+        async with self._db.write() as conn:
+            yield SqliteReservation(conn, guild_id)
+
+    async def set_channel(self, ticket_id: int, channel_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE tickets SET channel_id = ? WHERE ticket_id = ?", (channel_id, ticket_id)
+            )
+
+    async def mark_open(self, ticket_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE tickets SET state = 'open' WHERE ticket_id = ?", (ticket_id,)
+            )
+
+    async def drop(self, ticket_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute("DELETE FROM tickets WHERE ticket_id = ?", (ticket_id,))
+
+    async def opening_tickets(self) -> list[Ticket]:
+        rows = await self._db.fetchall(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE state = 'opening' ORDER BY ticket_id"
+        )
+        return [ticket_from_row(r) for r in rows]
+
+    async def is_blacklisted(self, guild_id: int, user_id: int) -> bool:
+        row = await self._db.fetchone(
+            "SELECT 1 FROM blacklist WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        )
+        return row is not None
+
+    async def tickets(self, guild_id: int) -> list[Ticket]:
+        rows = await self._db.fetchall(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? ORDER BY number",
+            (guild_id,),
+        )
+        return [ticket_from_row(r) for r in rows]
