@@ -18,7 +18,7 @@ import pytest_asyncio
 
 from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.runner import SandboxWorld, sandbox_config, seed
+from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
 
 # A token shaped like Discord's (base64 of a snowflake, then two parts) for config-only tests.
 FAKE_TOKEN = base64.b64encode(b"123456789012345678").decode() + ".Gx.yy"
@@ -70,14 +70,37 @@ async def wait_until_cached(bot: hikari.GatewayBot, guild_id: int) -> None:
             await asyncio.sleep(0.01)
 
 
+class FakeClock:
+    """Injected time: tests move it instead of sleeping through a window."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
 @pytest_asyncio.fixture
 async def app(
-    emulator: DiscordEmulator, world: SandboxWorld, loop_errors: LoopErrors, tmp_path: Path
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    loop_errors: LoopErrors,
+    tmp_path: Path,
+    clock: FakeClock,
 ) -> AsyncIterator[Rimpllee]:
-    """The real Rimpllee, connected to the emulator, with a warm cache."""
+    """The real Rimpllee, connected to the emulator, with a warm cache and the demo data."""
+    database = tmp_path / "rimpllee.db"
+    await seed_database(database, world)
     rimpllee = Rimpllee(
-        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
-        max_retries=0,
+        sandbox_config(emulator, http_port=0, database=database), max_retries=0, clock=clock
     )
     rimpllee.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
     await rimpllee.start()
