@@ -176,6 +176,8 @@ async def test_sandbox_boots_serves_healthz_and_writes_its_state_file(
         "sandbox",
         "--port",
         "0",
+        "--discord-port",
+        "0",
         "--state-file",
         str(state_file),
         "--data-dir",
