@@ -260,10 +260,11 @@ class DiscordEmulator:
             "id": command["id"],
             "name": top,
             "type": 1,
-            "guild_id": str(guild.id),
             "options": opts,
             "resolved": self._resolved(guild, opts),
         }
+        if "guild_id" in command:  # only guild commands say where they were registered
+            data["guild_id"] = command["guild_id"]
         return await self._dispatch(record, guild, channel, member, data)
 
     async def send_user_message(self, channel_id: int, user_id: int, content: str) -> Message:

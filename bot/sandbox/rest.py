@@ -198,9 +198,11 @@ class RestApi:
                     "type": 1,
                     "description": "",
                     "options": [],
-                    "default_member_permissions": None,
                     "nsfw": False,
                     **cmd,
+                    "default_member_permissions": _permission_string(
+                        cmd.get("default_member_permissions")
+                    ),
                     "id": str(self.state.ids.next()),
                     "application_id": str(self.state.application_id),
                     "version": str(self.state.ids.next()),
@@ -560,6 +562,11 @@ def _snowflake(request: web.Request, key: str) -> int:
         errors.add([key], "NUMBER_TYPE_COERCE", f"Value {raw!r} is not snowflake.")
         raise invalid_form(errors)
     return int(raw)
+
+
+def _permission_string(value: Any) -> str | None:
+    """Discord answers permission bitsets as strings, whatever the bot sent."""
+    return None if value is None else str(value)
 
 
 def _guild_scope(request: web.Request) -> int | None:

@@ -67,7 +67,7 @@ class SqliteReservation:
 
     async def opens_since(self, since: float) -> tuple[int, float | None]:
         row = await self._one(
-            "SELECT count(*), min(opened_at) FROM tickets WHERE guild_id = ? AND opened_at >= ?",
+            "SELECT count(*), min(opened_at) FROM tickets WHERE guild_id = ? AND opened_at > ?",
             (self._guild_id, since),
         )
         assert row is not None
