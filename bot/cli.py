@@ -1,4 +1,4 @@
-"""`rimpllee` on the command line: run the bot, or run it against the sandbox."""
+"""`rimpllee` on the command line: run the bot, run it against the sandbox, or admin it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.admin_cli import add_admin_commands, run_admin
+from bot.core.errors import AdminError
 from bot.errors import StartupError
 
 _LOG = logging.getLogger("rimpllee")
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="where the sandbox database lives"
     )
+    add_admin_commands(commands)
     return parser
 
 
@@ -94,13 +97,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     job: Callable[[], Coroutine[Any, Any, None]]
     if args.command == "run":
         job = lambda: _run(args.config)  # noqa: E731
+    elif args.command in ("apikey", "blacklist"):
+        job = lambda: run_admin(args)  # noqa: E731
     else:
         job = lambda: _sandbox(  # noqa: E731
             args.state_file, args.port, args.discord_port, args.data_dir
         )
     try:
         asyncio.run(job())
-    except StartupError as exc:
+    except (StartupError, AdminError) as exc:
+        # AdminError: a refused admin command (a key exists, a user is not blacklisted, ...).
         print(f"rimpllee: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
