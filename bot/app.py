@@ -18,11 +18,13 @@ from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist
 from bot.core.limits import Clock, FailureLimiter
+from bot.core.panels import PanelService
 from bot.core.tickets import Limits, TicketService
 from bot.discord.gateway import DiscordGateway
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.panels import SqlitePanelStore
 from bot.store.tickets import SqliteTicketStore
 
 _LOG = logging.getLogger("rimpllee")

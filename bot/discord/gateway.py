@@ -11,7 +11,11 @@ import lightbulb
 
 from bot.config import DiscordConfig
 from bot.core.admin import ApiKeys, Blacklist
+from bot.core.panels import PanelService
 from bot.discord import admin
+
+# One lightbulb Loader per command module.
+LOADERS = (admin.loader,)
 from bot.discord.port import HikariDiscord
 from bot.errors import StartupError
 
@@ -46,12 +50,16 @@ class DiscordGateway:
         bot = self.bot
         return bot.is_alive and bool(bot.shards) and all(s.is_alive for s in bot.shards.values())
 
-    async def install_admin(self, keys: ApiKeys, blacklist: Blacklist) -> None:
+    async def install_admin(
+        self, keys: ApiKeys, blacklist: Blacklist, panels: PanelService
+    ) -> None:
         """The admin slash commands and the services they are injected with."""
         registry = self.client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
         registry.register_value(ApiKeys, keys)
         registry.register_value(Blacklist, blacklist)
-        await admin.loader.add_to_client(self.client)
+        registry.register_value(PanelService, panels)
+        for loader in LOADERS:
+            await loader.add_to_client(self.client)
 
     async def start(self) -> None:
         await self._check_credentials()

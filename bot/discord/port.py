@@ -13,7 +13,9 @@ from typing import TypeVar
 import hikari
 
 from bot.core.errors import DiscordFailure
+from bot.core.models import Panel
 from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
+from bot.discord.render import panel_embed, panel_rows
 
 _LOG = logging.getLogger("rimpllee.discord")
 
@@ -132,6 +134,49 @@ class HikariDiscord:
                 return False
             raise
         return True
+
+    async def post_panel(self, channel_id: int, panel: Panel) -> int:
+        message = await self._call(
+            self._bot.rest.create_message(
+                channel_id, embed=panel_embed(panel), components=panel_rows(self._bot.rest, panel)
+            ),
+            "post the panel",
+            channel_id,
+        )
+        return int(message.id)
+
+    async def edit_panel(self, panel: Panel) -> bool:
+        assert panel.channel_id is not None
+        assert panel.message_id is not None
+        try:
+            await self._call(
+                self._bot.rest.edit_message(
+                    panel.channel_id,
+                    panel.message_id,
+                    embed=panel_embed(panel),
+                    components=panel_rows(self._bot.rest, panel),
+                ),
+                "refresh the posted panel",
+                panel.channel_id,
+            )
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.NotFoundError):
+                return False
+            raise
+        return True
+
+    async def delete_panel_message(self, panel: Panel) -> None:
+        if panel.channel_id is None or panel.message_id is None:
+            return
+        try:
+            await self._call(
+                self._bot.rest.delete_message(panel.channel_id, panel.message_id),
+                "delete the old panel message",
+                panel.channel_id,
+            )
+        except DiscordFailure as exc:
+            if not isinstance(exc.__cause__, hikari.NotFoundError):
+                raise
 
     async def _call(self, call: Awaitable[T], action: str, where_id: int | None) -> T:
         try:

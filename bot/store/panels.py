@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
+from bot.core.errors import AdminError
 from bot.core.models import Button, Panel, Question
 from bot.store.database import Database
 
@@ -76,42 +77,74 @@ async def load_panel(db: Database, guild_id: int, panel_id: str) -> Panel | None
 async def save_panel(db: Database, panel: Panel, now: float) -> None:
     """Write the panel exactly as given, replacing its buttons and questions, in one step."""
     async with db.write() as conn:
-        await conn.execute(
-            "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)",
-            (panel.guild_id, now),
+        await _write_panel(conn, panel, now)
+
+
+async def _owner(conn: aiosqlite.Connection, sql: str, key: str) -> object | None:
+    async with conn.execute(sql, (key,)) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def _check_ids_free(conn: aiosqlite.Connection, panel: Panel) -> None:
+    """IDs are global: refuse to overwrite another server's panel, button or question."""
+    owner = await _owner(conn, "SELECT guild_id FROM panels WHERE panel_id = ?", panel.panel_id)
+    if owner not in (None, panel.guild_id):
+        raise AdminError(f"panel id {panel.panel_id!r} is already used by another server")
+    for button in panel.buttons:
+        owner = await _owner(
+            conn, "SELECT panel_id FROM buttons WHERE button_id = ?", button.button_id
         )
-        await conn.execute(
-            "INSERT INTO panels (panel_id, guild_id, title, description, colour, channel_id, "
-            "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (panel_id) DO UPDATE SET title = excluded.title, "
-            "description = excluded.description, colour = excluded.colour, "
-            "channel_id = excluded.channel_id, message_id = excluded.message_id",
-            (
-                panel.panel_id,
-                panel.guild_id,
-                panel.title,
-                panel.description,
-                panel.colour,
-                panel.channel_id,
-                panel.message_id,
-                now,
-            ),
-        )
-        keep = [b.button_id for b in panel.buttons]
-        marks = ",".join("?" * len(keep)) or "NULL"
-        await conn.execute(
-            f"DELETE FROM buttons WHERE panel_id = ? AND button_id NOT IN ({marks})",
-            (panel.panel_id, *keep),
-        )
-        for button in panel.buttons:
-            await _save_button(conn, button)
+        if owner not in (None, panel.panel_id):
+            raise AdminError(f"button id {button.button_id!r} is already used by panel {owner!r}")
+        for question in button.questions:
+            owner = await _owner(
+                conn, "SELECT button_id FROM questions WHERE question_id = ?", question.question_id
+            )
+            if owner not in (None, button.button_id):
+                raise AdminError(
+                    f"question id {question.question_id!r} is already used by button {owner!r}"
+                )
+
+
+async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> None:
+    await _check_ids_free(conn, panel)
+    await conn.execute(
+        "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)",
+        (panel.guild_id, now),
+    )
+    await conn.execute(
+        "INSERT INTO panels (panel_id, guild_id, title, description, colour, channel_id, "
+        "message_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (panel_id) DO UPDATE SET title = excluded.title, "
+        "description = excluded.description, colour = excluded.colour, "
+        "channel_id = excluded.channel_id, message_id = excluded.message_id",
+        (
+            panel.panel_id,
+            panel.guild_id,
+            panel.title,
+            panel.description,
+            panel.colour,
+            panel.channel_id,
+            panel.message_id,
+            now,
+        ),
+    )
+    keep = [b.button_id for b in panel.buttons]
+    marks = ",".join("?" * len(keep)) or "NULL"
+    await conn.execute(
+        f"DELETE FROM buttons WHERE panel_id = ? AND button_id NOT IN ({marks})",
+        (panel.panel_id, *keep),
+    )
+    # Positions are unique per panel: park the survivors out of the way before reordering.
+    await conn.execute(
+        "UPDATE buttons SET position = position + 1000000 WHERE panel_id = ?", (panel.panel_id,)
+    )
+    for button in panel.buttons:
+        await _save_button(conn, button)
 
 
 async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
-    # Positions are unique per panel: park this one out of the way before the upsert.
-    await conn.execute(
-        "UPDATE buttons SET position = -position - 1000 WHERE button_id = ?", (button.button_id,)
-    )
     await conn.execute(
         "INSERT INTO buttons (button_id, panel_id, position, label, emoji, style, category_id, "
         "name_pattern, max_open, welcome_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -156,3 +189,59 @@ async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
             for i, q in enumerate(button.questions)
         ],
     )
+
+
+class SqlitePanelStore:
+    """Panels for the admin commands, the button router and panel files."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
+        return await load_panel(self._db, guild_id, panel_id)
+
+    async def list_panels(self, guild_id: int) -> list[Panel]:
+        rows = await self._db.fetchall(
+            "SELECT panel_id FROM panels WHERE guild_id = ? ORDER BY created_at, panel_id",
+            (guild_id,),
+        )
+        panels = [await load_panel(self._db, guild_id, r["panel_id"]) for r in rows]
+        return [p for p in panels if p is not None]
+
+    async def panel_for_button(self, guild_id: int, button_id: str) -> Panel | None:
+        row = await self._db.fetchone(
+            "SELECT b.panel_id FROM buttons b JOIN panels p USING (panel_id) "
+            "WHERE b.button_id = ? AND p.guild_id = ?",
+            (button_id, guild_id),
+        )
+        return None if row is None else await load_panel(self._db, guild_id, row["panel_id"])
+
+    async def panel_for_question(self, guild_id: int, question_id: str) -> Panel | None:
+        row = await self._db.fetchone(
+            "SELECT b.panel_id FROM questions q JOIN buttons b USING (button_id) "
+            "JOIN panels p USING (panel_id) WHERE q.question_id = ? AND p.guild_id = ?",
+            (question_id, guild_id),
+        )
+        return None if row is None else await load_panel(self._db, guild_id, row["panel_id"])
+
+    async def save(self, panel: Panel, now: float) -> None:
+        await save_panel(self._db, panel, now)
+
+    async def delete(self, guild_id: int, panel_id: str) -> bool:
+        async with self._db.write() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM panels WHERE panel_id = ? AND guild_id = ?", (panel_id, guild_id)
+            )
+            return cursor.rowcount == 1
+
+    async def replace_all(self, guild_id: int, panels: list[Panel], now: float) -> None:
+        """Make the server's panels exactly `panels`, in one transaction: all or nothing."""
+        async with self._db.write() as conn:
+            keep = [p.panel_id for p in panels]
+            marks = ",".join("?" * len(keep)) or "NULL"
+            await conn.execute(
+                f"DELETE FROM panels WHERE guild_id = ? AND panel_id NOT IN ({marks})",
+                (guild_id, *keep),
+            )
+            for panel in panels:
+                await _write_panel(conn, panel, now)
