@@ -58,9 +58,9 @@ class Rimpllee:
         try:
             self.db = await Database.open(self.config.database.path)
             services = self._services(self.db)
-            await self.discord.install_admin(
-                services.keys, Blacklist(SqliteBlacklistStore(self.db))
-            )
+            blacklist = Blacklist(SqliteBlacklistStore(self.db), self.clock)
+            panels = PanelService(SqlitePanelStore(self.db), self.discord.port, self.clock)
+            await self.discord.install_admin(services.keys, blacklist, panels)
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.reconcile()
