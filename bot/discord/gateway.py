@@ -13,11 +13,11 @@ from bot.config import DiscordConfig
 from bot.core.admin import ApiKeys, Blacklist
 from bot.core.panels import PanelService
 from bot.discord import admin
+from bot.discord.port import HikariDiscord
+from bot.errors import StartupError
 
 # One lightbulb Loader per command module.
 LOADERS = (admin.loader,)
-from bot.discord.port import HikariDiscord
-from bot.errors import StartupError
 
 _LOG = logging.getLogger("rimpllee.discord")
 
