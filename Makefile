@@ -25,5 +25,9 @@ test: lint typecheck
 sandbox: $(STAMP)
 	$(BIN)/rimpllee sandbox
 
+# Not a test: latency, REST calls per ticket and throughput of the API (about a minute).
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmark
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
