@@ -21,6 +21,7 @@ from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
 from bot.core.tickets import Limits, TicketService
 from bot.discord.gateway import DiscordGateway
+from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
@@ -59,8 +60,10 @@ class Rimpllee:
             self.db = await Database.open(self.config.database.path)
             services = self._services(self.db)
             blacklist = Blacklist(SqliteBlacklistStore(self.db), self.clock)
-            panels = PanelService(SqlitePanelStore(self.db), self.discord.port, self.clock)
+            panel_store = SqlitePanelStore(self.db)
+            panels = PanelService(panel_store, self.discord.port, self.clock)
             await self.discord.install_admin(services.keys, blacklist, panels)
+            self.discord.route(InteractionRouter(services.tickets, panel_store))
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.reconcile()

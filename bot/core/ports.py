@@ -92,18 +92,25 @@ class DiscordPort(Protocol):
     async def channel_exists(self, channel_id: int) -> bool: ...
 
 
-class Reservation(Protocol):
-    """Queries and the insert of one atomic limit-check-and-reserve step for one server."""
+@dataclass(frozen=True, slots=True)
+class LimitFacts:
+    """What the limit checks need about one user on one server, read in one go."""
 
-    async def open_tickets(self, user_id: int) -> list[Ticket]: ...
+    open_tickets: tuple[Ticket, ...]
+    user_max_open: int | None
+    opened_in_window: int
+    oldest_in_window: float | None
+    last_open: float | None
 
-    async def user_max_open(self) -> int | None: ...
 
-    async def opens_since(self, since: float) -> tuple[int, float | None]:
-        """How many tickets this server opened after `since`, and the oldest one's time."""
+class LimitView(Protocol):
+    async def facts(self, user_id: int, since: float) -> LimitFacts:
+        """The user's open tickets, the server's setting, opens after `since`, the user's last."""
         ...
 
-    async def last_open(self, user_id: int) -> float | None: ...
+
+class Reservation(LimitView, Protocol):
+    """One atomic limit-check-and-reserve step: what `facts` read can't change before the insert."""
 
     async def insert_opening(
         self,
@@ -121,6 +128,10 @@ class TicketStore(Protocol):
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None: ...
 
     def reserve(self, guild_id: int) -> AbstractAsyncContextManager[Reservation]: ...
+
+    def view(self, guild_id: int) -> LimitView:
+        """The same facts from committed data, without the write lock (for fast refusals)."""
+        ...
 
     async def set_channel(self, ticket_id: int, channel_id: int) -> None: ...
 

@@ -30,6 +30,7 @@ from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
 from bot.core.ports import (
     ChannelSpec,
     DiscordPort,
+    LimitView,
     MemberInfo,
     Overwrite,
     Perm,
@@ -140,54 +141,69 @@ class TicketService:
         answers: Sequence[Answer],
         source: Source,
     ) -> OpenedTicket:
+        panel, button = await self._resolve(guild_id, panel_id, button_id)
+        checked = check_answers(button, answers)
+        member = await self._admit(guild_id, user_id)
+        # Refuse from committed data first, so a flood of refusals never queues on the write lock.
+        await self._check_limits(self._store.view(guild_id), user_id, button)
+        async with self._locks.hold((guild_id, user_id)):
+            async with self._store.reserve(guild_id) as tx:
+                now = await self._check_limits(tx, user_id, button)
+                ticket = await tx.insert_opening(
+                    user_id=user_id,
+                    panel_id=button.panel_id,
+                    button_id=button.button_id,
+                    source=source,
+                    answers=checked,
+                    now=now,
+                )
+            return await asyncio.shield(self._create(panel, button, member, ticket, checked))
+
+    async def precheck(self, guild_id: int, user_id: int, panel_id: str, button_id: str) -> None:
+        """Every refusal that doesn't depend on answers, before a member fills in a form.
+
+        Nothing is reserved: the open after the form checks everything again, atomically.
+        """
+        _, button = await self._resolve(guild_id, panel_id, button_id)
+        await self._admit(guild_id, user_id)
+        await self._check_limits(self._store.view(guild_id), user_id, button)
+
+    async def _resolve(self, guild_id: int, panel_id: str, button_id: str) -> tuple[Panel, Button]:
         panel = await self._store.get_panel(guild_id, panel_id)
         if panel is None:
             raise PanelNotFound(panel_id)
         button = panel.button(button_id)
         if button is None:
             raise ButtonNotFound(panel_id, button_id)
-        checked = check_answers(button, answers)
+        return panel, button
+
+    async def _admit(self, guild_id: int, user_id: int) -> MemberInfo:
         member = await self._discord.find_member(guild_id, user_id)
         if member is None:
             raise NotMember(user_id)
         if await self._store.is_blacklisted(guild_id, user_id):
             raise Blacklisted(user_id)
-        async with self._locks.hold((guild_id, user_id)):
-            ticket = await self._reserve(guild_id, user_id, button, checked, source)
-            return await asyncio.shield(self._create(panel, button, member, ticket, checked))
+        return member
 
-    async def _reserve(
-        self,
-        guild_id: int,
-        user_id: int,
-        button: Button,
-        answers: tuple[Answer, ...],
-        source: Source,
-    ) -> Ticket:
+    async def _check_limits(self, view: LimitView, user_id: int, button: Button) -> float:
+        """Max open, then the server's rate, then the user's cooldown; returns the time used."""
         limits = self._limits
-        async with self._store.reserve(guild_id) as tx:
-            now = self._clock()
-            open_now = await tx.open_tickets(user_id)
-            same_button = [t for t in open_now if t.button_id == button.button_id]
-            if len(same_button) >= button.max_open:
-                raise TooManyOpen("button", button.max_open, same_button[0].channel_id)
-            server_max = await tx.user_max_open() or limits.user_max_open
-            if len(open_now) >= server_max:
-                raise TooManyOpen("server", server_max, open_now[0].channel_id)
-            count, oldest = await tx.opens_since(now - limits.window)
-            if count >= limits.server_per_minute and oldest is not None:
-                raise RateLimited("server", oldest + limits.window - now)
-            last = await tx.last_open(user_id)
-            if last is not None and now - last < limits.user_cooldown:
-                raise RateLimited("user", last + limits.user_cooldown - now)
-            return await tx.insert_opening(
-                user_id=user_id,
-                panel_id=button.panel_id,
-                button_id=button.button_id,
-                source=source,
-                answers=answers,
-                now=now,
-            )
+        now = self._clock()
+        facts = await view.facts(user_id, now - limits.window)
+        open_now = facts.open_tickets
+        same_button = [t for t in open_now if t.button_id == button.button_id]
+        if len(same_button) >= button.max_open:
+            raise TooManyOpen("button", button.max_open, same_button[0].channel_id)
+        server_max = facts.user_max_open or limits.user_max_open
+        if len(open_now) >= server_max:
+            raise TooManyOpen("server", server_max, open_now[0].channel_id)
+        oldest = facts.oldest_in_window
+        if facts.opened_in_window >= limits.server_per_minute and oldest is not None:
+            raise RateLimited("server", oldest + limits.window - now)
+        last = facts.last_open
+        if last is not None and now - last < limits.user_cooldown:
+            raise RateLimited("user", last + limits.user_cooldown - now)
+        return now
 
     async def _create(
         self,

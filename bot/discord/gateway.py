@@ -14,6 +14,7 @@ from bot.core.admin import ApiKeys, Blacklist
 from bot.core.panels import PanelService
 from bot.discord import admin
 from bot.discord.port import HikariDiscord
+from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 
 # One lightbulb Loader per command module.
@@ -60,6 +61,10 @@ class DiscordGateway:
         registry.register_value(PanelService, panels)
         for loader in LOADERS:
             await loader.add_to_client(self.client)
+
+    def route(self, router: InteractionRouter) -> None:
+        """Panel buttons and intake forms: listened for before the gateway connects."""
+        self.bot.subscribe(hikari.InteractionCreateEvent, router.on_interaction)
 
     async def start(self) -> None:
         await self._check_credentials()

@@ -7,6 +7,7 @@ REST requests the bot made, and inject faults on a route.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -40,11 +41,12 @@ class RecordedRequest:
 class Fault:
     method: str
     route: str
-    status: int
+    status: int | None
     code: int
     message: str
     retry_after: float | None
     remaining: int
+    delay: float = 0.0
 
 
 class DiscordEmulator:
@@ -165,6 +167,9 @@ class DiscordEmulator:
         for fault in self.faults:
             if fault.remaining and fault.method == request.method and fault.route == route:
                 fault.remaining -= 1
+                await asyncio.sleep(fault.delay)
+                if fault.status is None:
+                    break  # a slow Discord: answer normally, late
                 return _fault_response(fault)
         return await handler(request)
 
@@ -172,14 +177,16 @@ class DiscordEmulator:
         self,
         method: str,
         route: str,
-        status: int,
+        status: int | None,
         *,
         code: int = 0,
         message: str | None = None,
         retry_after: float | None = None,
         times: int = 1,
+        delay: float = 0.0,
     ) -> Fault:
-        """Answer the next `times` calls of `method route` with this error instead."""
+        """Answer the next `times` calls of `method route` with this error instead, after `delay`
+        seconds; with `status=None` only the delay applies (a slow but working Discord)."""
         fault = Fault(
             method=method.upper(),
             route=route,
@@ -188,6 +195,7 @@ class DiscordEmulator:
             message=message or _DEFAULT_MESSAGES.get(code, f"{status}: error"),
             retry_after=retry_after,
             remaining=times,
+            delay=delay,
         )
         self.faults.append(fault)
         return fault
@@ -330,7 +338,7 @@ def _fault_response(fault: Fault) -> web.Response:
             "X-RateLimit-Reset-After": str(fault.retry_after),
             "X-RateLimit-Scope": "shared",
         }
-    return web.json_response(body, status=fault.status, headers=headers)
+    return web.json_response(body, status=fault.status or 500, headers=headers)
 
 
 def _flatten(options: list[JSON]) -> list[JSON]:

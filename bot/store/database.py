@@ -276,8 +276,8 @@ class Database:
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """The first row of a read, or None."""
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._reader.execute_fetchall(sql, params)  # one trip to the db thread
+        return next(iter(rows), None)
 
     async def schema_version(self) -> int:
         """The newest migration applied to the file."""

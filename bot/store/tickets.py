@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 import aiosqlite
 
 from bot.core.models import Answer, Panel, Source, Ticket
-from bot.store.database import Database
+from bot.core.ports import LimitFacts
+from bot.store.database import Database, Params
 from bot.store.panels import load_panel
 
 _TICKET_COLUMNS = (
@@ -40,45 +41,63 @@ async def ensure_server(conn: aiosqlite.Connection, guild_id: int, now: float) -
     )
 
 
-class SqliteReservation:
+class _LimitQueries:
+    """The limit facts in two queries, on whichever connection the subclass reads from."""
+
+    def __init__(self, guild_id: int) -> None:
+        self._guild_id = guild_id
+
+    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+        raise NotImplementedError
+
+    async def _one(self, sql: str, params: Params) -> sqlite3.Row | None:
+        rows = await self._rows(sql, params)
+        return rows[0] if rows else None
+
+    async def facts(self, user_id: int, since: float) -> LimitFacts:
+        guild = self._guild_id
+        open_rows = await self._rows(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND user_id = ? "
+            "AND state IN ('opening', 'open') ORDER BY opened_at",
+            (guild, user_id),
+        )
+        row = await self._one(
+            "SELECT (SELECT user_max_open FROM servers WHERE guild_id = :g), "
+            "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
+            "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
+            "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u)",
+            {"g": guild, "since": since, "u": user_id},
+        )
+        assert row is not None
+        return LimitFacts(
+            open_tickets=tuple(ticket_from_row(r) for r in open_rows),
+            user_max_open=row[0],
+            opened_in_window=int(row[1]),
+            oldest_in_window=row[2],
+            last_open=row[3],
+        )
+
+
+class SqliteLimitView(_LimitQueries):
+    """Committed data through the read connection: no lock, for fast refusals."""
+
+    def __init__(self, db: Database, guild_id: int) -> None:
+        super().__init__(guild_id)
+        self._db = db
+
+    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+        return await self._db.fetchall(sql, params)
+
+
+class SqliteReservation(_LimitQueries):
     """Runs inside one write transaction: what it reads cannot change before it inserts."""
 
     def __init__(self, conn: aiosqlite.Connection, guild_id: int) -> None:
+        super().__init__(guild_id)
         self._conn = conn
-        self._guild_id = guild_id
 
-    async def _one(self, sql: str, params: Sequence[object]) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
-
-    async def open_tickets(self, user_id: int) -> list[Ticket]:
-        rows = await self._conn.execute_fetchall(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND user_id = ? "
-            "AND state IN ('opening', 'open') ORDER BY opened_at",
-            (self._guild_id, user_id),
-        )
-        return [ticket_from_row(r) for r in rows]
-
-    async def user_max_open(self) -> int | None:
-        row = await self._one(
-            "SELECT user_max_open FROM servers WHERE guild_id = ?", (self._guild_id,)
-        )
-        return None if row is None else row[0]
-
-    async def opens_since(self, since: float) -> tuple[int, float | None]:
-        row = await self._one(
-            "SELECT count(*), min(opened_at) FROM tickets WHERE guild_id = ? AND opened_at > ?",
-            (self._guild_id, since),
-        )
-        assert row is not None
-        return int(row[0]), row[1]
-
-    async def last_open(self, user_id: int) -> float | None:
-        row = await self._one(
-            "SELECT max(opened_at) FROM tickets WHERE guild_id = ? AND user_id = ?",
-            (self._guild_id, user_id),
-        )
-        return None if row is None else row[0]
+    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def insert_opening(
         self,
@@ -122,6 +141,9 @@ class SqliteTicketStore:
 
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
         return await load_panel(self._db, guild_id, panel_id)
+
+    def view(self, guild_id: int) -> SqliteLimitView:
+        return SqliteLimitView(self._db, guild_id)
 
     @contextlib.asynccontextmanager
     async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:

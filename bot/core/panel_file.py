@@ -1,0 +1,669 @@
+"""Panels as code: a server's panels as a TOML file, and back, exactly.
+
+`dump_panels` writes every field a panel, button and question has, IDs included, in their order;
+`load_panels` reads such a file (or a hand-written one, where IDs may be left out) and checks all
+of it before anyone writes anything: TOML syntax, unknown keys, types, IDs, duplicates, then
+`validate_panel` on each panel. Every problem is one `PanelFileError` line naming ``file:line``
+and the key path, e.g. ``panels.toml:12: panels[1].buttons[0].label: expected string, got
+integer``.
+
+The format (see ``panels.example.toml``)::
+
+    [[panels]]                    # one per panel, in the order they are listed
+    id = "pnl_demo"               # optional: a panel without one gets a new ID
+    title = "Need a hand?"
+    [[panels.buttons]]            # the panel's buttons, left to right
+    label = "Get help"
+    [[panels.buttons.questions]]  # the button's intake form, top to bottom
+    label = "What do you need help with?"
+
+A file with no panels says so with ``panels = []``; a file without a ``panels`` key is refused,
+so an empty or wrong file never deletes a server's panels.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot.core.errors import AdminError
+from bot.core.models import Button, ButtonStyle, Panel, Question, QuestionStyle
+from bot.core.panels import (
+    BUTTON_STYLES,
+    COLOUR_MAX,
+    QUESTION_STYLES,
+    new_id,
+    parse_colour,
+    validate_button,
+    validate_panel,
+    validate_question,
+)
+
+PANEL_PREFIX = "pnl_"
+BUTTON_PREFIX = "btn_"
+QUESTION_PREFIX = "qst_"
+# IDs end up in Discord custom_ids (at most 100 characters, with a short `rmp:open:` prefix).
+ID_BODY_MAX = 64
+_MAX_SNOWFLAKE = 2**63 - 1  # SQLite's signed 64-bit INTEGER; 0 is never a Discord ID
+
+PANEL_KEYS = ("id", "title", "description", "colour", "channel_id", "message_id", "buttons")
+BUTTON_KEYS = (
+    "id",
+    "label",
+    "emoji",
+    "style",
+    "category_id",
+    "support_role_ids",
+    "name_pattern",
+    "max_open",
+    "welcome_text",
+    "questions",
+)
+QUESTION_KEYS = (
+    "id",
+    "label",
+    "placeholder",
+    "style",
+    "required",
+    "min_length",
+    "max_length",
+)
+
+HEADER = (
+    "# Rimpllee panels: `rimpllee panel import` makes the server's panels exactly the ones below,\n"
+    "# deleting any panel not listed. Format: panels.example.toml in the Rimpllee repository.\n"
+)
+
+
+# What a key left out of the file means: the models' own defaults.
+_DEFAULT_BUTTON = Button(button_id="", panel_id="", label="")
+_DEFAULT_QUESTION = Question(question_id="", label="")
+
+
+class PanelFileError(AdminError):
+    """A panel file that cannot be imported; ``str()`` is one line naming file:line and key."""
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def _escape(char: str, *, multiline: bool) -> str:
+    if char == "\n" and multiline:
+        return char
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    # TOML forbids raw control characters; line and paragraph separators would look like line
+    # breaks in an editor. All of these are in the BMP, so \uXXXX is enough.
+    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+        return f"\\u{ord(char):04X}"
+    return char
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string that reads back as exactly `text`.
+
+    Text with line breaks becomes a multi-line basic string, so welcome texts stay readable;
+    quotes and backslashes are always escaped, so no delimiter or line-ending backslash can
+    appear by accident.
+    """
+    multiline = "\n" in text
+    body = "".join(_escape(ch, multiline=multiline) for ch in text)
+    # The newline right after an opening """ is not part of the string.
+    return f'"""\n{body}"""' if multiline else f'"{body}"'
+
+
+def _snowflake_text(value: int) -> str:
+    return f'"{value}"'
+
+
+def _lines(pairs: Iterable[tuple[str, str | None]]) -> list[str]:
+    return [f"{key} = {value}" for key, value in pairs if value is not None]
+
+
+def _optional(value: str | None) -> str | None:
+    return None if value is None else toml_string(value)
+
+
+def _optional_int(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_id(value: int | None) -> str | None:
+    return None if value is None else _snowflake_text(value)
+
+
+def _question_lines(question: Question) -> list[str]:
+    return _lines(
+        [
+            ("id", toml_string(question.question_id)),
+            ("label", toml_string(question.label)),
+            ("placeholder", _optional(question.placeholder)),
+            ("style", toml_string(question.style)),
+            ("required", "true" if question.required else "false"),
+            ("min_length", _optional_int(question.min_length)),
+            ("max_length", _optional_int(question.max_length)),
+        ]
+    )
+
+
+def _button_lines(button: Button) -> list[str]:
+    roles = ", ".join(_snowflake_text(r) for r in sorted(button.support_role_ids))
+    return _lines(
+        [
+            ("id", toml_string(button.button_id)),
+            ("label", toml_string(button.label)),
+            ("emoji", _optional(button.emoji)),
+            ("style", toml_string(button.style)),
+            ("category_id", _optional_id(button.category_id)),
+            ("support_role_ids", f"[{roles}]"),
+            ("name_pattern", toml_string(button.name_pattern)),
+            ("max_open", str(button.max_open)),
+            ("welcome_text", _optional(button.welcome_text)),
+        ]
+    )
+
+
+def _panel_lines(panel: Panel) -> list[str]:
+    return _lines(
+        [
+            ("id", toml_string(panel.panel_id)),
+            ("title", toml_string(panel.title)),
+            ("description", _optional(panel.description)),
+            ("colour", None if panel.colour is None else f'"#{panel.colour:06X}"'),
+            ("channel_id", _optional_id(panel.channel_id)),
+            ("message_id", _optional_id(panel.message_id)),
+        ]
+    )
+
+
+def dump_panels(panels: Sequence[Panel]) -> str:
+    """The panels as a TOML file that `load_panels` reads back as exactly these panels.
+
+    Deterministic (no dates, no guild ID), so exporting the same panels twice gives the same
+    bytes and a file under version control only changes when the panels do. Support role IDs are
+    a set and are written sorted, as the store returns them.
+    """
+    blocks: list[list[str]] = []
+    for panel in panels:
+        blocks.append(["[[panels]]", *_panel_lines(panel)])
+        for button in panel.buttons:
+            blocks.append(["[[panels.buttons]]", *_button_lines(button)])
+            blocks.extend(
+                ["[[panels.buttons.questions]]", *_question_lines(question)]
+                for question in button.questions
+            )
+    if not blocks:
+        blocks.append(["panels = []  # no panels: importing this file deletes every panel"])
+    return HEADER + "".join("\n" + "\n".join(block) + "\n" for block in blocks)
+
+
+# -- where keys are -------------------------------------------------------------------------------
+
+_BARE_KEY = r"[A-Za-z0-9_-]+"
+_KEY = rf"""(?:{_BARE_KEY}|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_DOTTED = rf"{_KEY}(?:[ \t]*\.[ \t]*{_KEY})*"
+_HEADER_RE = re.compile(rf"[ \t]*(\[\[?)[ \t]*({_DOTTED})[ \t]*\]\]?")
+_ASSIGN_RE = re.compile(rf"[ \t]*({_DOTTED})[ \t]*=")
+_TOML_ERROR_AT_RE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _split_key(dotted: str) -> list[str]:
+    return [part[1:-1] if part[0] in "\"'" else part for part in re.findall(_KEY, dotted)]
+
+
+def _join(path: str, key: str) -> str:
+    """`path.key`, with a key that is not a bare TOML key quoted, as it is written in TOML."""
+    shown = key if re.fullmatch(_BARE_KEY, key) else json.dumps(key, ensure_ascii=False)
+    return f"{path}.{shown}" if path else shown
+
+
+class _Scanner:
+    """Finds the line of every key path (``panels[1].buttons[0].label``) since tomllib won't.
+
+    A line scanner that knows just enough TOML to skip strings (multi-line ones too), comments
+    and values that span lines, so a ``key =`` or ``[[...]]`` inside a welcome text is not taken
+    for a key. Only used for messages: a miss costs a less precise line number, nothing else.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[str, int] = {}
+        self._counts: dict[str, int] = {}  # array-of-tables path -> tables seen so far
+        self._table = ""
+        self._string: str | None = None  # the open multi-line string's delimiter
+        self._depth = 0  # open brackets/braces of a value spanning lines
+        for number, line in enumerate(text.splitlines(), start=1):
+            self._line(number, line)
+
+    def _resolve(self, parts: list[str]) -> str:
+        """The concrete path of a header's key: arrays of tables resolve to their last table."""
+        path = ""
+        for part in parts:
+            path = _join(path, part)
+            if path in self._counts:
+                path += f"[{self._counts[path] - 1}]"
+        return path
+
+    def _line(self, number: int, line: str) -> None:
+        start = 0
+        if self._string is not None:
+            start = self._close_multiline(line, 0)
+            if start < 0:
+                return
+        elif self._depth == 0:
+            start = self._key(number, line)
+        self._scan_value(line, start)
+
+    def _key(self, number: int, line: str) -> int:
+        if header := _HEADER_RE.match(line):
+            parts = _split_key(header[2])
+            if header[1] == "[[":
+                parent = self._resolve(parts[:-1])
+                array = _join(parent, parts[-1])
+                index = self._counts.get(array, 0)
+                self._counts[array] = index + 1
+                self.lines.setdefault(array, number)
+                self._table = f"{array}[{index}]"
+            else:
+                self._table = self._resolve(parts)
+            self.lines.setdefault(self._table, number)
+            return header.end()
+        if assign := _ASSIGN_RE.match(line):
+            path = self._table
+            for part in _split_key(assign[1]):
+                path = _join(path, part)
+                self.lines.setdefault(path, number)
+            return assign.end()
+        return 0
+
+    def _close_multiline(self, line: str, start: int) -> int:
+        """Index after the open multi-line string's end on this line, or -1 if it goes on."""
+        assert self._string is not None
+        i = start
+        while i < len(line):
+            if self._string == '"""' and line[i] == "\\":
+                i += 2
+                continue
+            if line.startswith(self._string, i):
+                i += 3
+                while line.startswith(self._string[0], i):  # up to two quotes end the content
+                    i += 1
+                self._string = None
+                return i
+            i += 1
+        return -1
+
+    def _scan_value(self, line: str, start: int) -> None:
+        i = start
+        while i < len(line):
+            char = line[i]
+            if char == "#":
+                return
+            if line.startswith(('"""', "'''"), i):
+                self._string = line[i : i + 3]
+                i = self._close_multiline(line, i + 3)
+                if i < 0:
+                    return
+                continue
+            if char in "\"'":
+                i += 1
+                while i < len(line) and line[i] != char:
+                    i += 2 if char == '"' and line[i] == "\\" else 1
+            elif char in "[{":
+                self._depth += 1
+            elif char in "]}":
+                self._depth = max(0, self._depth - 1)
+            i += 1
+
+
+class _Locator:
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.lines = _Scanner(text).lines
+
+    def line(self, path: str) -> int | None:
+        """The line of `path`, else of the nearest enclosing key (an inline table, say)."""
+        while path:
+            if (found := self.lines.get(path)) is not None:
+                return found
+            path = re.sub(r"(?:\[\d+\]|\.[^.\[]+|^[^.\[]+)$", "", path)
+        return None
+
+    def error(self, path: str, message: str) -> PanelFileError:
+        line = self.line(path)
+        where = self.source if line is None else f"{self.source}:{line}"
+        return PanelFileError(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A value is wrong; the caller adds file, line and key path."""
+
+
+T = TypeVar("T")
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),  # before int: bool is a subclass of int
+    (int, "integer"),
+    (float, "float"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "table"),
+    (datetime.datetime, "datetime"),  # before date, its base class
+    (datetime.date, "date"),
+    (datetime.time, "time"),
+)
+
+
+def _toml_type(value: object) -> str:
+    return next((name for t, name in _TOML_TYPES if isinstance(value, t)), type(value).__name__)
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected string, got {_toml_type(value)}")
+    return value
+
+
+def _integer(value: object) -> int:
+    if type(value) is not int:  # not isinstance: TOML's `true` must not pass as 1
+        raise _Invalid(f"expected integer, got {_toml_type(value)}")
+    return value
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_toml_type(value)}")
+    return value
+
+
+def _snowflake(value: object) -> int:
+    """A Discord ID: a string of digits (what export writes) or a TOML integer."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value):
+        number = int(value)
+    elif type(value) is int:
+        number = value
+    else:
+        shown = repr(value) if isinstance(value, str) else _toml_type(value)
+        raise _Invalid(f"expected a Discord ID (a string of digits), got {shown}")
+    if not 0 < number <= _MAX_SNOWFLAKE:
+        raise _Invalid(f"{number} is not a Discord ID")
+    return number
+
+
+def _colour(value: object) -> int:
+    if type(value) is int:
+        if not 0 <= value <= COLOUR_MAX:
+            raise _Invalid(f'{value:#x} is not a colour; use six hex digits like "#5865F2"')
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_colour(value)
+        except AdminError as exc:
+            raise _Invalid(str(exc)) from None
+    raise _Invalid(f'expected a colour like "#5865F2", got {_toml_type(value)}')
+
+
+def _button_style(value: object) -> ButtonStyle:
+    text = _string(value)
+    for style in BUTTON_STYLES:
+        if text == style:
+            return style
+    raise _Invalid(f"expected one of {', '.join(BUTTON_STYLES)}, got {text!r}")
+
+
+def _question_style(value: object) -> QuestionStyle:
+    text = _string(value)
+    for style in QUESTION_STYLES:
+        if text == style:
+            return style
+    raise _Invalid(f"expected one of {', '.join(QUESTION_STYLES)}, got {text!r}")
+
+
+def _id(prefix: str) -> Callable[[object], str]:
+    pattern = re.compile(rf"{prefix}[A-Za-z0-9_-]{{1,{ID_BODY_MAX}}}")
+
+    def parse(value: object) -> str:
+        text = _string(value)
+        if pattern.fullmatch(text) is None:
+            raise _Invalid(
+                f"{text!r} is not a valid id: {prefix} and 1-{ID_BODY_MAX} letters, digits, "
+                "_ or - (or leave id out to get a new one)"
+            )
+        return text
+
+    return parse
+
+
+def _tables(value: object) -> list[Any]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        got = _toml_type(value)
+        if isinstance(value, list):
+            got = next(
+                f"array containing {_toml_type(v)}" for v in value if not isinstance(v, dict)
+            )
+        raise _Invalid(f"expected an array of tables, got {got}")
+    return value
+
+
+class _Table:
+    """One TOML table of the file: unknown keys refused, each value parsed at its key path."""
+
+    def __init__(
+        self, at: _Locator, path: str, data: Mapping[str, Any], known: tuple[str, ...]
+    ) -> None:
+        self.at = at
+        self.path = path
+        self.data = data
+        for key in data:
+            if key not in known:
+                raise at.error(self.key(key), f"unknown key (known keys here: {', '.join(known)})")
+
+    def key(self, key: str) -> str:
+        return _join(self.path, key)
+
+    def get(self, key: str, parse: Callable[[object], T]) -> T | None:
+        if key not in self.data:
+            return None
+        try:
+            return parse(self.data[key])
+        except _Invalid as exc:
+            raise self.at.error(self.key(key), str(exc)) from None
+
+    def required(self, key: str, parse: Callable[[object], T]) -> T:
+        value = self.get(key, parse)
+        if value is None:
+            raise self.at.error(self.path, f"missing required key {key!r}")
+        return value
+
+    def tables(self, key: str, known: tuple[str, ...]) -> list[_Table]:
+        items = self.get(key, _tables) or []
+        return [
+            _Table(self.at, f"{self.key(key)}[{i}]", item, known) for i, item in enumerate(items)
+        ]
+
+
+class _Ids:
+    """IDs are global: each may appear once in a file; missing ones are made up, unique."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}  # id -> key path of the table that has it
+        self.new: list[str] = []
+
+    def take(self, table: _Table, prefix: str) -> str:
+        given = table.get("id", _id(prefix))
+        if given is None:
+            given = new_id(prefix)
+            while given in self.seen:
+                given = new_id(prefix)
+            self.new.append(given)
+        elif given in self.seen:
+            raise table.at.error(
+                table.key("id"), f"{given!r} is already the id of {self.seen[given]}"
+            )
+        self.seen[given] = table.path
+        return given
+
+
+def _question(table: _Table, ids: _Ids) -> Question:
+    required = table.get("required", _boolean)
+    return Question(
+        question_id=ids.take(table, QUESTION_PREFIX),
+        label=table.required("label", _string),
+        placeholder=table.get("placeholder", _string),
+        style=table.get("style", _question_style) or _DEFAULT_QUESTION.style,
+        required=_DEFAULT_QUESTION.required if required is None else required,
+        min_length=table.get("min_length", _integer),
+        max_length=table.get("max_length", _integer),
+    )
+
+
+def _role_ids(table: _Table) -> tuple[int, ...]:
+    path = table.key("support_role_ids")
+    value = table.data.get("support_role_ids", [])
+    if not isinstance(value, list):
+        raise table.at.error(path, f"expected an array of Discord IDs, got {_toml_type(value)}")
+    roles: list[int] = []
+    for i, item in enumerate(value):
+        try:
+            role = _snowflake(item)
+        except _Invalid as exc:
+            raise table.at.error(f"{path}[{i}]", str(exc)) from None
+        if role in roles:
+            raise table.at.error(f"{path}[{i}]", f"role {role} is listed twice")
+        roles.append(role)
+    return tuple(sorted(roles))  # a set: stored and exported sorted
+
+
+def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
+    button_id = ids.take(table, BUTTON_PREFIX)
+    label = table.required("label", _string)
+    name_pattern = table.get("name_pattern", _string)
+    max_open = table.get("max_open", _integer)
+    return Button(
+        button_id=button_id,
+        panel_id=panel_id,
+        label=label,
+        position=position,
+        emoji=table.get("emoji", _string),
+        style=table.get("style", _button_style) or _DEFAULT_BUTTON.style,
+        category_id=table.get("category_id", _snowflake),
+        name_pattern=_DEFAULT_BUTTON.name_pattern if name_pattern is None else name_pattern,
+        max_open=_DEFAULT_BUTTON.max_open if max_open is None else max_open,
+        welcome_text=table.get("welcome_text", _string),
+        support_role_ids=_role_ids(table),
+        questions=tuple(
+            _question(question, ids) for question in table.tables("questions", QUESTION_KEYS)
+        ),
+    )
+
+
+def _panel(table: _Table, guild_id: int, ids: _Ids) -> Panel:
+    panel_id = ids.take(table, PANEL_PREFIX)
+    title = table.required("title", _string)
+    description = table.get("description", _string)
+    colour = table.get("colour", _colour)
+    channel_id = table.get("channel_id", _snowflake)
+    message_id = table.get("message_id", _snowflake)
+    if (channel_id is None) != (message_id is None):
+        raise table.at.error(
+            table.path, "channel_id and message_id go together: give both or neither"
+        )
+    buttons = table.tables("buttons", BUTTON_KEYS)
+    return Panel(
+        panel_id=panel_id,
+        guild_id=guild_id,
+        title=title,
+        description=description,
+        colour=colour,
+        channel_id=channel_id,
+        message_id=message_id,
+        buttons=tuple(_button(b, panel_id, i, ids) for i, b in enumerate(buttons)),
+    )
+
+
+def _validate(at: _Locator, table: _Table, panel: Panel) -> None:
+    """`validate_panel`, with its message kept and placed at the panel, button or question."""
+    try:
+        validate_panel(panel)
+    except AdminError as exc:
+        message, path = str(exc), table.path
+        buttons = table.tables("buttons", BUTTON_KEYS)
+        for b, (button, button_table) in enumerate(zip(panel.buttons, buttons, strict=True)):
+            where = f"panel {panel.panel_id}, button {b + 1} ({button.button_id})"
+            if _message_of(validate_button, button, where) != message:
+                continue
+            path = button_table.path
+            questions = button_table.tables("questions", QUESTION_KEYS)
+            for q, (question, q_table) in enumerate(zip(button.questions, questions, strict=True)):
+                if (
+                    _message_of(validate_question, question, f"{where}, question {q + 1}")
+                    == message
+                ):
+                    path = q_table.path
+            break
+        line = at.line(path)
+        where = at.source if line is None else f"{at.source}:{line}"
+        raise PanelFileError(f"{where}: {message}") from None
+
+
+def _message_of(check: Callable[[Any, str], None], item: object, where: str) -> str | None:
+    try:
+        check(item, where)
+    except AdminError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PanelFile:
+    panels: list[Panel]
+    new_ids: tuple[str, ...]  # the IDs made up for tables without an `id`, in file order
+
+
+def load_panels(text: str, *, source: str, guild_id: int) -> list[Panel]:
+    """The server's panels as `text` describes them, checked whole; raises `PanelFileError`.
+
+    `source` names the file in messages. Buttons keep the file's order (their `position`),
+    questions too; panels, buttons and questions without an `id` get a new one.
+    """
+    return read_panel_file(text, source=source, guild_id=guild_id).panels
+
+
+def read_panel_file(text: str, *, source: str, guild_id: int) -> PanelFile:
+    """`load_panels`, also saying which IDs were made up (to tell the admin to export)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_ERROR_AT_RE.search(str(exc))
+        line = int(found[1]) if found else max(1, len(text.splitlines()))
+        raise PanelFileError(f"{source}:{line}: invalid TOML: {exc}") from None
+    at = _Locator(source, text)
+    root = _Table(at, "", data, ("panels",))
+    if "panels" not in data:
+        raise PanelFileError(
+            f"{source}: no panels: describe them with [[panels]] tables, "
+            "or write `panels = []` to delete every panel"
+        )
+    ids = _Ids()
+    tables = root.tables("panels", PANEL_KEYS)
+    panels = [_panel(table, guild_id, ids) for table in tables]
+    for table, panel in zip(tables, panels, strict=True):
+        _validate(at, table, panel)
+    return PanelFile(panels, tuple(ids.new))

@@ -1,0 +1,166 @@
+"""Routes panel buttons and intake forms by custom_id prefix, so they survive restarts.
+
+Nothing waits in memory for a click: `rmp:open:<button>` and `rmp:form:<button>` carry all the
+router needs, and the button is looked up in the store when the interaction arrives. Every
+interaction is answered within Discord's 3 s: the open runs while the router waits up to
+`answer_within`; if it is not done by then the router defers (ephemerally) and follows up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import hikari
+
+from bot.core.errors import TicketError
+from bot.core.models import Answer, Button, OpenedTicket, Panel
+from bot.core.tickets import CLOSE_PREFIX, TicketService
+from bot.discord.errors import GONE, UNEXPECTED, member_message
+from bot.discord.render import FORM_PREFIX, OPEN_PREFIX, question_modal
+from bot.store.panels import SqlitePanelStore
+
+_LOG = logging.getLogger("rimpllee.discord.router")
+
+ANSWER_WITHIN_S = 2.0
+MODAL_TITLE_MAX = 45
+EPHEMERAL = hikari.MessageFlag.EPHEMERAL
+
+
+class InteractionRouter:
+    def __init__(
+        self,
+        tickets: TicketService,
+        panels: SqlitePanelStore,
+        *,
+        answer_within: float = ANSWER_WITHIN_S,
+    ) -> None:
+        self._tickets = tickets
+        self._panels = panels
+        self._answer_within = answer_within
+
+    async def on_interaction(self, event: hikari.InteractionCreateEvent) -> None:
+        interaction = event.interaction
+        try:
+            if isinstance(interaction, hikari.ComponentInteraction):
+                await self._on_component(interaction)
+            elif isinstance(interaction, hikari.ModalInteraction):
+                await self._on_form(interaction)
+        except hikari.HTTPError as exc:
+            # Discord refused our answer (e.g. the interaction expired): nothing more can be said
+            # to the member, and a listener must not crash.
+            _LOG.warning("could not answer interaction %s: %s", interaction.id, exc)
+
+    async def _on_component(self, interaction: hikari.ComponentInteraction) -> None:
+        custom_id = interaction.custom_id
+        if custom_id.startswith(OPEN_PREFIX):
+            await self._on_open(interaction, custom_id.removeprefix(OPEN_PREFIX))
+        elif custom_id.startswith(CLOSE_PREFIX):
+            await _reply(
+                interaction,
+                "Closing from Discord comes with the ticket lifecycle; for now staff close a "
+                "ticket by deleting its channel.",
+            )
+        elif custom_id.startswith("rmp:"):
+            await _reply(interaction, GONE)
+
+    async def _on_open(self, interaction: hikari.ComponentInteraction, button_id: str) -> None:
+        found = await self._find(interaction.guild_id, button_id)
+        if found is None:
+            await _reply(interaction, GONE)
+            return
+        panel, button = found
+        if button.questions:
+            # Tell a member who can't open a ticket now before they fill in the form.
+            try:
+                await self._tickets.precheck(
+                    int(interaction.guild_id or 0),
+                    int(interaction.user.id),
+                    panel.panel_id,
+                    button.button_id,
+                )
+            except TicketError as refusal:
+                await _reply(interaction, member_message(refusal))
+                return
+            await interaction.create_modal_response(
+                button.label[:MODAL_TITLE_MAX],
+                FORM_PREFIX + button.button_id,
+                components=question_modal(interaction.app.rest, button),
+            )
+            return
+        await self._open(interaction, panel, button, ())
+
+    async def _on_form(self, interaction: hikari.ModalInteraction) -> None:
+        if not interaction.custom_id.startswith(FORM_PREFIX):
+            return
+        found = await self._find(
+            interaction.guild_id, interaction.custom_id.removeprefix(FORM_PREFIX)
+        )
+        if found is None:
+            await _reply(interaction, GONE)
+            return
+        panel, button = found
+        labels = {q.question_id: q.label for q in button.questions}
+        answers = [
+            Answer(labels[item.custom_id], item.value)
+            for row in interaction.components
+            for item in getattr(row, "components", ())
+            if isinstance(item, hikari.TextInputComponent) and item.custom_id in labels
+        ]
+        await self._open(interaction, panel, button, answers)
+
+    async def _find(
+        self, guild_id: hikari.Snowflake | None, button_id: str
+    ) -> tuple[Panel, Button] | None:
+        if guild_id is None:
+            return None
+        panel = await self._panels.panel_for_button(int(guild_id), button_id)
+        button = panel.button(button_id) if panel else None
+        return (panel, button) if panel and button else None
+
+    async def _open(
+        self,
+        interaction: hikari.ComponentInteraction | hikari.ModalInteraction,
+        panel: Panel,
+        button: Button,
+        answers: Sequence[Answer],
+    ) -> None:
+        assert interaction.guild_id is not None
+        opening = asyncio.create_task(
+            self._tickets.open_ticket(
+                int(interaction.guild_id),
+                int(interaction.user.id),
+                panel.panel_id,
+                button.button_id,
+                answers,
+                "button",
+            )
+        )
+        done, _ = await asyncio.wait({opening}, timeout=self._answer_within)
+        if opening in done:
+            await _reply(interaction, _outcome(opening))
+            return
+        await interaction.create_initial_response(
+            hikari.ResponseType.DEFERRED_MESSAGE_CREATE, flags=EPHEMERAL
+        )
+        await asyncio.wait({opening})
+        await interaction.edit_initial_response(_outcome(opening))
+
+
+async def _reply(
+    interaction: hikari.ComponentInteraction | hikari.ModalInteraction, text: str
+) -> None:
+    await interaction.create_initial_response(
+        hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL
+    )
+
+
+def _outcome(opening: asyncio.Task[OpenedTicket]) -> str:
+    exc = opening.exception()
+    if exc is None:
+        return f"Your ticket is open: <#{opening.result().channel_id}>"
+    if isinstance(exc, TicketError):
+        return member_message(exc)
+    _LOG.error("opening a ticket from a button failed", exc_info=exc)
+    return UNEXPECTED

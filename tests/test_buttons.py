@@ -1,0 +1,307 @@
+"""Members opening tickets by clicking a posted panel, through the emulator's real interactions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import hikari
+import pytest
+
+from bot.app import Rimpllee
+from bot.core.panels import PanelService
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.interactions import InteractionRecord
+from bot.sandbox.runner import (
+    DEMO_PANEL_ID,
+    HELP_BUTTON_ID,
+    HELP_QUESTION,
+    REPORT_BUTTON_ID,
+    SandboxWorld,
+    sandbox_config,
+)
+from bot.sandbox.state import Channel, Message
+from bot.store.panels import SqlitePanelStore
+from tests.conftest import FakeClock, LoopErrors, wait_until_cached
+from tests.test_api import post, ticket
+
+pytestmark = pytest.mark.asyncio
+
+EPHEMERAL = 64
+CHANNEL_LINK = re.compile(r"<#(\d+)>")
+
+
+def panels(app: Rimpllee, clock: FakeClock) -> PanelService:
+    assert app.db is not None
+    return PanelService(SqlitePanelStore(app.db), app.discord.port, clock)
+
+
+async def posted_panel(app: Rimpllee, world: SandboxWorld, clock: FakeClock) -> int:
+    panel = await panels(app, clock).post_panel(
+        world.guild.id, DEMO_PANEL_ID, world.panel_channel_id
+    )
+    assert panel.message_id is not None
+    return panel.message_id
+
+
+async def click(
+    emulator: DiscordEmulator, world: SandboxWorld, user_id: int, message_id: int, button: str
+) -> InteractionRecord:
+    return await emulator.click_button(
+        world.guild.id, user_id, world.panel_channel_id, message_id, f"rmp:open:{button}"
+    )
+
+
+async def final_text(record: InteractionRecord) -> str:
+    """What the member finally reads: the ephemeral answer, or the follow-up after a defer."""
+    response = await record.wait_response()
+    assert response["data"]["flags"] & EPHEMERAL
+    if response["type"] == 5:
+        followups = await record.wait_followup()
+        text: str = followups[-1]["content"]
+        return text
+    assert response["type"] == 4
+    content: str = response["data"]["content"]
+    return content
+
+
+def opened_channel(emulator: DiscordEmulator, text: str) -> Channel:
+    match = CHANNEL_LINK.search(text)
+    assert match is not None, text
+    return emulator.state.channels[int(match.group(1))]
+
+
+async def test_the_posted_panel_has_a_button_per_panel_button(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    message = emulator.state.messages[world.panel_channel_id][message_id]
+    assert message.embeds[0]["title"] == "Need a hand?"
+    (row,) = message.components
+    assert [b["custom_id"] for b in row["components"]] == [
+        f"rmp:open:{HELP_BUTTON_ID}",
+        f"rmp:open:{REPORT_BUTTON_ID}",
+    ]
+
+
+async def test_click_without_questions_opens_in_three_rest_calls(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    before = len(emulator.requests)
+    record = await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
+    text = await final_text(record)
+    assert text.startswith("Your ticket is open: <#")
+    channel = opened_channel(emulator, text)
+    assert channel.name == "report-0001"
+    routes = sorted((r.method, r.route) for r in emulator.requests[before:])
+    assert routes == [
+        ("POST", "/channels/{channel_id}/messages"),
+        ("POST", "/guilds/{guild_id}/channels"),
+        ("POST", "/interactions/{interaction_id}/{token}/callback"),
+    ]
+
+
+async def test_click_form_submit_puts_the_answers_in_the_welcome(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    member = world.members[0].id
+    before = len(emulator.requests)
+    record = await click(emulator, world, member, message_id, HELP_BUTTON_ID)
+    modal = await record.wait_response()
+    assert modal["type"] == 9
+    assert modal["data"]["custom_id"] == f"rmp:form:{HELP_BUTTON_ID}"
+    (row,) = modal["data"]["components"]
+    (text_input,) = row["components"]
+    assert text_input["label"] == HELP_QUESTION
+    assert text_input["style"] == 2  # paragraph
+    assert text_input["required"] is True
+    submit = await emulator.submit_modal(
+        world.guild.id,
+        member,
+        world.panel_channel_id,
+        modal["data"]["custom_id"],
+        {text_input["custom_id"]: "My order never arrived"},
+    )
+    channel = opened_channel(emulator, await final_text(submit))
+    (welcome,) = emulator.state.messages[channel.id].values()
+    assert welcome.embeds[0]["fields"] == [
+        {"name": HELP_QUESTION, "value": "My order never arrived", "inline": False}
+    ]
+    assert len(emulator.requests) - before == 4  # modal, channel, welcome, answer
+
+
+def _normalized(channel: Channel, welcome: Message, member: int, ticket: int) -> dict[str, Any]:
+    """What must be equal between two tickets of the same button, bar who and which number."""
+
+    def swap(text: str) -> str:
+        return text.replace(str(member), "MEMBER").replace(f"{ticket:04d}", "NUMBER")
+
+    return {
+        "name": swap(channel.name),
+        "parent": channel.parent_id,
+        "topic": swap(channel.topic or ""),
+        "overwrites": sorted(
+            ("MEMBER" if o.id == member else str(o.id), o.type, o.allow, o.deny)
+            for o in channel.overwrites.values()
+        ),
+        "content": swap(welcome.content),
+        "mentions": swap(str(welcome.allowed_mentions)),
+        "embeds": swap(str(welcome.embeds)),
+        "components": [[c["label"] for c in row["components"]] for row in welcome.components],
+    }
+
+
+async def test_a_click_opens_exactly_what_the_api_opens(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    clicker, caller = world.members[0].id, world.members[1].id
+    record = await click(emulator, world, clicker, message_id, HELP_BUTTON_ID)
+    modal = await record.wait_response()
+    question = modal["data"]["components"][0]["components"][0]["custom_id"]
+    submit = await emulator.submit_modal(
+        world.guild.id,
+        clicker,
+        world.panel_channel_id,
+        modal["data"]["custom_id"],
+        {question: "Refund request"},
+    )
+    by_click = opened_channel(emulator, await final_text(submit))
+    clock.advance(60)
+    status, body, _ = await post(app, ticket(caller, HELP_BUTTON_ID))
+    assert status == 200
+    by_api = emulator.state.channels[int(body["ticket"]["channelId"])]
+    (click_welcome,) = emulator.state.messages[by_click.id].values()
+    (api_welcome,) = emulator.state.messages[by_api.id].values()
+    assert _normalized(by_click, click_welcome, clicker, 1) == _normalized(
+        by_api, api_welcome, caller, 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        ("blacklisted", "can't open tickets"),
+        ("at_limit", "already have an open ticket for this: <#"),
+        ("cooldown", "moments ago — you can open another <t:"),
+        ("server_busy", "Lots of tickets are being opened right now"),
+        ("no_permission", "lacks permissions in category 'Tickets'"),
+        ("deleted_button", "no longer opens tickets"),
+    ],
+)
+async def test_each_refusal_is_a_short_ephemeral_line(
+    app: Rimpllee,
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    clock: FakeClock,
+    setup: str,
+    says: str,
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    member = world.members[0].id
+    button = REPORT_BUTTON_ID
+    if setup == "blacklisted":
+        member = world.blacklisted.id
+    elif setup == "at_limit":
+        button = HELP_BUTTON_ID
+        assert (await post(app, ticket(member, HELP_BUTTON_ID)))[0] == 200
+        clock.advance(60)
+    elif setup == "cooldown":
+        assert (await post(app, ticket(member)))[0] == 200
+    elif setup == "server_busy":
+        await _fill_server_budget(app, emulator, world)
+    elif setup == "no_permission":
+        emulator.inject_fault("POST", "/guilds/{guild_id}/channels", 403, code=50013)
+    elif setup == "deleted_button":
+        await panels(app, clock).remove_button(world.guild.id, REPORT_BUTTON_ID)
+    channels_before = len(world.guild.channels)
+    text = await final_text(await click(emulator, world, member, message_id, button))
+    assert says in text
+    assert len(world.guild.channels) == channels_before
+
+
+async def _fill_server_budget(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    state = emulator.state
+    for i in range(30):
+        joined = state.add_member(world.guild, state.add_user(f"busy{i}"))
+        await emulator.publish("GUILD_MEMBER_ADD", joined.payload(with_guild_id=True))
+    cache = app.discord.bot.cache
+    async with asyncio.timeout(5):
+        while len(cache.get_members_view_for_guild(world.guild.id)) < len(world.guild.members):
+            await asyncio.sleep(0.01)
+    busy = [m for m in world.guild.members.values() if m.user.username.startswith("busy")]
+    for member in busy:
+        assert (await post(app, ticket(member.user.id)))[0] == 200
+
+
+async def test_double_click_opens_one_ticket_and_tells_the_other(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    """Two submits of the form at once (max_open 1): one ticket, the other click is told so."""
+    message_id = await posted_panel(app, world, clock)
+    member = world.members[0].id
+    modal = await (await click(emulator, world, member, message_id, HELP_BUTTON_ID)).wait_response()
+    question = modal["data"]["components"][0]["components"][0]["custom_id"]
+    emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=0.3)
+    first, second = await asyncio.gather(
+        *(
+            emulator.submit_modal(
+                world.guild.id,
+                member,
+                world.panel_channel_id,
+                modal["data"]["custom_id"],
+                {question: "help"},
+            )
+            for _ in range(2)
+        )
+    )
+    texts = sorted([await final_text(first), await final_text(second)])
+    assert texts[0].startswith("You already have an open ticket for this: <#")
+    assert texts[1].startswith("Your ticket is open")
+    assert len(emulator.calls("POST", "/guilds/{guild_id}/channels")) == 1
+
+
+async def test_a_slow_discord_is_deferred_within_three_seconds_then_followed_up(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=3.5)
+    record = await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
+    response = await record.wait_response(timeout=3)
+    assert response["type"] == 5  # deferred, ephemeral: "Rimpllee is thinking…"
+    assert response["data"]["flags"] & EPHEMERAL
+    followups = await record.wait_followup(timeout=10)
+    assert followups[-1]["content"].startswith("Your ticket is open")
+
+
+async def test_buttons_keep_working_after_a_restart(
+    app: Rimpllee,
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    clock: FakeClock,
+    loop_errors: LoopErrors,
+    tmp_path: Path,
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    await app.stop()
+    restarted = Rimpllee(
+        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
+        max_retries=0,
+        clock=clock,
+    )
+    restarted.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    await restarted.start()
+    try:
+        await wait_until_cached(restarted.discord.bot, world.guild.id)
+        text = await final_text(
+            await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
+        )
+        assert text.startswith("Your ticket is open")
+    finally:
+        await restarted.stop()
