@@ -71,6 +71,31 @@ class Ticket:
     channel_id: int | None = None
     panel_id: str | None = None
     button_id: str | None = None
+    category_id: int | None = None
+    closed_at: float | None = None
+    closed_by: int | None = None
+    close_reason: str | None = None
+    claimed_by: int | None = None
+    transcript_path: str | None = None
+    archived: bool = False
+    answers: tuple[Answer, ...] = ()
+
+
+CloseMode = Literal["delete", "archive"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Per-server choices; every field has the default a new server gets."""
+
+    guild_id: int
+    log_channel_id: int | None = None
+    user_max_open: int | None = None
+    close_mode: CloseMode = "delete"
+    archive_category_id: int | None = None
+    opener_can_close: bool = True
+    dm_transcript: bool = False
+    claim_locks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,10 +93,19 @@ class DiscordPort(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class LimitFacts:
-    """What the limit checks need about one user on one server, read in one go."""
+class OpenRef:
+    """One of the user's open tickets, as the limit checks see it."""
 
-    open_tickets: tuple[Ticket, ...]
+    button_id: str | None
+    channel_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitFacts:
+    """What the limit checks need about one user on one server, read in one statement (so
+    it is one consistent snapshot even without a transaction)."""
+
+    open_tickets: tuple[OpenRef, ...]
     user_max_open: int | None
     opened_in_window: int
     oldest_in_window: float | None

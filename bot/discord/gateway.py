@@ -12,13 +12,13 @@ import lightbulb
 from bot.config import DiscordConfig
 from bot.core.admin import ApiKeys, Blacklist
 from bot.core.panels import PanelService
-from bot.discord import admin
+from bot.discord import admin, panel_commands
 from bot.discord.port import HikariDiscord
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 
 # One lightbulb Loader per command module.
-LOADERS = (admin.loader,)
+LOADERS = (admin.loader, panel_commands.loader)
 
 _LOG = logging.getLogger("rimpllee.discord")
 

@@ -12,6 +12,7 @@ from aiohttp import BodyPartReader, web
 from bot.sandbox import interactions as ix
 from bot.sandbox.state import (
     ADMINISTRATOR,
+    DM,
     GUILD_CATEGORY,
     JSON,
     MANAGE_CHANNELS,
@@ -84,6 +85,7 @@ class RestApi:
             r.get(f"{p}/gateway/bot", self.gateway_bot),
             r.get(f"{p}/users/@me", self.me),
             r.get(f"{p}/users/{{user_id}}", self.get_user),
+            r.post(f"{p}/users/@me/channels", self.open_dm),
             r.get(f"{p}/oauth2/applications/@me", self.application),
             r.get(f"{p}/applications/{{app_id}}/commands", self.get_commands),
             r.put(f"{p}/applications/{{app_id}}/commands", self.put_commands),
@@ -364,9 +366,23 @@ class RestApi:
         message = self.message(request, channel)
         return _json(message.payload(with_content=self.emu.gateway.sees_content()))
 
+    async def open_dm(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        user = self.state.users.get(int(body.get("recipient_id", 0)))
+        if user is None:
+            raise unknown("User", 10013)
+        dm = self.state.dm_channel(user)
+        payload = dm.payload()
+        payload["recipients"] = [user.payload()]
+        return _json(payload)
+
     async def create_message(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
-        self.require(self.state.guilds[channel.guild_id], channel, SEND_MESSAGES)
+        if channel.type == DM:
+            if not self.state.users[channel.recipient_id].accepts_dms:
+                raise DiscordHTTPError(403, 50007, "Cannot send messages to this user")
+        else:
+            self.require(self.state.guilds[channel.guild_id], channel, SEND_MESSAGES)
         body, files = await _message_body(request)
         message = self._new_message(channel, files)
         _apply_message(message, body)

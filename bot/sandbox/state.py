@@ -32,6 +32,7 @@ ALL_PERMISSIONS = (1 << 51) - 1
 
 # Channel types.
 GUILD_TEXT = 0
+DM = 1
 GUILD_CATEGORY = 4
 
 OVERWRITE_ROLE = 0
@@ -66,6 +67,7 @@ class User:
     username: str
     bot: bool = False
     global_name: str | None = None
+    accepts_dms: bool = True  # False: the user closed DMs from server members
 
     def payload(self) -> JSON:
         return {
@@ -165,8 +167,16 @@ class Channel:
     topic: str | None = None
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     last_message_id: int | None = None
+    recipient_id: int = 0  # DM channels only
 
     def payload(self) -> JSON:
+        if self.type == DM:
+            return {
+                "id": str(self.id),
+                "type": DM,
+                "last_message_id": str(self.last_message_id) if self.last_message_id else None,
+                "recipients": [{"id": str(self.recipient_id)}],
+            }
         return {
             "id": str(self.id),
             "type": self.type,
@@ -426,8 +436,21 @@ class DiscordState:
         self.messages[channel.id] = {}
         return channel
 
+    def dm_channel(self, user: User) -> Channel:
+        """The bot's DM channel with `user` (one per user, like Discord's)."""
+        for channel in self.channels.values():
+            if channel.type == DM and channel.recipient_id == user.id:
+                return channel
+        channel = Channel(
+            id=self.ids.next(), guild_id=0, type=DM, name="", position=0, recipient_id=user.id
+        )
+        self.channels[channel.id] = channel
+        self.messages[channel.id] = {}
+        return channel
+
     def remove_channel(self, channel: Channel) -> None:
-        self.guilds[channel.guild_id].channels.pop(channel.id, None)
+        if guild := self.guilds.get(channel.guild_id):
+            guild.channels.pop(channel.id, None)
         self.channels.pop(channel.id, None)
         self.messages.pop(channel.id, None)
 

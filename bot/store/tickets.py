@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 import aiosqlite
 
 from bot.core.models import Answer, Panel, Source, Ticket
-from bot.core.ports import LimitFacts
+from bot.core.ports import LimitFacts, OpenRef
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
-    "button_id"
+    "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
+    "archived, answers"
 )
 
 
@@ -32,6 +33,14 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         channel_id=row["channel_id"],
         panel_id=row["panel_id"],
         button_id=row["button_id"],
+        category_id=row["category_id"],
+        closed_at=row["closed_at"],
+        closed_by=row["closed_by"],
+        close_reason=row["close_reason"],
+        claimed_by=row["claimed_by"],
+        transcript_path=row["transcript_path"],
+        archived=bool(row["archived"]),
+        answers=tuple(Answer(a["label"], a["value"]) for a in json.loads(row["answers"])),
     )
 
 
@@ -55,26 +64,23 @@ class _LimitQueries:
         return rows[0] if rows else None
 
     async def facts(self, user_id: int, since: float) -> LimitFacts:
-        guild = self._guild_id
-        open_rows = await self._rows(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND user_id = ? "
-            "AND state IN ('opening', 'open') ORDER BY opened_at",
-            (guild, user_id),
-        )
         row = await self._one(
-            "SELECT (SELECT user_max_open FROM servers WHERE guild_id = :g), "
+            "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
+            "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
+            "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+            "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
             "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
             "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
             "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u)",
-            {"g": guild, "since": since, "u": user_id},
+            {"g": self._guild_id, "since": since, "u": user_id},
         )
         assert row is not None
         return LimitFacts(
-            open_tickets=tuple(ticket_from_row(r) for r in open_rows),
-            user_max_open=row[0],
-            opened_in_window=int(row[1]),
-            oldest_in_window=row[2],
-            last_open=row[3],
+            open_tickets=tuple(OpenRef(b, c) for b, c in json.loads(row[0])),
+            user_max_open=row[1],
+            opened_in_window=int(row[2]),
+            oldest_in_window=row[3],
+            last_open=row[4],
         )
 
 

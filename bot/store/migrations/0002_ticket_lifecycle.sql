@@ -1,0 +1,16 @@
+-- What closing a ticket does, per server, and where closed-but-kept tickets live.
+
+ALTER TABLE servers ADD COLUMN close_mode TEXT NOT NULL DEFAULT 'delete'
+    CHECK (close_mode IN ('delete', 'archive'));
+ALTER TABLE servers ADD COLUMN archive_category_id INTEGER;  -- NULL: archived tickets stay put
+ALTER TABLE servers ADD COLUMN opener_can_close INTEGER NOT NULL DEFAULT 1
+    CHECK (opener_can_close IN (0, 1));
+ALTER TABLE servers ADD COLUMN dm_transcript INTEGER NOT NULL DEFAULT 0
+    CHECK (dm_transcript IN (0, 1));
+ALTER TABLE servers ADD COLUMN claim_locks INTEGER NOT NULL DEFAULT 0
+    CHECK (claim_locks IN (0, 1));
+
+-- A closed ticket whose channel was kept (archive mode) can be reopened or deleted later.
+ALTER TABLE tickets ADD COLUMN archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1));
+-- The category the channel was created in, to move it back on reopen.
+ALTER TABLE tickets ADD COLUMN category_id INTEGER;
