@@ -1,4 +1,4 @@
-"""`rimpllee apikey …` and `rimpllee blacklist …`: the admin slash commands, from a shell.
+"""`rimpllee apikey|blacklist|panel …`: the admin slash commands (and panel files), from a shell.
 
 Each command opens the bot's database, does one thing and closes it again. WAL, IMMEDIATE write
 transactions and a busy timeout make that safe while the bot runs on the same file, and the bot
@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.core.models import Panel
     from bot.store.database import Database
 
 AdminAction = Callable[["Database", argparse.Namespace], Awaitable[None]]
+# Runs before the database is opened: checks that need no database (e.g. reading a panel file).
+AdminPrepare = Callable[[argparse.Namespace], None]
 
 # SQLite stores snowflakes as signed 64-bit INTEGERs; 0 is never a Discord ID.
 _MAX_SNOWFLAKE = 2**63 - 1
@@ -130,6 +133,114 @@ async def _blacklist_list(db: Database, args: argparse.Namespace) -> None:
         _note(f"nobody is blacklisted on server {args.guild}")
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _summary(panels: list[Panel]) -> str:
+    """`2 panels (3 buttons, 1 question)`."""
+    buttons = [b for p in panels for b in p.buttons]
+    questions = sum(len(b.questions) for b in buttons)
+    return (
+        f"{_count(len(panels), 'panel')} "
+        f"({_count(len(buttons), 'button')}, {_count(questions, 'question')})"
+    )
+
+
+async def _panel_export(db: Database, args: argparse.Namespace) -> None:
+    from bot.core.panel_file import dump_panels  # noqa: PLC0415
+    from bot.store.panels import SqlitePanelStore  # noqa: PLC0415
+
+    panels = await SqlitePanelStore(db).list_panels(args.guild)
+    text = dump_panels(panels)
+    if args.output is None:
+        # Bytes, so the file is UTF-8 with \n line ends whatever the terminal's locale.
+        sys.stdout.buffer.write(text.encode())
+        sys.stdout.flush()
+        _note(f"exported {_summary(panels)} of server {args.guild}")
+        return
+    import asyncio  # noqa: PLC0415
+
+    from bot.core.errors import AdminError  # noqa: PLC0415
+
+    output: Path = args.output
+    try:
+        await asyncio.to_thread(output.write_text, text, encoding="utf-8", newline="\n")
+    except OSError as error:
+        raise AdminError(f"{output}: cannot write ({error.strerror})") from None
+    print(f"exported {_summary(panels)} of server {args.guild} to {output}")
+
+
+def _read_panel_file(args: argparse.Namespace) -> None:
+    """Read and check the whole file before the database is opened (or created)."""
+    from bot.core.errors import AdminError  # noqa: PLC0415
+    from bot.core.panel_file import read_panel_file  # noqa: PLC0415
+
+    path: Path = args.file
+    try:
+        # utf-8-sig: tolerate the BOM that Windows editors add.
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise AdminError(f"{path}: file not found") from None
+    except UnicodeDecodeError as error:
+        raise AdminError(f"{path}: not UTF-8 (byte {error.start})") from None
+    except OSError as error:
+        raise AdminError(f"{path}: cannot read ({error.strerror})") from None
+    args.panel_file = read_panel_file(text, source=str(path), guild_id=args.guild)
+
+
+async def _panel_import(db: Database, args: argparse.Namespace) -> None:
+    import time  # noqa: PLC0415
+
+    from bot.core.errors import AdminError  # noqa: PLC0415
+    from bot.core.panel_file import PanelFile  # noqa: PLC0415
+    from bot.store.panels import SqlitePanelStore  # noqa: PLC0415
+
+    file: PanelFile = args.panel_file
+    store = SqlitePanelStore(db)
+    before = {p.panel_id: p for p in await store.list_panels(args.guild)}
+    file.check_ids_stay(list(before.values()))
+    try:
+        await store.replace_all(args.guild, file.panels, time.time())
+    except AdminError as error:  # an ID another server uses: nothing was written
+        raise AdminError(f"{args.file}: {error}") from None
+    # The file is the truth: check the store took it exactly, rather than report what it didn't.
+    wanted = {p.panel_id: p for p in file.panels}
+    held = {p.panel_id: p for p in await store.list_panels(args.guild)}
+    if held != wanted:
+        wrong = min(i for i in wanted.keys() | held.keys() if wanted.get(i) != held.get(i))
+        raise AdminError(
+            f"{args.file}: written, but the database's panel {wrong} is not what the file says "
+            "(a Rimpllee bug; `rimpllee panel export` shows what it holds)"
+        )
+    kept = {p.panel_id for p in file.panels}
+    removed = [p for p in before.values() if p.panel_id not in kept]
+    line = f"imported {_summary(file.panels)}"
+    if removed:
+        noun = "panel" if len(removed) == 1 else "panels"
+        line += f"; removed {len(removed)} {noun} not in the file: "
+        line += ", ".join(p.panel_id for p in removed)
+    print(line)
+    if file.new_ids:
+        _note(
+            f"new ids: {', '.join(file.new_ids)}; run `rimpllee panel export` to write them "
+            "into your file (importing it again as it is would replace them with other new ids)"
+        )
+    # The shell has no Discord connection: say which posted messages are now out of date.
+    for panel in file.panels:
+        if panel.message_id is not None and before.get(panel.panel_id) != panel:
+            _note(
+                f"panel {panel.panel_id} is posted in channel {panel.channel_id}: that message "
+                "shows the panel as it was until the panel is posted again"
+            )
+    for panel in removed:
+        if panel.message_id is not None:
+            _note(
+                f"removed panel {panel.panel_id} was posted in channel {panel.channel_id}: "
+                "delete that message in Discord, its buttons no longer open tickets"
+            )
+
+
 def _command(
     group: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -138,6 +249,7 @@ def _command(
     *,
     writes: bool,
     user: bool = False,
+    prepare: AdminPrepare | None = None,
 ) -> argparse.ArgumentParser:
     """One leaf command with the options every admin command shares."""
     parser = group.add_parser(name, help=help_text, description=help_text)
@@ -162,12 +274,12 @@ def _command(
         metavar="PATH",
         help="database file; if given, the config file is not read",
     )
-    parser.set_defaults(admin_action=action, admin_writes=writes)
+    parser.set_defaults(admin_action=action, admin_writes=writes, admin_prepare=prepare)
     return parser
 
 
 def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `apikey` and `blacklist` on the top-level parser's subcommands."""
+    """Register `apikey`, `blacklist` and `panel` on the top-level parser's subcommands."""
     apikey = commands.add_parser("apikey", help="manage a server's API key")
     keys = apikey.add_subparsers(dest="action", required=True, metavar="ACTION")
     _command(
@@ -217,6 +329,32 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         writes=False,
     )
 
+    panel = commands.add_parser("panel", help="export or import a server's panels as a TOML file")
+    files = panel.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = _command(
+        files,
+        "export",
+        "write the server's panels, buttons and questions as TOML, IDs included",
+        _panel_export,
+        writes=False,
+    )
+    export.add_argument(
+        "--output", type=Path, metavar="FILE", help="write to FILE (default: standard output)"
+    )
+    imported = _command(
+        files,
+        "import",
+        "make the server's panels exactly those in FILE: panels not in the file are DELETED. "
+        "The whole file is checked first and written in one transaction; on any error nothing "
+        "changes. Posted panel messages are not edited.",
+        _panel_import,
+        writes=True,
+        prepare=_read_panel_file,
+    )
+    imported.add_argument(
+        "file", type=Path, metavar="FILE", help="a panel file (see panels.example.toml)"
+    )
+
 
 def _database_path(args: argparse.Namespace) -> Path:
     """`--database`, else the config's database.path; the token is not needed for this."""
@@ -234,6 +372,9 @@ async def run_admin(args: argparse.Namespace) -> None:
 
     from bot.store.database import Database, DatabaseError  # noqa: PLC0415
 
+    prepare: AdminPrepare | None = args.admin_prepare
+    if prepare is not None:
+        prepare(args)
     path = _database_path(args)
     action: AdminAction = args.admin_action
     created = not path.exists()

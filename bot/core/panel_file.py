@@ -598,12 +598,18 @@ def _panel(table: _Table, guild_id: int, ids: _Ids) -> Panel:
     )
 
 
-def _validate(at: _Locator, table: _Table, panel: Panel) -> None:
-    """`validate_panel`, with its message kept and placed at the panel, button or question."""
+def _validate(at: _Locator, table: _Table, panel: Panel, ids: _Ids) -> None:
+    """`validate_panel`, with its message kept and placed at the panel, button or question.
+
+    An ID made up for this file means nothing to the admin: the message names its key path.
+    """
     try:
         validate_panel(panel)
     except AdminError as exc:
         message, path = str(exc), table.path
+        shown = message
+        for made_up in ids.new:
+            shown = shown.replace(made_up, ids.seen[made_up])
         buttons = table.tables("buttons", BUTTON_KEYS)
         for b, (button, button_table) in enumerate(zip(panel.buttons, buttons, strict=True)):
             where = f"panel {panel.panel_id}, button {b + 1} ({button.button_id})"
@@ -620,7 +626,7 @@ def _validate(at: _Locator, table: _Table, panel: Panel) -> None:
             break
         line = at.line(path)
         where = at.source if line is None else f"{at.source}:{line}"
-        raise PanelFileError(f"{where}: {message}") from None
+        raise PanelFileError(f"{where}: {shown}") from None
 
 
 def _message_of(check: Callable[[Any, str], None], item: object, where: str) -> str | None:
@@ -635,6 +641,35 @@ def _message_of(check: Callable[[Any, str], None], item: object, where: str) -> 
 class PanelFile:
     panels: list[Panel]
     new_ids: tuple[str, ...]  # the IDs made up for tables without an `id`, in file order
+    places: dict[str, str]  # each ID -> "file:line: key path" of its table, for messages
+
+    def check_ids_stay(self, current: Sequence[Panel]) -> None:
+        """Refuse a button moved to another panel, or a question to another button.
+
+        An ID names one thing for good: tickets and posted messages refer to it with its panel.
+        (The store would also refuse most such moves, but only in some orders.)
+        """
+        panel_of = {b.button_id: p.panel_id for p in current for b in p.buttons}
+        button_of = {
+            q.question_id: b.button_id for p in current for b in p.buttons for q in b.questions
+        }
+        for panel in self.panels:
+            for button in panel.buttons:
+                was = panel_of.get(button.button_id, panel.panel_id)
+                if was != panel.panel_id:
+                    raise PanelFileError(
+                        f"{self.places[button.button_id]}: button {button.button_id} is on "
+                        f"panel {was}; it cannot move to panel {panel.panel_id} "
+                        "(leave out its id to make it a new button)"
+                    )
+                for question in button.questions:
+                    was = button_of.get(question.question_id, button.button_id)
+                    if was != button.button_id:
+                        raise PanelFileError(
+                            f"{self.places[question.question_id]}: question "
+                            f"{question.question_id} belongs to button {was}; it cannot move to "
+                            f"button {button.button_id} (leave out its id to make it a new one)"
+                        )
 
 
 def load_panels(text: str, *, source: str, guild_id: int) -> list[Panel]:
@@ -665,5 +700,9 @@ def read_panel_file(text: str, *, source: str, guild_id: int) -> PanelFile:
     tables = root.tables("panels", PANEL_KEYS)
     panels = [_panel(table, guild_id, ids) for table in tables]
     for table, panel in zip(tables, panels, strict=True):
-        _validate(at, table, panel)
-    return PanelFile(panels, tuple(ids.new))
+        _validate(at, table, panel, ids)
+    places = {}
+    for id_, path in ids.seen.items():
+        number = at.line(path)
+        places[id_] = f"{source}:{number}: {path}" if number is not None else f"{source}: {path}"
+    return PanelFile(panels, tuple(ids.new), places)

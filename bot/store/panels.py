@@ -131,7 +131,7 @@ async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> 
         ),
     )
     keep = [b.button_id for b in panel.buttons]
-    marks = ",".join("?" * len(keep)) or "NULL"
+    marks = ",".join("?" * len(keep))  # SQLite accepts an empty NOT IN ()
     await conn.execute(
         f"DELETE FROM buttons WHERE panel_id = ? AND button_id NOT IN ({marks})",
         (panel.panel_id, *keep),
@@ -238,10 +238,31 @@ class SqlitePanelStore:
         """Make the server's panels exactly `panels`, in one transaction: all or nothing."""
         async with self._db.write() as conn:
             keep = [p.panel_id for p in panels]
-            marks = ",".join("?" * len(keep)) or "NULL"
+            marks = ",".join("?" * len(keep))  # SQLite accepts an empty NOT IN ()
             await conn.execute(
                 f"DELETE FROM panels WHERE guild_id = ? AND panel_id NOT IN ({marks})",
                 (guild_id, *keep),
             )
-            for panel in panels:
-                await _write_panel(conn, panel, now)
+            for i, panel in enumerate(panels):
+                await _write_panel(conn, panel, now + i * 1e-6)  # keeps the file's order
+
+
+class SqliteSupportRoles:
+    """The support roles and label of a ticket's button (none once the button is deleted)."""
+
+    def __init__(self, panels: SqlitePanelStore) -> None:
+        self._panels = panels
+
+    async def _button(self, guild_id: int, button_id: str | None) -> Button | None:
+        if button_id is None:
+            return None
+        panel = await self._panels.panel_for_button(guild_id, button_id)
+        return panel.button(button_id) if panel else None
+
+    async def support_roles(self, guild_id: int, button_id: str | None) -> tuple[int, ...]:
+        button = await self._button(guild_id, button_id)
+        return button.support_role_ids if button else ()
+
+    async def button_label(self, guild_id: int, button_id: str | None) -> str | None:
+        button = await self._button(guild_id, button_id)
+        return button.label if button else None
