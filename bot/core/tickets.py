@@ -217,7 +217,7 @@ class TicketService:
         try:
             spec = self._channel_spec(button, member, ticket)
             channel_id = await self._discord.create_ticket_channel(spec)
-            await self._store.set_channel(ticket.ticket_id, channel_id)
+            await self._store.set_channel(ticket.ticket_id, channel_id, spec.category_id)
             await self._discord.send_welcome(
                 self._welcome(panel, button, member, ticket, channel_id, answers)
             )

@@ -13,8 +13,17 @@ from typing import TypeVar
 import hikari
 
 from bot.core.errors import DiscordFailure
+from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
 from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
+from bot.core.transcripts import (
+    Names,
+    TranscriptAttachment,
+    TranscriptAuthor,
+    TranscriptEmbed,
+    TranscriptEmbedField,
+    TranscriptMessage,
+)
 from bot.discord.render import panel_embed, panel_rows
 
 _LOG = logging.getLogger("rimpllee.discord")
@@ -22,6 +31,11 @@ _LOG = logging.getLogger("rimpllee.discord")
 T = TypeVar("T")
 
 CALL_TIMEOUT_S = 15.0
+HISTORY_TIMEOUT_S = 300.0  # thousands of messages are read 100 a page
+_OVERWRITE_TYPES = {
+    "role": hikari.PermissionOverwriteType.ROLE,
+    "member": hikari.PermissionOverwriteType.MEMBER,
+}
 GRANTED = ", ".join(
     p.name.replace("_", " ").title()
     for p in (
@@ -178,14 +192,134 @@ class HikariDiscord:
             if not isinstance(exc.__cause__, hikari.NotFoundError):
                 raise
 
-    async def _call(self, call: Awaitable[T], action: str, where_id: int | None) -> T:
+    # -- the lifecycle's Discord ----------------------------------------------------------------
+
+    @property
+    def content_visible(self) -> bool:
+        return hikari.Intents.MESSAGE_CONTENT in self._bot.intents
+
+    async def history(self, channel_id: int) -> list[TranscriptMessage]:
+        """Every message, oldest first, through Discord's paginated endpoint (100 a page)."""
+        channel = self._bot.cache.get_guild_channel(channel_id)
+        guild_id = channel.guild_id if channel else None
+
+        async def collect() -> list[TranscriptMessage]:
+            pages = self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min())
+            return [
+                _transcript_message(m, self._display_name(guild_id, m.author)) async for m in pages
+            ]
+
+        return await self._call(
+            collect(), "read the ticket's messages", channel_id, HISTORY_TIMEOUT_S
+        )
+
+    def _display_name(self, guild_id: int | None, user: hikari.User) -> str:
+        member = self._bot.cache.get_member(guild_id, user.id) if guild_id else None
+        return (member.display_name if member else None) or user.global_name or user.username
+
+    def names(self, guild_id: int) -> Names:
+        cache = self._bot.cache
+        return Names(
+            users={
+                int(i): m.display_name
+                for i, m in cache.get_members_view_for_guild(guild_id).items()
+            },
+            roles={int(i): r.name for i, r in cache.get_roles_view_for_guild(guild_id).items()},
+            channels={
+                int(i): c.name or str(i)
+                for i, c in cache.get_guild_channels_view_for_guild(guild_id).items()
+            },
+        )
+
+    def guild_name(self, guild_id: int) -> str:
+        guild = self._bot.cache.get_guild(guild_id)
+        return guild.name if guild else str(guild_id)
+
+    def channel_name(self, channel_id: int) -> str | None:
+        channel = self._bot.cache.get_guild_channel(channel_id)
+        return channel.name if channel else None
+
+    def channel_ids(self, guild_id: int) -> set[int] | None:
+        if self._bot.cache.get_guild(guild_id) is None:
+            return None
+        return {int(i) for i in self._bot.cache.get_guild_channels_view_for_guild(guild_id)}
+
+    async def set_access(
+        self, channel_id: int, target_id: int, target: Target, allow: Perm, deny: Perm
+    ) -> None:
+        await self._call(
+            self._bot.rest.edit_permission_overwrite(
+                channel_id,
+                target_id,
+                target_type=_OVERWRITE_TYPES[target],
+                allow=hikari.Permissions(int(allow)),
+                deny=hikari.Permissions(int(deny)),
+            ),
+            "change who can see the ticket",
+            channel_id,
+        )
+
+    async def remove_access(self, channel_id: int, target_id: int) -> None:
+        await self._call(
+            self._bot.rest.delete_permission_overwrite(channel_id, target_id),
+            "change who can see the ticket",
+            channel_id,
+        )
+
+    async def move_channel(self, channel_id: int, category_id: int) -> None:
+        await self._call(
+            self._bot.rest.edit_channel(channel_id, parent_category=category_id),
+            "move the ticket channel",
+            category_id,
+        )
+
+    async def rename_channel(self, channel_id: int, name: str) -> None:
+        await self._call(
+            self._bot.rest.edit_channel(channel_id, name=name), "rename the ticket", channel_id
+        )
+
+    async def post(self, channel_id: int, text: str, file: TranscriptFile | None = None) -> None:
+        await self._call(
+            self._bot.rest.create_message(
+                channel_id,
+                text,
+                attachment=_attachment(file),
+                user_mentions=False,
+                role_mentions=False,
+                mentions_everyone=False,
+            ),
+            "post in the log channel",
+            channel_id,
+        )
+
+    async def send_dm(self, user_id: int, text: str, file: TranscriptFile | None) -> bool:
         try:
-            async with asyncio.timeout(self._timeout):
+            dm = await self._call(self._bot.rest.create_dm_channel(user_id), "open a DM", None)
+            await self._call(
+                self._bot.rest.create_message(dm.id, text, attachment=_attachment(file)),
+                "send a DM",
+                None,
+            )
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.ForbiddenError):
+                return False  # the member closed their DMs: not an error
+            raise
+        return True
+
+    async def _call(
+        self,
+        call: Awaitable[T],
+        action: str,
+        where_id: int | None,
+        timeout: float | None = None,
+    ) -> T:
+        limit = timeout or self._timeout
+        try:
+            async with asyncio.timeout(limit):
                 return await call
         except TimeoutError as exc:
             raise DiscordFailure(
-                f"Discord did not answer within {self._timeout:.0f} s "
-                f"when the bot tried to {action}"
+                f"Discord did not answer within {limit:.0f} s when the bot tried to {action}"
             ) from exc
         except hikari.HTTPError as exc:
             raise DiscordFailure(self._describe(exc, action, where_id)) from exc
@@ -218,3 +352,38 @@ class HikariDiscord:
         if isinstance(exc, hikari.HTTPResponseError):
             return f"Discord answered {int(exc.status)} when the bot tried to {action}"
         return f"could not reach Discord to {action}: {exc}"
+
+
+def _attachment(file: TranscriptFile | None) -> hikari.UndefinedOr[hikari.Resourceish]:
+    if file is None:
+        return hikari.UNDEFINED
+    return hikari.Bytes(file.html.encode(), file.filename, mimetype="text/html")
+
+
+def _transcript_message(message: hikari.Message, author_name: str) -> TranscriptMessage:
+    author = message.author
+    return TranscriptMessage(
+        id=int(message.id),
+        author=TranscriptAuthor(
+            id=int(author.id),
+            name=author_name,
+            avatar_url=str(author.display_avatar_url) if author.display_avatar_url else None,
+            bot=author.is_bot,
+        ),
+        content=message.content or "",
+        created_at=message.timestamp.timestamp(),
+        edited_at=message.edited_timestamp.timestamp() if message.edited_timestamp else None,
+        embeds=tuple(
+            TranscriptEmbed(
+                title=e.title,
+                description=e.description,
+                colour=int(e.colour) if e.colour is not None else None,
+                fields=tuple(TranscriptEmbedField(f.name, f.value) for f in e.fields),
+            )
+            for e in message.embeds
+        ),
+        attachments=tuple(
+            TranscriptAttachment(filename=a.filename, url=a.url, size=a.size)
+            for a in message.attachments
+        ),
+    )

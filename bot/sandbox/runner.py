@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import string
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from bot.cli import wait_for_shutdown_signal
 from bot.config import Config, config_from_mapping
 from bot.core.admin import Blacklist
 from bot.core.keys import display_prefix, hash_key
-from bot.core.models import Button, Panel, Question
+from bot.core.models import Panel
+from bot.core.panel_file import load_panels
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.state import (
     ATTACH_FILES,
@@ -64,6 +67,7 @@ DEMO_PANEL_ID = "pnl_demo"
 HELP_BUTTON_ID = "btn_help"
 REPORT_BUTTON_ID = "btn_report"
 HELP_QUESTION = "What do you need help with?"
+DEMO_PANELS_FILE = "demo_panels.toml"
 
 
 @dataclass(frozen=True)
@@ -111,46 +115,12 @@ def seed(state: DiscordState, *, member_count: int = MEMBER_COUNT) -> SandboxWor
 
 def demo_panel(world: SandboxWorld) -> Panel:
     """One panel, two buttons: one with an intake question (max 1 open), one without (max 3)."""
-    return Panel(
-        panel_id=DEMO_PANEL_ID,
-        guild_id=world.guild.id,
-        title="Need a hand?",
-        description="Pick what fits and a private channel opens with the team.",
-        colour=0x5865F2,
-        buttons=(
-            Button(
-                button_id=HELP_BUTTON_ID,
-                panel_id=DEMO_PANEL_ID,
-                label="Get help",
-                position=0,
-                emoji="🛟",
-                category_id=world.category_id,
-                max_open=1,
-                support_role_ids=(world.support_role_id,),
-                questions=(
-                    Question(
-                        question_id="qst_help_topic",
-                        label=HELP_QUESTION,
-                        placeholder="e.g. a refund for order 1042",
-                        style="paragraph",
-                        max_length=1000,
-                    ),
-                ),
-            ),
-            Button(
-                button_id=REPORT_BUTTON_ID,
-                panel_id=DEMO_PANEL_ID,
-                label="Report a player",
-                position=1,
-                emoji="🚩",
-                style="danger",
-                category_id=world.category_id,
-                name_pattern="report-{number}",
-                max_open=3,
-                support_role_ids=(world.support_role_id,),
-            ),
-        ),
+    template = resources.files("bot.sandbox").joinpath(DEMO_PANELS_FILE).read_text("utf-8")
+    text = string.Template(template).substitute(
+        category_id=world.category_id, support_role_id=world.support_role_id
     )
+    (panel,) = load_panels(text, source=DEMO_PANELS_FILE, guild_id=world.guild.id)
+    return panel
 
 
 async def seed_database(path: Path, world: SandboxWorld) -> Panel:

@@ -156,10 +156,13 @@ class SqliteTicketStore:
         async with self._db.write() as conn:
             yield SqliteReservation(conn, guild_id)
 
-    async def set_channel(self, ticket_id: int, channel_id: int) -> None:
+    async def set_channel(
+        self, ticket_id: int, channel_id: int, category_id: int | None = None
+    ) -> None:
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET channel_id = ? WHERE ticket_id = ?", (channel_id, ticket_id)
+                "UPDATE tickets SET channel_id = ?, category_id = ? WHERE ticket_id = ?",
+                (channel_id, category_id, ticket_id),
             )
 
     async def mark_open(self, ticket_id: int) -> None:
@@ -190,3 +193,75 @@ class SqliteTicketStore:
             (guild_id,),
         )
         return [ticket_from_row(r) for r in rows]
+
+
+class SqliteLifecycleStore:
+    """Tickets after they open: who works them, how they close, what a closed one kept."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def by_channel(self, channel_id: int) -> Ticket | None:
+        row = await self._db.fetchone(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE channel_id = ?", (channel_id,)
+        )
+        return None if row is None else ticket_from_row(row)
+
+    async def open_in_guild(self, guild_id: int) -> list[Ticket]:
+        rows = await self._db.fetchall(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND state = 'open'",
+            (guild_id,),
+        )
+        return [ticket_from_row(r) for r in rows]
+
+    async def kept_in_guild(self, guild_id: int) -> list[Ticket]:
+        """Open tickets and archived closed ones: every ticket whose channel should exist."""
+        rows = await self._db.fetchall(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? "
+            "AND (state = 'open' OR archived = 1)",
+            (guild_id,),
+        )
+        return [ticket_from_row(r) for r in rows]
+
+    async def close(
+        self,
+        ticket_id: int,
+        *,
+        closed_at: float,
+        closed_by: int | None,
+        reason: str | None,
+        archived: bool,
+        transcript_path: str | None,
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE tickets SET state = 'closed', closed_at = ?, closed_by = ?, "
+                "close_reason = ?, archived = ?, claimed_by = NULL, "
+                "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
+                (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
+            )
+
+    async def reopen(self, ticket_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE tickets SET state = 'open', archived = 0, closed_at = NULL, "
+                "closed_by = NULL, close_reason = NULL WHERE ticket_id = ?",
+                (ticket_id,),
+            )
+
+    async def forget_channel(self, ticket_id: int) -> None:
+        """The channel of a closed ticket is gone for good (deleted later or by hand)."""
+        async with self._db.write() as conn:
+            await conn.execute("UPDATE tickets SET archived = 0 WHERE ticket_id = ?", (ticket_id,))
+
+    async def set_claimed(self, ticket_id: int, user_id: int | None) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE tickets SET claimed_by = ? WHERE ticket_id = ?", (user_id, ticket_id)
+            )
+
+    async def set_transcript(self, ticket_id: int, path: str) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE tickets SET transcript_path = ? WHERE ticket_id = ?", (path, ticket_id)
+            )

@@ -1,0 +1,433 @@
+"""A ticket after it opens: claim, members, rename, transcripts, close, reopen, delete.
+
+Who may do what is decided here: staff are the ticket button's support roles and members who
+can manage channels; the opener may close their own ticket unless the server turned that off.
+Everything that happens is posted to the server's log channel, which never breaks an action.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.core.errors import AdminError, DiscordFailure
+from bot.core.limits import Clock
+from bot.core.models import ServerSettings, Ticket
+from bot.core.ports import NO_PERMS, MemberInfo, Perm
+from bot.core.tickets import OPENER_PERMS, SUPPORT_PERMS, channel_name
+from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, render_transcript
+
+_LOG = logging.getLogger("rimpllee.lifecycle")
+
+REASON_MAX = 500
+Target = Literal["role", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, as Discord told us in the interaction."""
+
+    user_id: int
+    role_ids: frozenset[int]
+    manages_channels: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptFile:
+    filename: str
+    html: str
+
+
+class LifecyclePort(Protocol):
+    """What the lifecycle asks of Discord (failures raise `DiscordFailure`)."""
+
+    @property
+    def content_visible(self) -> bool: ...
+
+    async def history(self, channel_id: int) -> list[TranscriptMessage]: ...
+
+    def names(self, guild_id: int) -> Names: ...
+
+    def guild_name(self, guild_id: int) -> str: ...
+
+    def channel_name(self, channel_id: int) -> str | None: ...
+
+    def channel_ids(self, guild_id: int) -> set[int] | None: ...
+
+    async def delete_channel(self, channel_id: int) -> None: ...
+
+    async def set_access(
+        self, channel_id: int, target_id: int, target: Target, allow: Perm, deny: Perm
+    ) -> None: ...
+
+    async def remove_access(self, channel_id: int, target_id: int) -> None: ...
+
+    async def move_channel(self, channel_id: int, category_id: int) -> None: ...
+
+    async def rename_channel(self, channel_id: int, name: str) -> None: ...
+
+    async def post(
+        self, channel_id: int, text: str, file: TranscriptFile | None = None
+    ) -> None: ...
+
+    async def send_dm(self, user_id: int, text: str, file: TranscriptFile | None) -> bool: ...
+
+
+class LifecycleStore(Protocol):
+    async def by_channel(self, channel_id: int) -> Ticket | None: ...
+
+    async def kept_in_guild(self, guild_id: int) -> list[Ticket]: ...
+
+    async def close(
+        self,
+        ticket_id: int,
+        *,
+        closed_at: float,
+        closed_by: int | None,
+        reason: str | None,
+        archived: bool,
+        transcript_path: str | None,
+    ) -> None: ...
+
+    async def reopen(self, ticket_id: int) -> None: ...
+
+    async def forget_channel(self, ticket_id: int) -> None: ...
+
+    async def set_claimed(self, ticket_id: int, user_id: int | None) -> None: ...
+
+    async def set_transcript(self, ticket_id: int, path: str) -> None: ...
+
+
+class SettingsStore(Protocol):
+    async def get(self, guild_id: int) -> ServerSettings: ...
+
+
+class SupportRoles(Protocol):
+    async def support_roles(self, guild_id: int, button_id: str | None) -> tuple[int, ...]: ...
+
+    async def button_label(self, guild_id: int, button_id: str | None) -> str | None: ...
+
+
+class TranscriptArchive(Protocol):
+    def save(self, ticket: Ticket, filename: str, html: str) -> str:
+        """Store the transcript; returns where it is (kept on the ticket row)."""
+        ...
+
+
+class EventLog:
+    """Posts to the server's log channel; a failure is reported once per server, never raised."""
+
+    def __init__(self, settings: SettingsStore, discord: LifecyclePort) -> None:
+        self._settings = settings
+        self._discord = discord
+        self._reported: set[int] = set()
+
+    async def post(self, guild_id: int, text: str, file: TranscriptFile | None = None) -> None:
+        channel_id = (await self._settings.get(guild_id)).log_channel_id
+        if channel_id is None:
+            return
+        try:
+            await self._discord.post(channel_id, text, file)
+        except DiscordFailure as exc:
+            if guild_id not in self._reported:
+                self._reported.add(guild_id)
+                _LOG.warning(
+                    "server %d: cannot post to its log channel %d (%s); tickets keep working, "
+                    "fix the log channel with /settings log-channel",
+                    guild_id,
+                    channel_id,
+                    exc,
+                )
+        else:
+            self._reported.discard(guild_id)
+
+
+def _number(ticket: Ticket) -> str:
+    return f"#{ticket.number:04d}"
+
+
+class LifecycleService:
+    def __init__(
+        self,
+        store: LifecycleStore,
+        settings: SettingsStore,
+        roles: SupportRoles,
+        discord: LifecyclePort,
+        archive: TranscriptArchive,
+        events: EventLog,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._roles = roles
+        self._discord = discord
+        self._archive = archive
+        self._events = events
+        self._clock = clock
+
+    # -- lookups and permissions ----------------------------------------------------------------
+
+    async def ticket(self, channel_id: int, *, state: str | None = "open") -> Ticket:
+        ticket = await self._store.by_channel(channel_id)
+        if ticket is None:
+            raise AdminError("this channel is not a ticket")
+        if state == "open" and ticket.state != "open":
+            raise AdminError(f"ticket {_number(ticket)} is closed")
+        return ticket
+
+    async def is_staff(self, ticket: Ticket, actor: Actor) -> bool:
+        if actor.manages_channels:
+            return True
+        roles = await self._roles.support_roles(ticket.guild_id, ticket.button_id)
+        return bool(actor.role_ids.intersection(roles))
+
+    async def _require_staff(self, ticket: Ticket, actor: Actor) -> None:
+        if not await self.is_staff(ticket, actor):
+            raise PermissionError(
+                "only this ticket's support team or members with Manage Channels can do that"
+            )
+
+    async def can_close(self, ticket: Ticket, actor: Actor) -> None:
+        if actor.user_id == ticket.user_id:
+            if (await self._settings.get(ticket.guild_id)).opener_can_close:
+                return
+            raise PermissionError("on this server only the staff can close tickets")
+        await self._require_staff(ticket, actor)
+
+    # -- transcripts ----------------------------------------------------------------------------
+
+    async def make_transcript(
+        self,
+        ticket: Ticket,
+        *,
+        closed_by: int | None = None,
+        reason: str | None = None,
+        closed_at: float | None = None,
+    ) -> tuple[str, TranscriptFile]:
+        """Read the whole channel history, render it, store it; returns path and file."""
+        assert ticket.channel_id is not None
+        messages = await self._discord.history(ticket.channel_id)
+        names = self._discord.names(ticket.guild_id)
+        name = self._discord.channel_name(ticket.channel_id) or f"ticket-{ticket.number:04d}"
+        header = TranscriptHeader(
+            server_name=self._discord.guild_name(ticket.guild_id),
+            ticket_name=name,
+            ticket_number=ticket.number,
+            opener=names.users.get(ticket.user_id, str(ticket.user_id)),
+            opener_id=ticket.user_id,
+            source=ticket.source,
+            button_label=await self._roles.button_label(ticket.guild_id, ticket.button_id),
+            opened_at=ticket.opened_at,
+            closed_at=closed_at,
+            closed_by=names.users.get(closed_by, str(closed_by)) if closed_by else None,
+            close_reason=reason,
+            content_visible=self._discord.content_visible,
+        )
+        html = render_transcript(header, messages, names)
+        filename = f"transcript-{ticket.number:04d}-{name}.html"
+        path = self._archive.save(ticket, filename, html)
+        await self._store.set_transcript(ticket.ticket_id, path)
+        return path, TranscriptFile(filename, html)
+
+    async def transcript(self, channel_id: int, actor: Actor) -> TranscriptFile:
+        ticket = await self.ticket(channel_id, state=None)
+        await self._require_staff(ticket, actor)
+        _, file = await self.make_transcript(ticket)
+        return file
+
+    # -- close, reopen, delete ------------------------------------------------------------------
+
+    async def close(self, channel_id: int, actor: Actor, reason: str | None) -> Ticket:
+        ticket = await self.ticket(channel_id)
+        await self.can_close(ticket, actor)
+        reason = (reason or "").strip()[:REASON_MAX] or None
+        settings = await self._settings.get(ticket.guild_id)
+        now = self._clock()
+        path, file = await self.make_transcript(
+            ticket, closed_by=actor.user_id, reason=reason, closed_at=now
+        )
+        archive = settings.close_mode == "archive"
+        if archive:
+            await self._archive_channel(ticket, settings)
+        await self._store.close(
+            ticket.ticket_id,
+            closed_at=now,
+            closed_by=actor.user_id,
+            reason=reason,
+            archived=archive,
+            transcript_path=path,
+        )
+        if not archive:
+            try:
+                await self._discord.delete_channel(channel_id)
+            except DiscordFailure:
+                await self._store.reopen(ticket.ticket_id)
+                raise
+        why = f": {reason}" if reason else ""
+        text = (
+            f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{actor.user_id}>{why}"
+        )
+        await self._events.post(ticket.guild_id, text, file)
+        if settings.dm_transcript:
+            sent = await self._discord.send_dm(
+                ticket.user_id,
+                f"Your ticket {_number(ticket)} on {self._discord.guild_name(ticket.guild_id)} "
+                f"was closed{why}. Here is its transcript.",
+                file,
+            )
+            if not sent:
+                _LOG.info("ticket %s: the opener does not accept DMs", _number(ticket))
+        return ticket
+
+    async def _archive_channel(self, ticket: Ticket, settings: ServerSettings) -> None:
+        assert ticket.channel_id is not None
+        await self._discord.set_access(
+            ticket.channel_id, ticket.user_id, "member", NO_PERMS, Perm.VIEW_CHANNEL
+        )
+        if settings.archive_category_id is not None:
+            await self._discord.move_channel(ticket.channel_id, settings.archive_category_id)
+
+    async def reopen(self, channel_id: int, actor: Actor) -> Ticket:
+        ticket = await self.ticket(channel_id, state=None)
+        if ticket.state == "open":
+            raise AdminError(f"ticket {_number(ticket)} is already open")
+        await self._require_staff(ticket, actor)
+        await self._discord.set_access(channel_id, ticket.user_id, "member", OPENER_PERMS, NO_PERMS)
+        settings = await self._settings.get(ticket.guild_id)
+        if settings.archive_category_id is not None and ticket.category_id is not None:
+            await self._discord.move_channel(channel_id, ticket.category_id)
+        await self._store.reopen(ticket.ticket_id)
+        await self._events.post(
+            ticket.guild_id, f"🔓 Ticket {_number(ticket)} reopened by <@{actor.user_id}>"
+        )
+        return ticket
+
+    async def delete(self, channel_id: int, actor: Actor) -> Ticket:
+        ticket = await self.ticket(channel_id, state=None)
+        if ticket.state == "open":
+            raise AdminError(f"ticket {_number(ticket)} is open: close it first")
+        await self._require_staff(ticket, actor)
+        await self._store.forget_channel(ticket.ticket_id)
+        await self._discord.delete_channel(channel_id)
+        await self._events.post(
+            ticket.guild_id, f"🗑️ Ticket {_number(ticket)} deleted by <@{actor.user_id}>"
+        )
+        return ticket
+
+    # -- working a ticket -----------------------------------------------------------------------
+
+    async def claim(self, channel_id: int, actor: Actor) -> Ticket:
+        ticket = await self.ticket(channel_id)
+        await self._require_staff(ticket, actor)
+        if ticket.claimed_by == actor.user_id:
+            raise AdminError("you already handle this ticket")
+        if ticket.claimed_by is not None:
+            raise AdminError(f"<@{ticket.claimed_by}> already handles this ticket")
+        settings = await self._settings.get(ticket.guild_id)
+        if settings.claim_locks:
+            await self._lock_to(ticket, actor.user_id)
+        await self._store.set_claimed(ticket.ticket_id, actor.user_id)
+        await self._events.post(
+            ticket.guild_id, f"🙋 Ticket {_number(ticket)} claimed by <@{actor.user_id}>"
+        )
+        return ticket
+
+    async def unclaim(self, channel_id: int, actor: Actor) -> Ticket:
+        ticket = await self.ticket(channel_id)
+        if ticket.claimed_by is None:
+            raise AdminError("nobody handles this ticket yet")
+        if ticket.claimed_by != actor.user_id and not actor.manages_channels:
+            raise PermissionError(f"only <@{ticket.claimed_by}> or a manager can unclaim it")
+        settings = await self._settings.get(ticket.guild_id)
+        if settings.claim_locks:
+            await self._unlock(ticket, ticket.claimed_by)
+        await self._store.set_claimed(ticket.ticket_id, None)
+        return ticket
+
+    async def _lock_to(self, ticket: Ticket, claimer: int) -> None:
+        """Only the claimer (and admins) may write; the rest of the team may still read."""
+        assert ticket.channel_id is not None
+        readers = Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY
+        for role in await self._roles.support_roles(ticket.guild_id, ticket.button_id):
+            await self._discord.set_access(
+                ticket.channel_id, role, "role", readers, Perm.SEND_MESSAGES
+            )
+        await self._discord.set_access(
+            ticket.channel_id, claimer, "member", SUPPORT_PERMS, NO_PERMS
+        )
+
+    async def _unlock(self, ticket: Ticket, claimer: int) -> None:
+        assert ticket.channel_id is not None
+        for role in await self._roles.support_roles(ticket.guild_id, ticket.button_id):
+            await self._discord.set_access(ticket.channel_id, role, "role", SUPPORT_PERMS, NO_PERMS)
+        if claimer != ticket.user_id:
+            await self._discord.remove_access(ticket.channel_id, claimer)
+
+    async def add(self, channel_id: int, actor: Actor, target_id: int, target: Target) -> Ticket:
+        ticket = await self.ticket(channel_id)
+        await self._require_staff(ticket, actor)
+        await self._discord.set_access(channel_id, target_id, target, OPENER_PERMS, NO_PERMS)
+        return ticket
+
+    async def remove(self, channel_id: int, actor: Actor, target_id: int) -> Ticket:
+        ticket = await self.ticket(channel_id)
+        await self._require_staff(ticket, actor)
+        if target_id == ticket.user_id:
+            raise AdminError("the opener can't be removed from their own ticket; close it instead")
+        await self._discord.remove_access(channel_id, target_id)
+        return ticket
+
+    async def rename(self, channel_id: int, actor: Actor, name: str) -> str:
+        ticket = await self.ticket(channel_id)
+        await self._require_staff(ticket, actor)
+        clean = channel_name(name, ticket.number, MemberInfo(ticket.user_id, ""))
+        if not re.search(r"[a-z0-9]", clean):
+            raise AdminError("that name has no letters or digits Discord would keep")
+        await self._discord.rename_channel(channel_id, clean)
+        return clean
+
+    # -- channels that vanished -----------------------------------------------------------------
+
+    async def channel_gone(self, channel_id: int) -> None:
+        """A ticket channel was deleted (by hand, or while the bot was offline)."""
+        ticket = await self._store.by_channel(channel_id)
+        if ticket is None:
+            return
+        if ticket.state == "open":
+            await self._store.close(
+                ticket.ticket_id,
+                closed_at=self._clock(),
+                closed_by=None,
+                reason="channel deleted",
+                archived=False,
+                transcript_path=None,
+            )
+            await self._events.post(
+                ticket.guild_id,
+                f"🗑️ Ticket {_number(ticket)} of <@{ticket.user_id}> closed: "
+                "its channel was deleted",
+            )
+        elif ticket.archived:
+            await self._store.forget_channel(ticket.ticket_id)
+
+    async def sweep(self, guild_id: int) -> int:
+        """Close tickets whose channel no longer exists; run when a server becomes available."""
+        existing = self._discord.channel_ids(guild_id)
+        if existing is None:
+            return 0
+        gone = [
+            t
+            for t in await self._store.kept_in_guild(guild_id)
+            if t.channel_id is not None and t.channel_id not in existing
+        ]
+        for ticket in gone:
+            assert ticket.channel_id is not None
+            await self.channel_gone(ticket.channel_id)
+        if gone:
+            _LOG.warning(
+                "server %d: %d ticket channel(s) were deleted while offline", guild_id, len(gone)
+            )
+        return len(gone)

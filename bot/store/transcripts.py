@@ -1,0 +1,24 @@
+"""Transcript files under the data directory: `<root>/<guild>/transcript-<number>-<name>.html`."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from bot.core.models import Ticket
+
+
+class TranscriptFiles:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def save(self, ticket: Ticket, filename: str, html: str) -> str:
+        """Written whole or not at all (temp file, then rename), so a crash leaves no half file."""
+        folder = self.root / str(ticket.guild_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+        temp = path.with_suffix(".tmp")
+        temp.write_text(html, encoding="utf-8")
+        os.replace(temp, path)
+        return str(path)
