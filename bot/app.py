@@ -16,7 +16,8 @@ from aiohttp import web
 from bot.api.app import Health, create_app
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
-from bot.core.admin import ApiKeys, Blacklist
+from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
 from bot.core.tickets import Limits, TicketService
@@ -25,8 +26,10 @@ from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
-from bot.store.panels import SqlitePanelStore
-from bot.store.tickets import SqliteTicketStore
+from bot.store.panels import SqlitePanelStore, SqliteSupportRoles
+from bot.store.settings import SqliteSettingsStore
+from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
+from bot.store.transcripts import TranscriptFiles
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -42,6 +45,7 @@ class Rimpllee:
         self.discord = DiscordGateway(config.discord, max_retries=max_retries)
         self.db: Database | None = None
         self.tickets: TicketService | None = None
+        self._events: EventLog | None = None
         self._runner: web.AppRunner | None = None
         self.http_port = 0
 
@@ -59,11 +63,7 @@ class Rimpllee:
         try:
             self.db = await Database.open(self.config.database.path)
             services = self._services(self.db)
-            blacklist = Blacklist(SqliteBlacklistStore(self.db), self.clock)
-            panel_store = SqlitePanelStore(self.db)
-            panels = PanelService(panel_store, self.discord.port, self.clock)
-            await self.discord.install_admin(services.keys, blacklist, panels)
-            self.discord.route(InteractionRouter(services.tickets, panel_store))
+            await self._install_discord(self.db, services)
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.reconcile()
@@ -71,6 +71,35 @@ class Rimpllee:
             await self.stop()
             raise
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
+
+    async def _install_discord(self, db: Database, services: ApiServices) -> None:
+        """Slash commands, the button router and the ticket lifecycle, before connecting."""
+        clock = self.clock
+        panel_store = SqlitePanelStore(db)
+        settings_store = SqliteSettingsStore(db)
+        transcripts = TranscriptFiles(self.config.database.path.parent / "transcripts")
+        lifecycle = LifecycleService(
+            SqliteLifecycleStore(db),
+            settings_store,
+            SqliteSupportRoles(panel_store),
+            self.discord.port,
+            transcripts,
+            self.events(db),
+            clock,
+        )
+        await self.discord.install_commands(
+            services.keys,
+            Blacklist(SqliteBlacklistStore(db), clock),
+            PanelService(panel_store, self.discord.port, clock),
+            Settings(settings_store, clock),
+            lifecycle,
+        )
+        self.discord.route(InteractionRouter(services.tickets, panel_store, lifecycle), lifecycle)
+
+    def events(self, db: Database) -> EventLog:
+        if self._events is None:
+            self._events = EventLog(SqliteSettingsStore(db), self.discord.port)
+        return self._events
 
     def _services(self, db: Database) -> ApiServices:
         limits = self.config.limits
@@ -83,6 +112,7 @@ class Rimpllee:
                 user_max_open=limits.user_max_open,
             ),
             self.clock,
+            self.events(db),
         )
         return ApiServices(
             tickets=self.tickets,

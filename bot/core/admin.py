@@ -6,11 +6,12 @@ The slash commands and the `rimpllee apikey|blacklist` command line both call th
 from __future__ import annotations
 
 import time
+from typing import Any, Protocol
 
 from bot.core.errors import AdminError, InvalidApiKey
 from bot.core.keys import display_prefix, generate_key, hash_key, looks_like_key
 from bot.core.limits import Clock
-from bot.core.models import ApiKeyInfo, BlacklistEntry
+from bot.core.models import ApiKeyInfo, BlacklistEntry, ServerSettings
 from bot.core.ports import BlacklistStore, KeyStore
 
 
@@ -78,3 +79,27 @@ class Blacklist:
 
     async def entries(self, guild_id: int) -> list[BlacklistEntry]:
         return await self._store.entries(guild_id)
+
+
+class SettingsWriter(Protocol):
+    async def get(self, guild_id: int) -> ServerSettings: ...
+
+    async def update(self, guild_id: int, now: float, **changes: Any) -> ServerSettings: ...
+
+
+class Settings:
+    """Per-server settings as admins change them (`/settings …`)."""
+
+    def __init__(self, store: SettingsWriter, clock: Clock = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def get(self, guild_id: int) -> ServerSettings:
+        return await self._store.get(guild_id)
+
+    async def change(self, guild_id: int, **changes: Any) -> ServerSettings:
+        if changes.get("close_mode", "delete") not in ("delete", "archive"):
+            raise AdminError("close mode must be 'delete' or 'archive'")
+        if changes.get("user_max_open") is not None and not 1 <= changes["user_max_open"] <= 25:
+            raise AdminError("the per-member limit must be between 1 and 25")
+        return await self._store.update(guild_id, self._clock(), **changes)

@@ -79,6 +79,8 @@ class LifecyclePort(Protocol):
 class LifecycleStore(Protocol):
     async def by_channel(self, channel_id: int) -> Ticket | None: ...
 
+    async def by_id(self, ticket_id: int) -> Ticket | None: ...
+
     async def kept_in_guild(self, guild_id: int) -> list[Ticket]: ...
 
     async def close(
@@ -189,6 +191,10 @@ class LifecycleService:
             raise PermissionError(
                 "only this ticket's support team or members with Manage Channels can do that"
             )
+
+    async def is_archived(self, ticket_id: int) -> bool:
+        ticket = await self._store.by_id(ticket_id)
+        return ticket is not None and ticket.archived
 
     async def can_close(self, ticket: Ticket, actor: Actor) -> None:
         if actor.user_id == ticket.user_id:

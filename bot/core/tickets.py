@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.core.errors import (
     Blacklisted,
@@ -52,6 +53,12 @@ BOT_PERMS = SUPPORT_PERMS | Perm.MANAGE_CHANNELS
 
 CHANNEL_NAME_MAX = 100
 CLOSE_PREFIX = "rmp:close:"
+
+
+class EventSink(Protocol):
+    """The server's log channel (never raises)."""
+
+    async def post(self, guild_id: int, text: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +132,13 @@ class TicketService:
         discord: DiscordPort,
         limits: Limits,
         clock: Clock = time.time,
+        events: EventSink | None = None,
     ) -> None:
         self._store = store
         self._discord = discord
         self._limits = limits
         self._clock = clock
+        self._events = events
         self._locks = KeyedLocks()
 
     async def open_ticket(
@@ -225,6 +234,13 @@ class TicketService:
         except BaseException:
             await self._undo(ticket, channel_id)
             raise
+        if self._events is not None:
+            via = "the API" if ticket.source == "api" else "the panel"
+            await self._events.post(
+                ticket.guild_id,
+                f"📥 Ticket #{ticket.number:04d} opened for <@{member.user_id}> with "
+                f"“{button.label}” via {via}: <#{channel_id}>",
+            )
         _LOG.info(
             "opened ticket #%d in guild %d for user %d (%s, channel %d)",
             ticket.number,

@@ -10,8 +10,7 @@ import hikari
 import lightbulb
 
 from bot.config import DiscordConfig
-from bot.core.admin import ApiKeys, Blacklist
-from bot.core.panels import PanelService
+from bot.core.lifecycle import LifecycleService
 from bot.discord import admin, panel_commands
 from bot.discord.port import HikariDiscord
 from bot.discord.router import InteractionRouter
@@ -51,22 +50,33 @@ class DiscordGateway:
         bot = self.bot
         return bot.is_alive and bool(bot.shards) and all(s.is_alive for s in bot.shards.values())
 
-    async def install_admin(
-        self, keys: ApiKeys, blacklist: Blacklist, panels: PanelService
-    ) -> None:
-        """The admin slash commands and the services they are injected with."""
+    async def install_commands(self, *services: object) -> None:
+        """The slash commands, and the services lightbulb injects into them (by their type)."""
         registry = self.client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-        registry.register_value(ApiKeys, keys)
-        registry.register_value(Blacklist, blacklist)
-        registry.register_value(PanelService, panels)
+        for service in services:
+            registry.register_value(type(service), service)
         for loader in LOADERS:
             await loader.add_to_client(self.client)
 
-    def route(self, router: InteractionRouter) -> None:
-        """Panel buttons and intake forms: listened for before the gateway connects."""
+    def route(self, router: InteractionRouter, lifecycle: LifecycleService) -> None:
+        """Buttons, forms and vanished ticket channels: listened for before connecting."""
         self.bot.subscribe(hikari.InteractionCreateEvent, router.on_interaction)
 
+        async def channel_deleted(event: hikari.GuildChannelDeleteEvent) -> None:
+            await lifecycle.channel_gone(int(event.channel_id))
+
+        async def guild_available(event: hikari.GuildAvailableEvent) -> None:
+            await lifecycle.sweep(int(event.guild_id))
+
+        self.bot.subscribe(hikari.GuildChannelDeleteEvent, channel_deleted)
+        self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
+
     async def start(self) -> None:
+        if hikari.Intents.MESSAGE_CONTENT not in self._config.intents:
+            _LOG.warning(
+                "the MESSAGE_CONTENT intent is off: transcripts will not contain message text. "
+                "Enable it in the Developer Portal and in discord.intents"
+            )
         await self._check_credentials()
         url = self._config.rest_url
         try:

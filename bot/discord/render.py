@@ -10,6 +10,7 @@ from bot.core.models import Button, Panel
 
 OPEN_PREFIX = "rmp:open:"
 FORM_PREFIX = "rmp:form:"
+CLOSE_FORM_PREFIX = "rmp:closeform:"
 BUTTONS_PER_ROW = 5
 
 InteractiveStyle = Literal[

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 import hikari
 
 from bot.core.errors import TicketError
+from bot.core.lifecycle import REASON_MAX, Actor, LifecycleService
 from bot.core.models import Answer, Button, OpenedTicket, Panel
 from bot.core.tickets import CLOSE_PREFIX, TicketService
 from bot.discord.errors import GONE, UNEXPECTED, member_message
-from bot.discord.render import FORM_PREFIX, OPEN_PREFIX, question_modal
+from bot.discord.render import CLOSE_FORM_PREFIX, FORM_PREFIX, OPEN_PREFIX, question_modal
 from bot.store.panels import SqlitePanelStore
 
 _LOG = logging.getLogger("rimpllee.discord.router")
@@ -33,11 +34,13 @@ class InteractionRouter:
         self,
         tickets: TicketService,
         panels: SqlitePanelStore,
+        lifecycle: LifecycleService,
         *,
         answer_within: float = ANSWER_WITHIN_S,
     ) -> None:
         self._tickets = tickets
         self._panels = panels
+        self._lifecycle = lifecycle
         self._answer_within = answer_within
 
     async def on_interaction(self, event: hikari.InteractionCreateEvent) -> None:
@@ -57,11 +60,7 @@ class InteractionRouter:
         if custom_id.startswith(OPEN_PREFIX):
             await self._on_open(interaction, custom_id.removeprefix(OPEN_PREFIX))
         elif custom_id.startswith(CLOSE_PREFIX):
-            await _reply(
-                interaction,
-                "Closing from Discord comes with the ticket lifecycle; for now staff close a "
-                "ticket by deleting its channel.",
-            )
+            await self._on_close(interaction)
         elif custom_id.startswith("rmp:"):
             await _reply(interaction, GONE)
 
@@ -91,7 +90,40 @@ class InteractionRouter:
             return
         await self._open(interaction, panel, button, ())
 
+    async def _on_close(self, interaction: hikari.ComponentInteraction) -> None:
+        """The Close button asks for confirmation: a short form with an optional reason."""
+        try:
+            ticket = await self._lifecycle.ticket(int(interaction.channel_id))
+            await self._lifecycle.can_close(ticket, actor_of(interaction))
+        except (TicketError, PermissionError) as refusal:
+            await _reply(interaction, str(refusal))
+            return
+        reason = interaction.app.rest.build_modal_action_row().add_text_input(
+            "reason",
+            "Reason (optional)",
+            style=hikari.TextInputStyle.PARAGRAPH,
+            required=False,
+            max_length=REASON_MAX,
+        )
+        await interaction.create_modal_response(
+            f"Close ticket #{ticket.number:04d}?",
+            CLOSE_FORM_PREFIX + str(ticket.ticket_id),
+            components=[reason],
+        )
+
+    async def _on_close_form(self, interaction: hikari.ModalInteraction) -> None:
+        reason = " ".join(
+            item.value
+            for row in interaction.components
+            for item in getattr(row, "components", ())
+            if isinstance(item, hikari.TextInputComponent)
+        )
+        await close_and_report(self._lifecycle, interaction, int(interaction.channel_id), reason)
+
     async def _on_form(self, interaction: hikari.ModalInteraction) -> None:
+        if interaction.custom_id.startswith(CLOSE_FORM_PREFIX):
+            await self._on_close_form(interaction)
+            return
         if not interaction.custom_id.startswith(FORM_PREFIX):
             return
         found = await self._find(
@@ -146,6 +178,39 @@ class InteractionRouter:
         )
         await asyncio.wait({opening})
         await interaction.edit_initial_response(_outcome(opening))
+
+
+def actor_of(interaction: hikari.PartialInteraction) -> Actor:
+    """Who acts, from what Discord says in the interaction (roles and channel permissions)."""
+    member = getattr(interaction, "member", None)
+    if member is None:
+        return Actor(int(interaction.user.id), frozenset(), manages_channels=False)
+    perms = member.permissions
+    manages = bool(perms & (hikari.Permissions.MANAGE_CHANNELS | hikari.Permissions.ADMINISTRATOR))
+    return Actor(int(member.id), frozenset(int(r) for r in member.role_ids), manages)
+
+
+async def close_and_report(
+    lifecycle: LifecycleService,
+    interaction: hikari.ModalInteraction | hikari.CommandInteraction,
+    channel_id: int,
+    reason: str | None,
+) -> None:
+    """Answer at once (closing reads the whole history), then close; failures follow up."""
+    await interaction.create_initial_response(
+        hikari.ResponseType.MESSAGE_CREATE,
+        "Closing the ticket and saving its transcript…",
+        flags=EPHEMERAL,
+    )
+    try:
+        ticket = await lifecycle.close(channel_id, actor_of(interaction), reason)
+    except (TicketError, PermissionError) as refusal:
+        await interaction.edit_initial_response(f"The ticket was not closed: {refusal}")
+        return
+    if ticket.channel_id is not None and await lifecycle.is_archived(ticket.ticket_id):
+        await interaction.edit_initial_response(
+            f"Ticket #{ticket.number:04d} is closed and archived; staff can `/ticket reopen` it."
+        )
 
 
 async def _reply(

@@ -207,6 +207,12 @@ class SqliteLifecycleStore:
         )
         return None if row is None else ticket_from_row(row)
 
+    async def by_id(self, ticket_id: int) -> Ticket | None:
+        row = await self._db.fetchone(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE ticket_id = ?", (ticket_id,)
+        )
+        return None if row is None else ticket_from_row(row)
+
     async def open_in_guild(self, guild_id: int) -> list[Ticket]:
         rows = await self._db.fetchall(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND state = 'open'",
