@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck sandbox bench clean
+.PHONY: test lint typecheck sandbox bench transcript-sample clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ sandbox: $(STAMP)
 # Not a test: latency, REST calls per ticket and throughput of the API (about a minute).
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmark
+
+transcript-sample: $(STAMP)
+	$(BIN)/python -m tests.sample_transcript
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -229,6 +229,8 @@ class Narrator:
             self._message(payload)
         elif event == "CHANNEL_DELETE":
             print(f"[discord] #{payload['name']} deleted", flush=True)
+        elif event == "MESSAGE_UPDATE" and payload["author"]["id"] == str(self._state.bot.id):
+            print(f"[discord] message {payload['id']} edited", flush=True)
 
     def _channel(self, payload: JSON) -> None:
         guild = self._state.guilds[int(payload["guild_id"])]
@@ -244,7 +246,7 @@ class Narrator:
     def _message(self, payload: JSON) -> None:
         channel = self._state.channels.get(int(payload["channel_id"]))
         name = channel.name if channel else payload["channel_id"]
-        lines = [f"[discord] message in #{name}: {payload['content']!r}"]
+        lines = [f"[discord] message {payload['id']} in #{name}: {payload['content']!r}"]
         message = self._state.messages.get(int(payload["channel_id"]), {}).get(int(payload["id"]))
         if message is not None and message.allowed_mentions is not None:
             lines.append(f"          allowed mentions: {json.dumps(message.allowed_mentions)}")
