@@ -2,66 +2,74 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aiosqlite
 
 from bot.core.errors import AdminError
 from bot.core.models import Button, Panel, Question
 from bot.store.database import Database
 
+# The whole panel in one statement (one trip to the database thread): buttons, their roles and
+# questions come back as JSON, in order.
+_LOAD_PANEL = """
+SELECT p.panel_id, p.guild_id, p.title, p.description, p.colour, p.channel_id, p.message_id,
+  (SELECT json_group_array(json(b.j)) FROM (
+     SELECT json_object(
+       'button_id', bt.button_id, 'position', bt.position, 'label', bt.label,
+       'emoji', bt.emoji, 'style', bt.style, 'category_id', bt.category_id,
+       'name_pattern', bt.name_pattern, 'max_open', bt.max_open,
+       'welcome_text', bt.welcome_text,
+       'roles', (SELECT json_group_array(r.role_id) FROM
+                   (SELECT role_id FROM button_support_roles
+                    WHERE button_id = bt.button_id ORDER BY role_id) r),
+       'questions', (SELECT json_group_array(json(q.j)) FROM
+                   (SELECT json_object(
+                      'question_id', question_id, 'label', label, 'placeholder', placeholder,
+                      'style', style, 'required', required, 'min_length', min_length,
+                      'max_length', max_length) AS j
+                    FROM questions WHERE button_id = bt.button_id ORDER BY position) q)
+     ) AS j
+     FROM buttons bt WHERE bt.panel_id = p.panel_id ORDER BY bt.position) b) AS buttons
+FROM panels p WHERE p.panel_id = ? AND p.guild_id = ?
+"""
+
+
+def _question(q: dict[str, Any]) -> Question:
+    return Question(
+        question_id=q["question_id"],
+        label=q["label"],
+        placeholder=q["placeholder"],
+        style=q["style"],
+        required=bool(q["required"]),
+        min_length=q["min_length"],
+        max_length=q["max_length"],
+    )
+
+
+def _button(panel_id: str, b: dict[str, Any]) -> Button:
+    return Button(
+        button_id=b["button_id"],
+        panel_id=panel_id,
+        label=b["label"],
+        position=b["position"],
+        emoji=b["emoji"],
+        style=b["style"],
+        category_id=b["category_id"],
+        name_pattern=b["name_pattern"],
+        max_open=b["max_open"],
+        welcome_text=b["welcome_text"],
+        support_role_ids=tuple(b["roles"]),
+        questions=tuple(_question(q) for q in b["questions"]),
+    )
+
 
 async def load_panel(db: Database, guild_id: int, panel_id: str) -> Panel | None:
     """The panel if it belongs to `guild_id`: another server's panel is simply not found."""
-    row = await db.fetchone(
-        "SELECT panel_id, guild_id, title, description, colour, channel_id, message_id "
-        "FROM panels WHERE panel_id = ? AND guild_id = ?",
-        (panel_id, guild_id),
-    )
+    row = await db.fetchone(_LOAD_PANEL, (panel_id, guild_id))
     if row is None:
         return None
-    button_rows = await db.fetchall(
-        "SELECT * FROM buttons WHERE panel_id = ? ORDER BY position", (panel_id,)
-    )
-    role_rows = await db.fetchall(
-        "SELECT r.button_id, r.role_id FROM button_support_roles r "
-        "JOIN buttons b USING (button_id) WHERE b.panel_id = ? ORDER BY r.role_id",
-        (panel_id,),
-    )
-    question_rows = await db.fetchall(
-        "SELECT q.* FROM questions q JOIN buttons b USING (button_id) "
-        "WHERE b.panel_id = ? ORDER BY q.position",
-        (panel_id,),
-    )
-    buttons = tuple(
-        Button(
-            button_id=b["button_id"],
-            panel_id=panel_id,
-            label=b["label"],
-            position=b["position"],
-            emoji=b["emoji"],
-            style=b["style"],
-            category_id=b["category_id"],
-            name_pattern=b["name_pattern"],
-            max_open=b["max_open"],
-            welcome_text=b["welcome_text"],
-            support_role_ids=tuple(
-                r["role_id"] for r in role_rows if r["button_id"] == b["button_id"]
-            ),
-            questions=tuple(
-                Question(
-                    question_id=q["question_id"],
-                    label=q["label"],
-                    placeholder=q["placeholder"],
-                    style=q["style"],
-                    required=bool(q["required"]),
-                    min_length=q["min_length"],
-                    max_length=q["max_length"],
-                )
-                for q in question_rows
-                if q["button_id"] == b["button_id"]
-            ),
-        )
-        for b in button_rows
-    )
     return Panel(
         panel_id=row["panel_id"],
         guild_id=row["guild_id"],
@@ -70,7 +78,7 @@ async def load_panel(db: Database, guild_id: int, panel_id: str) -> Panel | None
         colour=row["colour"],
         channel_id=row["channel_id"],
         message_id=row["message_id"],
-        buttons=buttons,
+        buttons=tuple(_button(panel_id, b) for b in json.loads(row["buttons"])),
     )
 
 
