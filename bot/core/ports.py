@@ -105,6 +105,7 @@ class LimitFacts:
     """What the limit checks need about one user on one server, read in one statement (so
     it is one consistent snapshot even without a transaction)."""
 
+    blacklisted: bool
     open_tickets: tuple[OpenRef, ...]
     user_max_open: int | None
     opened_in_window: int
@@ -151,8 +152,6 @@ class TicketStore(Protocol):
     async def drop(self, ticket_id: int) -> None: ...
 
     async def opening_tickets(self) -> list[Ticket]: ...
-
-    async def is_blacklisted(self, guild_id: int, user_id: int) -> bool: ...
 
 
 class KeyStore(Protocol):

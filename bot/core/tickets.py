@@ -190,15 +190,15 @@ class TicketService:
         member = await self._discord.find_member(guild_id, user_id)
         if member is None:
             raise NotMember(user_id)
-        if await self._store.is_blacklisted(guild_id, user_id):
-            raise Blacklisted(user_id)
         return member
 
     async def _check_limits(self, view: LimitView, user_id: int, button: Button) -> float:
-        """Max open, then the server's rate, then the user's cooldown; returns the time used."""
+        """Blacklist, max open, the server's rate, the user's cooldown; returns the time used."""
         limits = self._limits
         now = self._clock()
         facts = await view.facts(user_id, now - limits.window)
+        if facts.blacklisted:
+            raise Blacklisted(user_id)
         open_now = facts.open_tickets
         same_button = [t for t in open_now if t.button_id == button.button_id]
         if len(same_button) >= button.max_open:

@@ -71,11 +71,13 @@ class _LimitQueries:
             "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
             "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
             "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
-            "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u)",
+            "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
+            "EXISTS (SELECT 1 FROM blacklist WHERE guild_id = :g AND user_id = :u)",
             {"g": self._guild_id, "since": since, "u": user_id},
         )
         assert row is not None
         return LimitFacts(
+            blacklisted=bool(row[5]),
             open_tickets=tuple(OpenRef(b, c) for b, c in json.loads(row[0])),
             user_max_open=row[1],
             opened_in_window=int(row[2]),
@@ -180,12 +182,6 @@ class SqliteTicketStore:
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE state = 'opening' ORDER BY ticket_id"
         )
         return [ticket_from_row(r) for r in rows]
-
-    async def is_blacklisted(self, guild_id: int, user_id: int) -> bool:
-        row = await self._db.fetchone(
-            "SELECT 1 FROM blacklist WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-        )
-        return row is not None
 
     async def tickets(self, guild_id: int) -> list[Ticket]:
         rows = await self._db.fetchall(
