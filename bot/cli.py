@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,19 @@ def setup_logging(level: str) -> None:
     logging.getLogger("hikari.ux").setLevel(logging.ERROR)
 
 
-async def wait_for_shutdown_signal() -> None:
-    """Returns on the first SIGINT or SIGTERM."""
+@contextlib.contextmanager
+def shutdown_signals() -> Iterator[asyncio.Event]:
+    """An event set by the first SIGINT or SIGTERM, caught from before start-up on: a signal
+    that arrives while the bot is still starting stops it as soon as it has started."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    _LOG.info("shutting down")
 
 
 async def _run(config_path: Path) -> None:
@@ -49,11 +51,13 @@ async def _run(config_path: Path) -> None:
     config = load_config(config_path)
     setup_logging(config.log.level)
     app = Rimpllee(config)
-    await app.start()
-    try:
-        await wait_for_shutdown_signal()
-    finally:
-        await app.stop()
+    with shutdown_signals() as stop:
+        await app.start()
+        try:
+            await stop.wait()
+            _LOG.info("shutting down")
+        finally:
+            await app.stop()
 
 
 async def _sandbox(state_file: Path, port: int, discord_port: int, data_dir: Path) -> None:

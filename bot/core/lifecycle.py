@@ -16,8 +16,8 @@ from typing import Literal, Protocol
 from bot.core.errors import AdminError, DiscordFailure
 from bot.core.limits import Clock
 from bot.core.models import ServerSettings, Ticket
-from bot.core.ports import NO_PERMS, MemberInfo, Perm
-from bot.core.tickets import OPENER_PERMS, SUPPORT_PERMS, channel_name
+from bot.core.ports import NO_PERMS, Perm
+from bot.core.tickets import OPENER_PERMS, SUPPORT_PERMS, sanitize_channel_name
 from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, render_transcript
 
 _LOG = logging.getLogger("rimpllee.lifecycle")
@@ -43,6 +43,9 @@ class TranscriptFile:
 
 class LifecyclePort(Protocol):
     """What the lifecycle asks of Discord (failures raise `DiscordFailure`)."""
+
+    @property
+    def bot_user_id(self) -> int: ...
 
     @property
     def content_visible(self) -> bool: ...
@@ -98,7 +101,7 @@ class LifecycleStore(Protocol):
 
     async def forget_channel(self, ticket_id: int) -> None: ...
 
-    async def set_claimed(self, ticket_id: int, user_id: int | None) -> None: ...
+    async def set_claimed(self, ticket_id: int, user_id: int | None, *, locked: bool) -> None: ...
 
     async def set_transcript(self, ticket_id: int, path: str) -> None: ...
 
@@ -257,6 +260,10 @@ class LifecycleService:
         )
         archive = settings.close_mode == "archive"
         if archive:
+            if (
+                ticket.claim_locked
+            ):  # a reopened ticket starts unclaimed, with the team able to write
+                await self._unlock(ticket)
             await self._archive_channel(ticket, settings)
         await self._store.close(
             ticket.ticket_id,
@@ -302,8 +309,7 @@ class LifecycleService:
             raise AdminError(f"ticket {_number(ticket)} is already open")
         await self._require_staff(ticket, actor)
         await self._discord.set_access(channel_id, ticket.user_id, "member", OPENER_PERMS, NO_PERMS)
-        settings = await self._settings.get(ticket.guild_id)
-        if settings.archive_category_id is not None and ticket.category_id is not None:
+        if ticket.category_id is not None:
             await self._discord.move_channel(channel_id, ticket.category_id)
         await self._store.reopen(ticket.ticket_id)
         await self._events.post(
@@ -316,8 +322,8 @@ class LifecycleService:
         if ticket.state == "open":
             raise AdminError(f"ticket {_number(ticket)} is open: close it first")
         await self._require_staff(ticket, actor)
-        await self._store.forget_channel(ticket.ticket_id)
         await self._discord.delete_channel(channel_id)
+        await self._store.forget_channel(ticket.ticket_id)
         await self._events.post(
             ticket.guild_id, f"🗑️ Ticket {_number(ticket)} deleted by <@{actor.user_id}>"
         )
@@ -332,10 +338,10 @@ class LifecycleService:
             raise AdminError("you already handle this ticket")
         if ticket.claimed_by is not None:
             raise AdminError(f"<@{ticket.claimed_by}> already handles this ticket")
-        settings = await self._settings.get(ticket.guild_id)
-        if settings.claim_locks:
+        locked = (await self._settings.get(ticket.guild_id)).claim_locks
+        if locked:
             await self._lock_to(ticket, actor.user_id)
-        await self._store.set_claimed(ticket.ticket_id, actor.user_id)
+        await self._store.set_claimed(ticket.ticket_id, actor.user_id, locked=locked)
         await self._events.post(
             ticket.guild_id, f"🙋 Ticket {_number(ticket)} claimed by <@{actor.user_id}>"
         )
@@ -347,10 +353,9 @@ class LifecycleService:
             raise AdminError("nobody handles this ticket yet")
         if ticket.claimed_by != actor.user_id and not actor.manages_channels:
             raise PermissionError(f"only <@{ticket.claimed_by}> or a manager can unclaim it")
-        settings = await self._settings.get(ticket.guild_id)
-        if settings.claim_locks:
-            await self._unlock(ticket, ticket.claimed_by)
-        await self._store.set_claimed(ticket.ticket_id, None)
+        if ticket.claim_locked:  # as it was claimed, whatever the setting says now
+            await self._unlock(ticket)
+        await self._store.set_claimed(ticket.ticket_id, None, locked=False)
         return ticket
 
     async def _lock_to(self, ticket: Ticket, claimer: int) -> None:
@@ -365,16 +370,23 @@ class LifecycleService:
             ticket.channel_id, claimer, "member", SUPPORT_PERMS, NO_PERMS
         )
 
-    async def _unlock(self, ticket: Ticket, claimer: int) -> None:
+    async def _unlock(self, ticket: Ticket) -> None:
+        """The team may write again. The claimer keeps their own overwrite: they are staff, and
+        they may have been added to the ticket before they claimed it."""
         assert ticket.channel_id is not None
         for role in await self._roles.support_roles(ticket.guild_id, ticket.button_id):
             await self._discord.set_access(ticket.channel_id, role, "role", SUPPORT_PERMS, NO_PERMS)
-        if claimer != ticket.user_id:
-            await self._discord.remove_access(ticket.channel_id, claimer)
+
+    def _check_target(self, ticket: Ticket, target_id: int) -> None:
+        if target_id == ticket.guild_id:
+            raise AdminError("@everyone's access is what keeps the ticket private; it can't change")
+        if target_id == self._discord.bot_user_id:
+            raise AdminError("the bot's own access can't change: it needs it to run the ticket")
 
     async def add(self, channel_id: int, actor: Actor, target_id: int, target: Target) -> Ticket:
         ticket = await self.ticket(channel_id)
         await self._require_staff(ticket, actor)
+        self._check_target(ticket, target_id)
         await self._discord.set_access(channel_id, target_id, target, OPENER_PERMS, NO_PERMS)
         return ticket
 
@@ -383,13 +395,14 @@ class LifecycleService:
         await self._require_staff(ticket, actor)
         if target_id == ticket.user_id:
             raise AdminError("the opener can't be removed from their own ticket; close it instead")
+        self._check_target(ticket, target_id)
         await self._discord.remove_access(channel_id, target_id)
         return ticket
 
     async def rename(self, channel_id: int, actor: Actor, name: str) -> str:
         ticket = await self.ticket(channel_id)
         await self._require_staff(ticket, actor)
-        clean = channel_name(name, ticket.number, MemberInfo(ticket.user_id, ""))
+        clean = sanitize_channel_name(name)
         if not re.search(r"[a-z0-9]", clean):
             raise AdminError("that name has no letters or digits Discord would keep")
         await self._discord.rename_channel(channel_id, clean)

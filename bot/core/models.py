@@ -78,6 +78,7 @@ class Ticket:
     claimed_by: int | None = None
     transcript_path: str | None = None
     archived: bool = False
+    claim_locked: bool = False  # claimed while claim locks were on: the team is read-only
     answers: tuple[Answer, ...] = ()
 
 

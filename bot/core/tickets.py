@@ -73,12 +73,16 @@ def close_custom_id(ticket_id: int) -> str:
     return f"{CLOSE_PREFIX}{ticket_id}"
 
 
+def sanitize_channel_name(raw: str) -> str:
+    """What Discord keeps of a text channel name: lowercase letters, digits, `-` and `_`."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", raw.lower())
+    return re.sub(r"-{2,}", "-", name).strip("-")[:CHANNEL_NAME_MAX]
+
+
 def channel_name(pattern: str, number: int, member: MemberInfo) -> str:
     """The button's pattern filled in and made a valid Discord text channel name."""
     raw = pattern.replace("{number}", f"{number:04d}").replace("{user}", member.username)
-    name = re.sub(r"[^a-z0-9_-]+", "-", raw.lower())
-    name = re.sub(r"-{2,}", "-", name).strip("-")[:CHANNEL_NAME_MAX]
-    return name or f"ticket-{number:04d}"
+    return sanitize_channel_name(raw) or f"ticket-{number:04d}"
 
 
 def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ...]:

@@ -181,7 +181,7 @@ def bot_permissions(
 
 def _names(perms: hikari.Permissions) -> str:
     return ", ".join(
-        (p.name or "").replace("_", " ").title() for p in hikari.Permissions if p in perms
+        (p.name or "").replace("_", " ").title() for p in hikari.Permissions if p and p in perms
     )
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.cli import wait_for_shutdown_signal
+from bot.cli import shutdown_signals
 from bot.config import Config, config_from_mapping
 from bot.core.admin import Blacklist
 from bot.core.keys import display_prefix, hash_key
@@ -300,23 +300,24 @@ async def run_sandbox(
     database = fresh_database(data_dir)
     panel = await seed_database(database, world)
     app = Rimpllee(sandbox_config(emu, http_port=http_port, database=database))
-    try:
-        await app.start()
-        api_url = app.http_url + "/api/v1"
-        write_state_file(state_file, state_document(world, emu, api_url, panel))
-        faults = emu.rest_url.removesuffix("/api/v10") + "/_sandbox/faults"
-        print(
-            f"Rimpllee sandbox is up.\n"
-            f"  API:          {api_url}\n"
-            f"  API key:      {DEMO_API_KEY}\n"
-            f"  Health:       {app.http_url}/healthz\n"
-            f"  Fail Discord: curl -s -X POST {faults}\n"
-            f"  State file:   {state_file}\n\n"
-            f"Open a ticket for member01:\n{example_curl(api_url, world.members[0].id)}\n\n"
-            "Press Ctrl+C to stop.",
-            flush=True,
-        )
-        await wait_for_shutdown_signal()
-    finally:
-        await app.stop()
-        await emu.stop()
+    with shutdown_signals() as stop:
+        try:
+            await app.start()
+            api_url = app.http_url + "/api/v1"
+            write_state_file(state_file, state_document(world, emu, api_url, panel))
+            faults = emu.rest_url.removesuffix("/api/v10") + "/_sandbox/faults"
+            print(
+                f"Rimpllee sandbox is up.\n"
+                f"  API:          {api_url}\n"
+                f"  API key:      {DEMO_API_KEY}\n"
+                f"  Health:       {app.http_url}/healthz\n"
+                f"  Fail Discord: curl -s -X POST {faults}\n"
+                f"  State file:   {state_file}\n\n"
+                f"Open a ticket for member01:\n{example_curl(api_url, world.members[0].id)}\n\n"
+                "Press Ctrl+C to stop.",
+                flush=True,
+            )
+            await stop.wait()
+        finally:
+            await app.stop()
+            await emu.stop()

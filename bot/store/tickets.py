@@ -17,7 +17,7 @@ from bot.store.panels import load_panel
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, answers"
+    "archived, claim_locked, answers"
 )
 
 
@@ -40,6 +40,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         claimed_by=row["claimed_by"],
         transcript_path=row["transcript_path"],
         archived=bool(row["archived"]),
+        claim_locked=bool(row["claim_locked"]),
         answers=tuple(Answer(a["label"], a["value"]) for a in json.loads(row["answers"])),
     )
 
@@ -238,7 +239,7 @@ class SqliteLifecycleStore:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE tickets SET state = 'closed', closed_at = ?, closed_by = ?, "
-                "close_reason = ?, archived = ?, claimed_by = NULL, "
+                "close_reason = ?, archived = ?, claimed_by = NULL, claim_locked = 0, "
                 "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
@@ -256,10 +257,11 @@ class SqliteLifecycleStore:
         async with self._db.write() as conn:
             await conn.execute("UPDATE tickets SET archived = 0 WHERE ticket_id = ?", (ticket_id,))
 
-    async def set_claimed(self, ticket_id: int, user_id: int | None) -> None:
+    async def set_claimed(self, ticket_id: int, user_id: int | None, *, locked: bool) -> None:
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET claimed_by = ? WHERE ticket_id = ?", (user_id, ticket_id)
+                "UPDATE tickets SET claimed_by = ?, claim_locked = ? WHERE ticket_id = ?",
+                (user_id, int(locked), ticket_id),
             )
 
     async def set_transcript(self, ticket_id: int, path: str) -> None:

@@ -14,3 +14,6 @@ ALTER TABLE servers ADD COLUMN claim_locks INTEGER NOT NULL DEFAULT 0
 ALTER TABLE tickets ADD COLUMN archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1));
 -- The category the channel was created in, to move it back on reopen.
 ALTER TABLE tickets ADD COLUMN category_id INTEGER;
+-- Claimed while claim locks were on: unclaiming must unlock, whatever the setting is by then.
+ALTER TABLE tickets ADD COLUMN claim_locked INTEGER NOT NULL DEFAULT 0
+    CHECK (claim_locked IN (0, 1));
