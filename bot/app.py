@@ -22,6 +22,7 @@ from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
 from bot.core.tickets import Limits, TicketService
 from bot.discord.gateway import DiscordGateway
+from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
@@ -33,7 +34,8 @@ from bot.store.transcripts import TranscriptFiles
 
 _LOG = logging.getLogger("rimpllee")
 
-HTTP_SHUTDOWN_GRACE_S = 10.0
+# An open makes two Discord calls of at most CALL_TIMEOUT_S each: let it finish.
+HTTP_SHUTDOWN_GRACE_S = 2 * CALL_TIMEOUT_S + 5
 
 
 class Rimpllee:
@@ -46,6 +48,7 @@ class Rimpllee:
         self.db: Database | None = None
         self.tickets: TicketService | None = None
         self._events: EventLog | None = None
+        self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
         self.http_port = 0
 
@@ -70,6 +73,7 @@ class Rimpllee:
         except BaseException:
             await self.stop()
             raise
+        self.ready = True
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
 
     async def _install_discord(self, db: Database, services: ApiServices) -> None:
@@ -118,6 +122,7 @@ class Rimpllee:
             tickets=self.tickets,
             keys=ApiKeys(SqliteKeyStore(db), self.clock),
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
+            ready=lambda: self.ready,
         )
 
     async def _start_http(self, services: ApiServices) -> None:
@@ -142,9 +147,12 @@ class Rimpllee:
 
     async def stop(self) -> None:
         """Idempotent; safe after a partial start."""
+        self.ready = False
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # stop accepting, let requests in flight finish
             self._runner = None
+        if self.tickets is not None:
+            await self.tickets.drain()  # opens from buttons, log posts
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

@@ -52,12 +52,29 @@ async def _run(config_path: Path) -> None:
     setup_logging(config.log.level)
     app = Rimpllee(config)
     with shutdown_signals() as stop:
-        await app.start()
-        try:
-            await stop.wait()
-            _LOG.info("shutting down")
-        finally:
-            await app.stop()
+        if await start_or_stop(app.start(), stop):
+            try:
+                await stop.wait()
+                _LOG.info("shutting down")
+            finally:
+                await app.stop()
+
+
+async def start_or_stop(starting: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Start, unless a signal comes first: then abandon the start (it cleans up after itself)
+    and return False. A slow or stuck Discord never makes Ctrl+C wait."""
+    start = asyncio.ensure_future(starting)
+    signal_seen = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({start, signal_seen}, return_when=asyncio.FIRST_COMPLETED)
+    signal_seen.cancel()
+    if start.done():
+        start.result()  # a StartupError surfaces here
+        return True
+    start.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await start
+    _LOG.info("stopped while starting")
+    return False
 
 
 async def _sandbox(state_file: Path, port: int, discord_port: int, data_dir: Path) -> None:

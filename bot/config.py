@@ -143,6 +143,8 @@ def _intents(value: object) -> hikari.Intents:
             valid = ", ".join(_SINGLE_INTENTS)
             raise _Invalid(f"unknown intent {item!r} (valid: {valid})")
         intents |= hikari.Intents[item.upper()]
+    if hikari.Intents.GUILDS not in intents:
+        raise _Invalid("GUILDS is required: without it the bot never learns its servers")
     return intents
 
 

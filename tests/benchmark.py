@@ -296,6 +296,7 @@ def lenient_app(bot: Rimpllee, clock: BenchClock) -> web.Application:
         tickets=bot.tickets,
         keys=ApiKeys(SqliteKeyStore(bot.db), clock),
         auth_failures=FailureLimiter(10**9, 60.0, clock),
+        ready=lambda: True,
     )
     return create_app(bot.health, services)
 

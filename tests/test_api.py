@@ -190,14 +190,61 @@ async def test_failed_auth_is_rate_limited_per_client(
     bad = {"x-api-key": "rmp_" + "b" * 43}
     for _ in range(10):
         assert (await post(app, ticket(world.members[0].id), headers=bad))[0] == 401
-    throttled = await post(app, ticket(world.members[0].id))
+    throttled = await post(app, ticket(world.members[0].id), headers=bad)
     assert throttled[0] == 429
     err = error(throttled)
     assert err["code"] == "too_many_auth_failures"
     assert err["scope"] == "client"
     assert throttled[2]["Retry-After"] == str(err["retryAfter"])
-    clock.advance(61)
+    malformed = await post(app, ticket(world.members[0].id), headers={"x-api-key": "nope"})
+    assert error(malformed)["code"] == "too_many_auth_failures"
+    # A valid key always passes, so one bad client behind a shared proxy can't lock others out.
     assert (await post(app, ticket(world.members[0].id)))[0] == 200
+    clock.advance(61)
+    assert (await post(app, ticket(world.members[1].id), headers=bad))[0] == 401
+
+
+async def test_503_while_the_bot_is_starting(app: Rimpllee, world: SandboxWorld) -> None:
+    app.ready = False
+    reply = await post(app, ticket(world.members[0].id))
+    assert reply[0] == 503
+    assert error(reply)["code"] == "not_ready"
+    assert reply[2]["Retry-After"] == "5"
+    app.ready = True
+    assert (await post(app, ticket(world.members[0].id)))[0] == 200
+
+
+async def test_deeply_nested_json_is_a_400(app: Rimpllee) -> None:
+    reply = await post(
+        app, None, raw=b"[" * 60_000, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert reply[0] == 400
+    assert error(reply)["code"] == "invalid_json"
+
+
+async def test_answers_too_long_for_the_welcome_are_a_400_before_discord(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    from bot.core.panels import PanelService
+    from bot.store.panels import SqlitePanelStore
+
+    assert app.db is not None
+    panels = PanelService(SqlitePanelStore(app.db), app.discord.port, clock)
+    button = await panels.add_button(
+        world.guild.id, DEMO_PANEL_ID, label="Long form", welcome_text="w" * 2000
+    )
+    labels = []
+    for i in range(5):
+        question = await panels.add_question(
+            world.guild.id, button.button_id, label=f"Question {i}", style="paragraph"
+        )
+        labels.append(question.label)
+    before = len(emulator.requests)
+    answers = [{"label": label, "value": "v" * 900} for label in labels]
+    reply = await post(app, {**ticket(world.members[0].id, button.button_id), "answers": answers})
+    assert reply[0] == 400
+    assert error(reply)["code"] == "answers_too_long"
+    assert len(emulator.requests) == before  # refused before Discord was asked anything
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,13 @@ class AuthThrottled(Exception):
     retry_after: float
 
 
+class NotReady(Exception):
+    """The bot is still starting (503)."""
+
+    def __str__(self) -> str:
+        return "the bot is starting; retry in a few seconds"
+
+
 def error_response(
     status: int,
     code: str,
@@ -94,6 +101,7 @@ _TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
     AuthFailed: lambda e: (401, e.code, {}, _BEARER),
     InvalidApiKey: lambda e: (401, "invalid_api_key", {}, _BEARER),
     AuthThrottled: _auth_throttled,
+    NotReady: lambda e: (503, "not_ready", {}, {"Retry-After": "5"}),
     InvalidRequest: lambda e: (400, e.code, {"field": e.field}, {}),
     NotMember: lambda e: (400, "user_not_member", {"field": "userId"}, {}),
     Blacklisted: lambda e: (403, "blacklisted", {}, {}),
@@ -105,7 +113,7 @@ _TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
     AdminError: lambda e: (400, "invalid_request", {}, {}),
 }
 
-MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled)
+MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady)
 
 
 def response_for(exc: Exception) -> web.Response:

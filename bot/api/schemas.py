@@ -44,6 +44,8 @@ async def parse_open_request(request: web.Request) -> OpenRequest:
     raw = await request.read()
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise _invalid("body", "the body is nested too deeply", "invalid_json") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise _invalid("body", f"the body is not valid JSON: {exc}", "invalid_json") from None
     if not isinstance(body, dict):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.api.errors import AuthFailed, AuthThrottled
+from bot.api.errors import AuthFailed, AuthThrottled, NotReady
 from bot.api.schemas import parse_open_request
 from bot.core.admin import ApiKeys
 from bot.core.errors import InvalidApiKey
@@ -22,6 +23,7 @@ class ApiServices:
     tickets: TicketService
     keys: ApiKeys
     auth_failures: FailureLimiter
+    ready: Callable[[], bool]  # False while starting: the member cache is not warm yet
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -55,20 +57,23 @@ def _presented_key(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request, services: ApiServices) -> int:
-    """The server the key belongs to. Failed attempts per client address are limited."""
+    """The server the key belongs to. A valid key always passes; an address that keeps failing
+    gets 429 instead of 401 for the rest of the window."""
     client = request.remote or "unknown"
-    retry_after = services.auth_failures.retry_after(client)
-    if retry_after is not None:
-        raise AuthThrottled(retry_after)
     try:
         return await services.keys.authenticate(_presented_key(request))
     except (AuthFailed, InvalidApiKey):
+        retry_after = services.auth_failures.retry_after(client)
+        if retry_after is not None:
+            raise AuthThrottled(retry_after) from None
         services.auth_failures.record_failure(client)
         raise
 
 
 async def open_ticket(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
+    if not services.ready():
+        raise NotReady
     guild_id = await authenticate(request, services)
     body = await parse_open_request(request)
     opened = await services.tickets.open_ticket(

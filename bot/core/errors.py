@@ -86,9 +86,13 @@ class RateLimited(TicketError):
 
 @dataclass
 class DiscordFailure(TicketError):
-    """Discord refused or failed a call; `reason` says what to fix, in an admin's words."""
+    """Discord refused or failed a call; `reason` says what to fix, in an admin's words.
+
+    `may_have_happened`: no answer came (a timeout), so Discord may still have done it.
+    """
 
     reason: str
+    may_have_happened: bool = False
 
     def __str__(self) -> str:
         return self.reason

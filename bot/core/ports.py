@@ -91,6 +91,10 @@ class DiscordPort(Protocol):
 
     async def channel_exists(self, channel_id: int) -> bool: ...
 
+    async def find_channel(self, guild_id: int, topic: str) -> int | None:
+        """A channel of the server with exactly this topic (a ticket's topic is unique)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class OpenRef:

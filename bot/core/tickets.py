@@ -12,9 +12,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.core.errors import (
     Blacklisted,
@@ -40,6 +40,7 @@ from bot.core.ports import (
 )
 
 _LOG = logging.getLogger("rimpllee.tickets")
+T = TypeVar("T")
 
 OPENER_PERMS = (
     Perm.VIEW_CHANNEL
@@ -83,6 +84,25 @@ def channel_name(pattern: str, number: int, member: MemberInfo) -> str:
     """The button's pattern filled in and made a valid Discord text channel name."""
     raw = pattern.replace("{number}", f"{number:04d}").replace("{user}", member.username)
     return sanitize_channel_name(raw) or f"ticket-{number:04d}"
+
+
+EMBED_TOTAL_MAX = 6000  # Discord's limit on all of an embed's text together
+# The default welcome text, its title and a mention: what a welcome needs besides the answers.
+WELCOME_OVERHEAD = 400
+
+
+def check_welcome_fits(button: Button, answers: Sequence[Answer]) -> None:
+    """Refuse answers the welcome embed can't hold, before anything is created in Discord."""
+    size = len(button.welcome_text or "") + len(button.label) + WELCOME_OVERHEAD
+    size += sum(len(a.label) + len(a.value) for a in answers)
+    if size > EMBED_TOTAL_MAX:
+        room = max(0, EMBED_TOTAL_MAX - (size - sum(len(a.value) for a in answers)))
+        raise InvalidRequest(
+            "answers_too_long",
+            "answers",
+            f"the answers are too long for the welcome message: at most {room} characters "
+            "of answers in total for this button",
+        )
 
 
 def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ...]:
@@ -144,6 +164,8 @@ class TicketService:
         self._clock = clock
         self._events = events
         self._locks = KeyedLocks()
+        self._in_flight: set[int] = set()  # tickets this process is opening right now
+        self._tasks: set[asyncio.Task[object]] = set()  # opens and log posts to finish on stop
 
     async def open_ticket(
         self,
@@ -156,6 +178,7 @@ class TicketService:
     ) -> OpenedTicket:
         panel, button = await self._resolve(guild_id, panel_id, button_id)
         checked = check_answers(button, answers)
+        check_welcome_fits(button, checked)
         member = await self._admit(guild_id, user_id)
         # Refuse from committed data first, so a flood of refusals never queues on the write lock.
         await self._check_limits(self._store.view(guild_id), user_id, button)
@@ -170,7 +193,23 @@ class TicketService:
                     answers=checked,
                     now=now,
                 )
-            return await asyncio.shield(self._create(panel, button, member, ticket, checked))
+            # Shielded and tracked: a caller that goes away doesn't stop the open halfway, and
+            # shutdown waits for it (see `drain`).
+            self._in_flight.add(ticket.ticket_id)
+            creating = self._track(self._create(panel, button, member, ticket, checked))
+            return await asyncio.shield(creating)
+
+    def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Let opens in progress (and their log posts) finish: the shutdown's last step before
+        the gateway closes."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def precheck(self, guild_id: int, user_id: int, panel_id: str, button_id: str) -> None:
         """Every refusal that doesn't depend on answers, before a member fills in a form.
@@ -227,23 +266,29 @@ class TicketService:
         answers: tuple[Answer, ...],
     ) -> OpenedTicket:
         channel_id: int | None = None
+        spec = self._channel_spec(button, member, ticket)
         try:
-            spec = self._channel_spec(button, member, ticket)
             channel_id = await self._discord.create_ticket_channel(spec)
             await self._store.set_channel(ticket.ticket_id, channel_id, spec.category_id)
             await self._discord.send_welcome(
                 self._welcome(panel, button, member, ticket, channel_id, answers)
             )
             await self._store.mark_open(ticket.ticket_id)
-        except BaseException:
-            await self._undo(ticket, channel_id)
+        except BaseException as exc:
+            unsure = isinstance(exc, DiscordFailure) and exc.may_have_happened
+            await self._undo(ticket, spec, channel_id, search=unsure)
             raise
+        finally:
+            self._in_flight.discard(ticket.ticket_id)
         if self._events is not None:
             via = "the API" if ticket.source == "api" else "the panel"
-            await self._events.post(
-                ticket.guild_id,
-                f"📥 Ticket #{ticket.number:04d} opened for <@{member.user_id}> with "
-                f"“{button.label}” via {via}: <#{channel_id}>",
+            # After the answer, not before it: the log channel costs the opener nothing.
+            self._track(
+                self._events.post(
+                    ticket.guild_id,
+                    f"📥 Ticket #{ticket.number:04d} opened for <@{member.user_id}> with "
+                    f"“{button.label}” via {via}: <#{channel_id}>",
+                )
             )
         _LOG.info(
             "opened ticket #%d in guild %d for user %d (%s, channel %d)",
@@ -255,18 +300,25 @@ class TicketService:
         )
         return OpenedTicket(ticket.guild_id, channel_id, ticket.ticket_id, ticket.number)
 
-    async def _undo(self, ticket: Ticket, channel_id: int | None) -> None:
-        if channel_id is not None:
-            try:
+    async def _undo(
+        self, ticket: Ticket, spec: ChannelSpec, channel_id: int | None, *, search: bool
+    ) -> None:
+        """Delete what the failed open made; the row goes whatever happens to the channel."""
+        try:
+            if channel_id is None and search:
+                # A timed-out create may still have happened: look for it by its unique topic.
+                channel_id = await self._discord.find_channel(spec.guild_id, spec.topic)
+            if channel_id is not None:
                 await self._discord.delete_channel(channel_id)
-            except DiscordFailure as exc:
-                _LOG.error(
-                    "ticket #%d failed and its channel %d could not be deleted: %s",
-                    ticket.number,
-                    channel_id,
-                    exc,
-                )
-        await self._store.drop(ticket.ticket_id)
+        except Exception as exc:
+            _LOG.error(
+                "ticket #%d failed and its channel %s could not be deleted: %s",
+                ticket.number,
+                channel_id,
+                exc,
+            )
+        finally:
+            await self._store.drop(ticket.ticket_id)
 
     def _channel_spec(self, button: Button, member: MemberInfo, ticket: Ticket) -> ChannelSpec:
         overwrites = [
@@ -313,9 +365,16 @@ class TicketService:
         """Settle rows a crash left 'opening': open if Discord has the channel, else drop them."""
         opened = dropped = 0
         for ticket in await self._store.opening_tickets():
-            if ticket.channel_id is not None and await self._discord.channel_exists(
-                ticket.channel_id
-            ):
+            if ticket.ticket_id in self._in_flight:
+                continue  # being opened right now, not left over by a crash
+            try:
+                exists = ticket.channel_id is not None and await self._discord.channel_exists(
+                    ticket.channel_id
+                )
+            except DiscordFailure as exc:
+                _LOG.warning("ticket #%d: left for the next start (%s)", ticket.number, exc)
+                continue
+            if exists:
                 await self._store.mark_open(ticket.ticket_id)
                 opened += 1
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -20,6 +21,9 @@ from bot.errors import StartupError
 LOADERS = (admin.loader, panel_commands.loader, ticket_commands.loader)
 
 _LOG = logging.getLogger("rimpllee.discord")
+
+CONNECT_TIMEOUT_S = 60.0
+GUILDS_TIMEOUT_S = 30.0
 
 
 class DiscordGateway:
@@ -44,6 +48,10 @@ class DiscordGateway:
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)
         self.bot.subscribe(hikari.StoppingEvent, self._stop_client)
+        self._pending_guilds: set[int] = set()
+        self._guilds_arrived = asyncio.Event()
+        self.bot.subscribe(hikari.ShardReadyEvent, self._on_shard_ready)
+        self.bot.subscribe(hikari.GuildAvailableEvent, self._on_guild_available)
 
     @property
     def connected(self) -> bool:
@@ -77,16 +85,53 @@ class DiscordGateway:
                 "the MESSAGE_CONTENT intent is off: transcripts will not contain message text. "
                 "Enable it in the Developer Portal and in discord.intents"
             )
+        if hikari.Intents.GUILD_MEMBERS not in self._config.intents:
+            _LOG.warning(
+                "the GUILD_MEMBERS intent is off: every ticket costs one more Discord call "
+                "to check that the user is a member"
+            )
         await self._check_credentials()
         url = self._config.rest_url
         try:
-            await self.bot.start(check_for_updates=False)
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await self.bot.start(check_for_updates=False)
+        except TimeoutError:
+            raise StartupError(
+                f"Discord at {url} did not complete the gateway connection within "
+                f"{CONNECT_TIMEOUT_S:.0f} s"
+            ) from None
         except (aiohttp.ClientError, OSError, hikari.errors.HTTPError) as exc:
             raise StartupError(f"cannot connect to Discord at {url}: {exc}") from None
         if self._client_error is not None:
             raise StartupError(
                 f"could not register slash commands with Discord at {url}: {self._client_error}"
             )
+        await self._servers_arrived()
+
+    async def _servers_arrived(self) -> None:
+        """Wait (briefly) until every server from READY has arrived and filled the cache, so
+        membership checks don't refuse real members while the bot is still starting."""
+        try:
+            async with asyncio.timeout(GUILDS_TIMEOUT_S):
+                await self._guilds_arrived.wait()
+        except TimeoutError:
+            _LOG.warning(
+                "%d server(s) did not arrive within %.0f s; serving anyway",
+                len(self._pending_guilds),
+                GUILDS_TIMEOUT_S,
+            )
+
+    async def _on_shard_ready(self, event: hikari.ShardReadyEvent) -> None:
+        self._pending_guilds.update(int(g) for g in event.unavailable_guilds)
+        self._check_arrived()
+
+    async def _on_guild_available(self, event: hikari.GuildAvailableEvent) -> None:
+        self._pending_guilds.discard(int(event.guild_id))
+        self._check_arrived()
+
+    def _check_arrived(self) -> None:
+        if not self._pending_guilds:
+            self._guilds_arrived.set()
 
     async def close(self) -> None:
         if self.bot.is_alive:

@@ -31,6 +31,8 @@ _LOG = logging.getLogger("rimpllee.discord")
 T = TypeVar("T")
 
 CALL_TIMEOUT_S = 15.0
+LATE_CREATE_CHECKS = 5
+LATE_CREATE_INTERVAL_S = 0.5
 HISTORY_TIMEOUT_S = 300.0  # thousands of messages are read 100 a page
 _OVERWRITE_TYPES = {
     "role": hikari.PermissionOverwriteType.ROLE,
@@ -139,6 +141,15 @@ class HikariDiscord:
         await self._call(
             self._bot.rest.delete_channel(channel_id), "delete the ticket channel", channel_id
         )
+
+    async def find_channel(self, guild_id: int, topic: str) -> int | None:
+        """From the cache, after giving a late CHANNEL_CREATE a moment to arrive."""
+        for _ in range(LATE_CREATE_CHECKS):
+            for channel in self._bot.cache.get_guild_channels_view_for_guild(guild_id).values():
+                if isinstance(channel, hikari.GuildTextChannel) and channel.topic == topic:
+                    return int(channel.id)
+            await asyncio.sleep(LATE_CREATE_INTERVAL_S)
+        return None
 
     async def channel_exists(self, channel_id: int) -> bool:
         try:
@@ -319,7 +330,8 @@ class HikariDiscord:
                 return await call
         except TimeoutError as exc:
             raise DiscordFailure(
-                f"Discord did not answer within {limit:.0f} s when the bot tried to {action}"
+                f"Discord did not answer within {limit:.0f} s when the bot tried to {action}",
+                may_have_happened=True,
             ) from exc
         except hikari.HTTPError as exc:
             raise DiscordFailure(self._describe(exc, action, where_id)) from exc
@@ -351,7 +363,8 @@ class HikariDiscord:
             return f"{where} no longer exists: could not {action}"
         if isinstance(exc, hikari.HTTPResponseError):
             return f"Discord answered {int(exc.status)} when the bot tried to {action}"
-        return f"could not reach Discord to {action}: {exc}"
+        _LOG.warning("could not reach Discord to %s: %s", action, exc)
+        return f"could not reach Discord to {action}"
 
 
 def _attachment(file: TranscriptFile | None) -> hikari.UndefinedOr[hikari.Resourceish]:

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.cli import shutdown_signals
+from bot.cli import shutdown_signals, start_or_stop
 from bot.config import Config, config_from_mapping
 from bot.core.admin import Blacklist
 from bot.core.keys import display_prefix, hash_key
@@ -302,7 +302,8 @@ async def run_sandbox(
     app = Rimpllee(sandbox_config(emu, http_port=http_port, database=database))
     with shutdown_signals() as stop:
         try:
-            await app.start()
+            if not await start_or_stop(app.start(), stop):
+                return
             api_url = app.http_url + "/api/v1"
             write_state_file(state_file, state_document(world, emu, api_url, panel))
             faults = emu.rest_url.removesuffix("/api/v10") + "/_sandbox/faults"

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import aiosqlite
 
+from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import LimitFacts, OpenRef
 from bot.store.database import Database, Params
@@ -119,6 +120,21 @@ class SqliteReservation(_LimitQueries):
         now: float,
     ) -> Ticket:
         await ensure_server(self._conn, self._guild_id, now)
+        try:
+            return await self._insert(user_id, panel_id, button_id, source, answers, now)
+        except sqlite3.IntegrityError:
+            # The panel or button was deleted between the lookup and this insert.
+            raise PanelNotFound(panel_id) from None
+
+    async def _insert(
+        self,
+        user_id: int,
+        panel_id: str,
+        button_id: str,
+        source: Source,
+        answers: Sequence[Answer],
+        now: float,
+    ) -> Ticket:
         counter = await self._one(
             "UPDATE servers SET ticket_counter = ticket_counter + 1 WHERE guild_id = ? "
             "RETURNING ticket_counter",
