@@ -211,6 +211,7 @@ async def test_without_message_content_the_transcript_says_so(
         html = Path(closed.transcript_path).read_text("utf-8")
         assert "secret words" not in html  # Discord blanked it, as it does without the intent
         assert "Message Content intent" in html
+        assert "What do you need help with?" in html  # the bot's own welcome stays readable
     finally:
         await blind.stop()
 

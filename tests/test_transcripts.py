@@ -540,10 +540,8 @@ def test_content_not_visible_warning() -> None:
     header = replace(HEADER, content_visible=False)
     embed = TranscriptEmbed("Welcome", None, None)
     doc = inert(render(msg(""), msg("", id=2, author=BOB, embeds=(embed,)), header=header))
-    assert (
-        "Message text was not visible to the bot (Message Content intent disabled) — "
-        "only embeds and attachments are shown" in doc.visible
-    )
+    assert "Members' messages were not visible to the bot" in doc.visible
+    assert "Message Content intent disabled" in doc.visible
     assert '<div class="warning" role="note">' in render(header=header)
     assert doc.visible.count("(message text not visible)") == 1  # the embed-only one has none
 

@@ -7,6 +7,7 @@ Everything that happens is posted to the server's log channel, which never break
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.core.errors import AdminError, DiscordFailure
-from bot.core.limits import Clock
+from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import ServerSettings, Ticket
 from bot.core.ports import NO_PERMS, Perm
 from bot.core.tickets import OPENER_PERMS, SUPPORT_PERMS, sanitize_channel_name
@@ -23,6 +24,7 @@ from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, ren
 _LOG = logging.getLogger("rimpllee.lifecycle")
 
 REASON_MAX = 500
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # Discord's attachment limit for a bot
 Target = Literal["role", "member"]
 
 
@@ -172,6 +174,7 @@ class LifecycleService:
         self._archive = archive
         self._events = events
         self._clock = clock
+        self._locks = KeyedLocks()  # one close / reopen / delete at a time per channel
 
     # -- lookups and permissions ----------------------------------------------------------------
 
@@ -235,9 +238,10 @@ class LifecycleService:
             close_reason=reason,
             content_visible=self._discord.content_visible,
         )
-        html = render_transcript(header, messages, names)
+        # Thousands of messages take a second to render and write: not on the event loop.
+        html = await asyncio.to_thread(render_transcript, header, messages, names)
         filename = f"transcript-{ticket.number:04d}-{name}.html"
-        path = self._archive.save(ticket, filename, html)
+        path = await asyncio.to_thread(self._archive.save, ticket, filename, html)
         await self._store.set_transcript(ticket.ticket_id, path)
         return path, TranscriptFile(filename, html)
 
@@ -250,6 +254,12 @@ class LifecycleService:
     # -- close, reopen, delete ------------------------------------------------------------------
 
     async def close(self, channel_id: int, actor: Actor, reason: str | None) -> Ticket:
+        """One close at a time per channel; the second of two simultaneous closes is told the
+        ticket is closed. After the row says closed, nothing can undo the close."""
+        async with self._locks.hold(channel_id):
+            return await self._close(channel_id, actor, reason)
+
+    async def _close(self, channel_id: int, actor: Actor, reason: str | None) -> Ticket:
         ticket = await self.ticket(channel_id)
         await self.can_close(ticket, actor)
         reason = (reason or "").strip()[:REASON_MAX] or None
@@ -260,9 +270,7 @@ class LifecycleService:
         )
         archive = settings.close_mode == "archive"
         if archive:
-            if (
-                ticket.claim_locked
-            ):  # a reopened ticket starts unclaimed, with the team able to write
+            if ticket.claim_locked:  # a reopened ticket starts unclaimed, the team able to write
                 await self._unlock(ticket)
             await self._archive_channel(ticket, settings)
         await self._store.close(
@@ -283,17 +291,29 @@ class LifecycleService:
         text = (
             f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{actor.user_id}>{why}"
         )
-        await self._events.post(ticket.guild_id, text, file)
+        attachment = file if len(file.html.encode()) <= UPLOAD_MAX_BYTES else None
+        if attachment is None:
+            text += f" (transcript too large to attach; saved at {path})"
+        await self._events.post(ticket.guild_id, text, attachment)
         if settings.dm_transcript:
+            await self._dm_transcript(ticket, why, attachment)
+        return ticket
+
+    async def _dm_transcript(self, ticket: Ticket, why: str, file: TranscriptFile | None) -> None:
+        """Best effort: the ticket is closed whatever happens to the DM."""
+        server = self._discord.guild_name(ticket.guild_id)
+        try:
             sent = await self._discord.send_dm(
                 ticket.user_id,
-                f"Your ticket {_number(ticket)} on {self._discord.guild_name(ticket.guild_id)} "
-                f"was closed{why}. Here is its transcript.",
+                f"Your ticket {_number(ticket)} on {server} was closed{why}."
+                + (" Here is its transcript." if file else ""),
                 file,
             )
-            if not sent:
-                _LOG.info("ticket %s: the opener does not accept DMs", _number(ticket))
-        return ticket
+        except DiscordFailure as exc:
+            _LOG.warning("ticket %s: the transcript DM failed: %s", _number(ticket), exc)
+            return
+        if not sent:
+            _LOG.info("ticket %s: the opener does not accept DMs", _number(ticket))
 
     async def _archive_channel(self, ticket: Ticket, settings: ServerSettings) -> None:
         assert ticket.channel_id is not None
@@ -301,16 +321,28 @@ class LifecycleService:
             ticket.channel_id, ticket.user_id, "member", NO_PERMS, Perm.VIEW_CHANNEL
         )
         if settings.archive_category_id is not None:
-            await self._discord.move_channel(ticket.channel_id, settings.archive_category_id)
+            await self._move(ticket, settings.archive_category_id)
+
+    async def _move(self, ticket: Ticket, category_id: int) -> None:
+        """Moving is tidiness, not access: a full category (50 channels) leaves it in place."""
+        assert ticket.channel_id is not None
+        try:
+            await self._discord.move_channel(ticket.channel_id, category_id)
+        except DiscordFailure as exc:
+            _LOG.warning("ticket %s stays where it is: %s", _number(ticket), exc)
 
     async def reopen(self, channel_id: int, actor: Actor) -> Ticket:
+        async with self._locks.hold(channel_id):
+            return await self._reopen(channel_id, actor)
+
+    async def _reopen(self, channel_id: int, actor: Actor) -> Ticket:
         ticket = await self.ticket(channel_id, state=None)
         if ticket.state == "open":
             raise AdminError(f"ticket {_number(ticket)} is already open")
         await self._require_staff(ticket, actor)
         await self._discord.set_access(channel_id, ticket.user_id, "member", OPENER_PERMS, NO_PERMS)
         if ticket.category_id is not None:
-            await self._discord.move_channel(channel_id, ticket.category_id)
+            await self._move(ticket, ticket.category_id)
         await self._store.reopen(ticket.ticket_id)
         await self._events.post(
             ticket.guild_id, f"🔓 Ticket {_number(ticket)} reopened by <@{actor.user_id}>"
@@ -318,6 +350,10 @@ class LifecycleService:
         return ticket
 
     async def delete(self, channel_id: int, actor: Actor) -> Ticket:
+        async with self._locks.hold(channel_id):
+            return await self._delete(channel_id, actor)
+
+    async def _delete(self, channel_id: int, actor: Actor) -> Ticket:
         ticket = await self.ticket(channel_id, state=None)
         if ticket.state == "open":
             raise AdminError(f"ticket {_number(ticket)} is open: close it first")

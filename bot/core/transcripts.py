@@ -96,8 +96,8 @@ class Names:
 
 
 CONTENT_HIDDEN_WARNING = (
-    "Message text was not visible to the bot (Message Content intent disabled) — "
-    "only embeds and attachments are shown."
+    "Members' messages were not visible to the bot (Message Content intent disabled): their "
+    "text, embeds and attachments are missing; the bot's own messages are complete."
 )
 
 # Consecutive messages by one author closer than this are shown as one group, as Discord does.

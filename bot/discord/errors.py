@@ -60,9 +60,7 @@ _TABLE: dict[type[Exception], Callable[[Any], str]] = {
     AdminError: str,
 }
 
-UNEXPECTED = (
-    "Something went wrong while opening your ticket; the staff can find details in the log."
-)
+UNEXPECTED = "Something went wrong on the bot's side; the staff can find the details in its log."
 
 
 def member_message(exc: Exception) -> str:

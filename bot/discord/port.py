@@ -55,7 +55,7 @@ GRANTED = ", ".join(
 class HikariDiscord:
     def __init__(self, bot: hikari.GatewayBot, *, timeout: float = CALL_TIMEOUT_S) -> None:
         self._bot = bot
-        self._timeout = timeout
+        self.timeout = timeout
 
     @property
     def bot_user_id(self) -> int:
@@ -138,9 +138,14 @@ class HikariDiscord:
         return int(message.id)
 
     async def delete_channel(self, channel_id: int) -> None:
-        await self._call(
-            self._bot.rest.delete_channel(channel_id), "delete the ticket channel", channel_id
-        )
+        """Already gone counts as deleted."""
+        try:
+            await self._call(
+                self._bot.rest.delete_channel(channel_id), "delete the ticket channel", channel_id
+            )
+        except DiscordFailure as exc:
+            if not isinstance(exc.__cause__, hikari.NotFoundError):
+                raise
 
     async def find_channel(self, guild_id: int, topic: str) -> int | None:
         """From the cache, after giving a late CHANNEL_CREATE a moment to arrive."""
@@ -324,7 +329,7 @@ class HikariDiscord:
         where_id: int | None,
         timeout: float | None = None,
     ) -> T:
-        limit = timeout or self._timeout
+        limit = timeout or self.timeout
         try:
             async with asyncio.timeout(limit):
                 return await call

@@ -9,6 +9,7 @@ interaction is answered within Discord's 3 s: the open runs while the router wai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -25,6 +26,7 @@ from bot.store.panels import SqlitePanelStore
 _LOG = logging.getLogger("rimpllee.discord.router")
 
 ANSWER_WITHIN_S = 2.0
+PRECHECK_WITHIN_S = 1.0  # before a form: the modal must still go out within 3 s
 MODAL_TITLE_MAX = 45
 EPHEMERAL = hikari.MessageFlag.EPHEMERAL
 
@@ -54,6 +56,10 @@ class InteractionRouter:
             # Discord refused our answer (e.g. the interaction expired): nothing more can be said
             # to the member, and a listener must not crash.
             _LOG.warning("could not answer interaction %s: %s", interaction.id, exc)
+        except Exception:
+            # A bug or a broken disk must still not leave the member with "interaction failed".
+            _LOG.exception("interaction %s failed", interaction.id)
+            await _tell_anyway(interaction, UNEXPECTED)
 
     async def _on_component(self, interaction: hikari.ComponentInteraction) -> None:
         custom_id = interaction.custom_id
@@ -73,15 +79,20 @@ class InteractionRouter:
         if button.questions:
             # Tell a member who can't open a ticket now before they fill in the form.
             try:
-                await self._tickets.precheck(
-                    int(interaction.guild_id or 0),
-                    int(interaction.user.id),
-                    panel.panel_id,
-                    button.button_id,
+                await asyncio.wait_for(
+                    self._tickets.precheck(
+                        int(interaction.guild_id or 0),
+                        int(interaction.user.id),
+                        panel.panel_id,
+                        button.button_id,
+                    ),
+                    PRECHECK_WITHIN_S,
                 )
             except TicketError as refusal:
                 await _reply(interaction, member_message(refusal))
                 return
+            except TimeoutError:
+                pass  # show the form in time; the open after it checks everything again
             await interaction.create_modal_response(
                 button.label[:MODAL_TITLE_MAX],
                 FORM_PREFIX + button.button_id,
@@ -112,6 +123,10 @@ class InteractionRouter:
         )
 
     async def _on_close_form(self, interaction: hikari.ModalInteraction) -> None:
+        ticket = await self._lifecycle.ticket(int(interaction.channel_id), state=None)
+        if str(ticket.ticket_id) != interaction.custom_id.removeprefix(CLOSE_FORM_PREFIX):
+            await _reply(interaction, "This form belongs to another ticket.")
+            return
         reason = " ".join(
             item.value
             for row in interaction.components
@@ -207,10 +222,25 @@ async def close_and_report(
     except (TicketError, PermissionError) as refusal:
         await interaction.edit_initial_response(f"The ticket was not closed: {refusal}")
         return
+    except Exception:
+        _LOG.exception("closing the ticket in channel %d failed", channel_id)
+        await interaction.edit_initial_response(UNEXPECTED)
+        return
     if ticket.channel_id is not None and await lifecycle.is_archived(ticket.ticket_id):
         await interaction.edit_initial_response(
             f"Ticket #{ticket.number:04d} is closed and archived; staff can `/ticket reopen` it."
         )
+
+
+async def _tell_anyway(interaction: hikari.PartialInteraction, text: str) -> None:
+    """Answer if nobody has yet, else replace the answer; give up quietly if Discord won't."""
+    if not isinstance(interaction, hikari.ComponentInteraction | hikari.ModalInteraction):
+        return
+    try:
+        await _reply(interaction, text)
+    except hikari.HTTPError:
+        with contextlib.suppress(hikari.HTTPError):
+            await interaction.edit_initial_response(text)
 
 
 async def _reply(

@@ -106,7 +106,11 @@ class Gateway:
         for session in list(self.sessions):
             if session.identified and (needed == 0 or session.intents & needed):
                 body = data
-                if event == "MESSAGE_CREATE" and not session.intents & MESSAGE_CONTENT:
+                if (
+                    event == "MESSAGE_CREATE"
+                    and not session.intents & MESSAGE_CONTENT
+                    and not self._readable_without_intent(data)
+                ):
                     body = {
                         **data,
                         "content": "",
@@ -115,6 +119,14 @@ class Gateway:
                         "components": [],
                     }
                 await session.dispatch(event, body)
+
+    def _readable_without_intent(self, message: JSON) -> bool:
+        bot = str(self._state.bot.id)
+        return (
+            message["author"]["id"] == bot
+            or f"<@{bot}>" in message.get("content", "")
+            or "guild_id" not in message
+        )
 
     def sees_content(self) -> bool:
         """Whether the (first) connected bot asked for the Message Content intent."""

@@ -12,6 +12,7 @@ from aiohttp import BodyPartReader, web
 from bot.sandbox import interactions as ix
 from bot.sandbox.state import (
     ADMINISTRATOR,
+    ATTACH_FILES,
     DM,
     GUILD_CATEGORY,
     JSON,
@@ -296,18 +297,39 @@ class RestApi:
         errors = FormErrors()
         if "name" in body:
             channel.name = normalize_channel_name(str(body["name"]), channel.type, errors)
+        parent_id = channel.parent_id
+        if "parent_id" in body:
+            parent_id = int(body["parent_id"]) if body["parent_id"] else None
+            self._check_parent(guild, channel, parent_id, errors)
         if errors:
             raise invalid_form(errors)
+        channel.parent_id = parent_id
         if "topic" in body:
             channel.topic = body["topic"]
-        if "parent_id" in body:
-            channel.parent_id = int(body["parent_id"]) if body["parent_id"] else None
         if "permission_overwrites" in body:
             channel.overwrites = {
                 o.id: o for o in (_overwrite(x) for x in body["permission_overwrites"])
             }
         await self.emu.publish("CHANNEL_UPDATE", channel.payload())
         return _json(channel.payload())
+
+    def _check_parent(
+        self, guild: Guild, channel: Channel, parent_id: int | None, errors: FormErrors
+    ) -> None:
+        """A channel moves only into an existing category of its server that has room."""
+        if parent_id is None or parent_id == channel.parent_id:
+            return
+        parent = guild.channels.get(parent_id)
+        if parent is None or parent.type != GUILD_CATEGORY:
+            errors.add(["parent_id"], "CHANNEL_PARENT_INVALID", "Category does not exist")
+        elif sum(1 for c in guild.channels.values() if c.parent_id == parent_id) >= (
+            CHANNELS_PER_CATEGORY
+        ):
+            errors.add(
+                ["parent_id"],
+                "CHANNEL_PARENT_MAX_CHANNELS",
+                f"Maximum number of channels in category reached ({CHANNELS_PER_CATEGORY})",
+            )
 
     async def delete_channel(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
@@ -358,13 +380,24 @@ class RestApi:
             chosen = [i for i in ids if i < before][-limit:]
         content = self.emu.gateway.sees_content()
         messages = self.state.messages[channel.id]
-        return _json([messages[i].payload(with_content=content) for i in reversed(chosen)])
+        bot = self.state.bot.id
+        return _json(
+            [
+                messages[i].payload(
+                    with_content=content or messages[i].readable_without_intent(bot)
+                )
+                for i in reversed(chosen)
+            ]
+        )
 
     async def get_message(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
         self.require(self.state.guilds[channel.guild_id], channel, READ_MESSAGE_HISTORY)
         message = self.message(request, channel)
-        return _json(message.payload(with_content=self.emu.gateway.sees_content()))
+        visible = self.emu.gateway.sees_content() or message.readable_without_intent(
+            self.state.bot.id
+        )
+        return _json(message.payload(with_content=visible))
 
     async def open_dm(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -378,12 +411,12 @@ class RestApi:
 
     async def create_message(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
-        if channel.type == DM:
-            if not self.state.users[channel.recipient_id].accepts_dms:
-                raise DiscordHTTPError(403, 50007, "Cannot send messages to this user")
-        else:
-            self.require(self.state.guilds[channel.guild_id], channel, SEND_MESSAGES)
+        if channel.type == DM and not self.state.users[channel.recipient_id].accepts_dms:
+            raise DiscordHTTPError(403, 50007, "Cannot send messages to this user")
         body, files = await _message_body(request)
+        if channel.type != DM:
+            needed = SEND_MESSAGES | (ATTACH_FILES if files else 0)
+            self.require(self.state.guilds[channel.guild_id], channel, needed)
         message = self._new_message(channel, files)
         _apply_message(message, body)
         _require_content(message)
@@ -599,6 +632,9 @@ def _overwrite(raw: JSON) -> Overwrite:
     )
 
 
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # a bot's attachment limit
+
+
 async def _message_body(request: web.Request) -> tuple[JSON, list[Attachment]]:
     """A JSON body, or multipart with `payload_json` plus `files[n]` parts as Discord accepts."""
     if not request.body_exists:
@@ -624,6 +660,8 @@ async def _message_body(request: web.Request) -> tuple[JSON, list[Attachment]]:
                     content_type=part.headers.get("Content-Type", "application/octet-stream"),
                 )
             )
+    if sum(len(f.data) for f in files) > UPLOAD_MAX_BYTES:
+        raise DiscordHTTPError(413, 40005, "Request entity too large")
     return body, files
 
 

@@ -229,6 +229,11 @@ class Message:
     webhook_id: int | None = None
     application_id: int | None = None
 
+    def readable_without_intent(self, bot_id: int) -> bool:
+        """What Discord shows a bot without Message Content: its own messages, messages that
+        mention it, and DMs."""
+        return self.author.id == bot_id or f"<@{bot_id}>" in self.content or self.guild_id is None
+
     def payload(self, *, with_content: bool = True) -> JSON:
         body: JSON = {
             "id": str(self.id),

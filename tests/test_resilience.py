@@ -1,0 +1,214 @@
+"""What happens when Discord is slow or fails, or two people act at once, or the bot stops."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import hikari
+import pytest
+
+from bot.app import Rimpllee
+from bot.core.admin import Settings
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.runner import (
+    DEMO_PANEL_ID,
+    HELP_BUTTON_ID,
+    REPORT_BUTTON_ID,
+    SandboxWorld,
+    sandbox_config,
+)
+from bot.store import Database
+from bot.store.settings import SqliteSettingsStore
+from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
+from tests.conftest import FakeClock, LoopErrors, wait_until_cached
+from tests.test_api import error, post, ticket
+from tests.test_buttons import click, final_text, posted_panel
+from tests.test_lifecycle import open_ticket, row
+
+pytestmark = pytest.mark.asyncio
+
+
+async def close_form(
+    emulator: DiscordEmulator, world: SandboxWorld, app: Rimpllee, channel_id: int, reason: str
+) -> str:
+    ticket_id = (await row(app, channel_id)).ticket_id
+    record = await emulator.submit_modal(
+        world.guild.id, world.admin.id, channel_id, f"rmp:closeform:{ticket_id}", {"r": reason}
+    )
+    await record.wait_response()
+    await asyncio.sleep(0.3)  # the close goes on after the first answer
+    texts = [record.responses[0]["data"]["content"]] + [f["content"] for f in record.followups]
+    return str(texts[-1])
+
+
+async def test_two_closes_at_once_close_once(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    channel_id = await open_ticket(app, world.members[0].id)
+    first, second = await asyncio.gather(
+        close_form(emulator, world, app, channel_id, "one"),
+        close_form(emulator, world, app, channel_id, "two"),
+    )
+    closed = await row(app, channel_id)
+    assert closed.state == "closed"
+    assert closed.close_reason in ("one", "two")
+    assert channel_id not in emulator.state.channels
+    assert "closed" in (first + second)
+
+
+async def test_a_full_archive_category_archives_in_place(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    assert app.db is not None
+    archive = emulator.state.add_channel(world.guild, "Archive", type=4)
+    await emulator.publish("CHANNEL_CREATE", archive.payload())
+    await Settings(SqliteSettingsStore(app.db)).change(
+        world.guild.id, close_mode="archive", archive_category_id=archive.id
+    )
+    emulator.inject_fault("PATCH", "/channels/{channel_id}", 400, code=50035)
+    channel_id = await open_ticket(app, world.members[0].id)
+    await close_form(emulator, world, app, channel_id, "done")
+    closed = await row(app, channel_id)
+    assert (closed.state, closed.archived) == ("closed", True)
+    channel = emulator.state.channels[channel_id]
+    assert channel.parent_id == world.category_id  # stayed where it was
+    assert not world.guild.permissions(world.members[0].id, channel) & (1 << 10)
+
+
+async def test_a_failing_dm_does_not_unclose_the_ticket(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    assert app.db is not None
+    await Settings(SqliteSettingsStore(app.db)).change(world.guild.id, dm_transcript=True)
+    emulator.inject_fault("POST", "/users/@me/channels", 500)
+    channel_id = await open_ticket(app, world.members[0].id)
+    said = await close_form(emulator, world, app, channel_id, "done")
+    assert "not closed" not in said
+    assert (await row(app, channel_id)).state == "closed"
+
+
+async def test_a_timed_out_channel_create_that_happened_late_is_cleaned_up(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    app.discord.port.timeout = 0.3  # Discord is slower than the bot is willing to wait
+    emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=0.6)
+    before = len(world.guild.channels)
+    reply = await post(app, ticket(world.members[0].id))
+    assert reply[0] == 500
+    assert "did not answer" in error(reply)["message"]
+    assert len(world.guild.channels) == before  # the late channel was found and deleted
+    assert app.db is not None
+    assert await SqliteTicketStore(app.db).tickets(world.guild.id) == []
+
+
+async def test_stopping_lets_an_open_in_progress_finish(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=0.5)
+    opening = asyncio.create_task(post(app, ticket(world.members[0].id)))
+    await asyncio.sleep(0.2)
+    database = app.config.database.path
+    await app.stop()
+    status, body, _ = await opening
+    assert status == 200
+    channel_id = int(body["ticket"]["channelId"])
+    assert channel_id in emulator.state.channels
+    db = await Database.open(database)
+    try:
+        found = await SqliteLifecycleStore(db).by_channel(channel_id)
+        assert found is not None
+        assert found.state == "open"
+    finally:
+        await db.close()
+
+
+async def test_a_form_opened_before_a_restart_is_submitted_after_it(
+    app: Rimpllee,
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    clock: FakeClock,
+    loop_errors: LoopErrors,
+    tmp_path: Path,
+) -> None:
+    message_id = await posted_panel(app, world, clock)
+    member = world.members[0].id
+    modal = await (await click(emulator, world, member, message_id, HELP_BUTTON_ID)).wait_response()
+    question = modal["data"]["components"][0]["components"][0]["custom_id"]
+    await app.stop()
+    again = Rimpllee(
+        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
+        max_retries=0,
+        clock=clock,
+    )
+    again.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    await again.start()
+    try:
+        await wait_until_cached(again.discord.bot, world.guild.id)
+        submit = await emulator.submit_modal(
+            world.guild.id,
+            member,
+            world.panel_channel_id,
+            modal["data"]["custom_id"],
+            {question: "still broken"},
+        )
+        assert (await final_text(submit)).startswith("Your ticket is open")
+    finally:
+        await again.stop()
+
+
+async def test_startup_keeps_a_crash_row_it_cannot_check(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    loop_errors: LoopErrors,
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    from bot.sandbox.runner import seed_database
+
+    database = tmp_path / "crash.db"
+    await seed_database(database, world)
+    db = await Database.open(database)
+    store = SqliteTicketStore(db)
+    async with store.reserve(world.guild.id) as tx:
+        left = await tx.insert_opening(
+            user_id=world.members[0].id,
+            panel_id=DEMO_PANEL_ID,
+            button_id=REPORT_BUTTON_ID,
+            source="api",
+            answers=[],
+            now=clock(),
+        )
+    await store.set_channel(left.ticket_id, 424242)
+    await db.close()
+    emulator.inject_fault("GET", "/channels/{channel_id}", 403, code=50001)
+    app = Rimpllee(sandbox_config(emulator, http_port=0, database=database), max_retries=0)
+    app.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    await app.start()  # starts, instead of failing on the one row it can't check
+    try:
+        assert app.db is not None
+        rows = await SqliteTicketStore(app.db).tickets(world.guild.id)
+        assert [(t.ticket_id, t.state) for t in rows] == [(left.ticket_id, "opening")]
+    finally:
+        await app.stop()
+
+
+async def test_a_panel_deleted_between_lookup_and_reservation_is_not_found(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    """The foreign key refuses the insert; the store says 'panel not found', not a 500."""
+    from bot.core.errors import PanelNotFound
+
+    assert app.db is not None
+    store = SqliteTicketStore(app.db)
+    with pytest.raises(PanelNotFound):
+        async with store.reserve(world.guild.id) as tx:
+            await tx.insert_opening(
+                user_id=world.members[0].id,
+                panel_id="pnl_deleted",
+                button_id="btn_deleted",
+                source="api",
+                answers=[],
+                now=clock(),
+            )
+    assert await store.tickets(world.guild.id) == []
