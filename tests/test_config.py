@@ -266,6 +266,14 @@ def test_unknown_intent_names_it_and_the_key(tmp_path: pathlib.Path) -> None:
     )
 
 
+def test_intents_without_guilds_are_refused(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path, "[discord]\nintents = ['GUILD_MEMBERS']\n")
+    assert load_error(path) == (
+        f"{path}:2: discord.intents: GUILDS is required: without it the bot never learns "
+        "its servers"
+    )
+
+
 @pytest.mark.parametrize("text", ["", "[discord]\ntoken = ''\n", "[discord]\ntoken = '  '\n"])
 def test_missing_token(tmp_path: pathlib.Path, text: str) -> None:
     path = write(tmp_path, text)
