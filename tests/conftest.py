@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import os
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,30 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Rimpllee
+from bot.config import Config
+from bot.core.limits import Clock
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
+
+CLI = [sys.executable, "-m", "bot"]
+
+
+async def run_cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
+    """`rimpllee ARGS` as a real process, without a token in its environment."""
+    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    assert "Traceback" not in err.decode()
+    return proc.returncode, out.decode(), err.decode()
+
 
 # A token shaped like Discord's (base64 of a snowflake, then two parts) for config-only tests.
 FAKE_TOKEN = base64.b64encode(b"123456789012345678").decode() + ".Gx.yy"
@@ -88,6 +114,34 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@contextlib.asynccontextmanager
+async def running(
+    emulator: DiscordEmulator,
+    database: Path,
+    loop_errors: LoopErrors,
+    *,
+    clock: Clock = time.time,
+    config: Config | None = None,
+) -> AsyncIterator[Rimpllee]:
+    """A real Rimpllee on `database`, connected to the emulator, its cache warm; stopped after.
+
+    Its hikari ExceptionEvents fail the test, like the loop's unhandled exceptions.
+    """
+    rimpllee = Rimpllee(
+        config or sandbox_config(emulator, http_port=0, database=database),
+        max_retries=0,
+        clock=clock,
+    )
+    rimpllee.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    await rimpllee.start()
+    try:
+        for guild_id in emulator.state.guilds:
+            await wait_until_cached(rimpllee.discord.bot, guild_id)
+        yield rimpllee
+    finally:
+        await rimpllee.stop()
+
+
 @pytest_asyncio.fixture
 async def app(
     emulator: DiscordEmulator,
@@ -99,11 +153,5 @@ async def app(
     """The real Rimpllee, connected to the emulator, with a warm cache and the demo data."""
     database = tmp_path / "rimpllee.db"
     await seed_database(database, world)
-    rimpllee = Rimpllee(
-        sandbox_config(emulator, http_port=0, database=database), max_retries=0, clock=clock
-    )
-    rimpllee.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
-    await rimpllee.start()
-    await wait_until_cached(rimpllee.discord.bot, world.guild.id)
-    yield rimpllee
-    await rimpllee.stop()
+    async with running(emulator, database, loop_errors, clock=clock) as rimpllee:
+        yield rimpllee

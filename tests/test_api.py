@@ -19,7 +19,6 @@ from bot.sandbox.runner import (
     HELP_QUESTION,
     REPORT_BUTTON_ID,
     SandboxWorld,
-    sandbox_config,
 )
 from bot.sandbox.state import (
     ATTACH_FILES,
@@ -31,7 +30,7 @@ from bot.sandbox.state import (
     VIEW_CHANNEL,
 )
 from bot.store.tickets import SqliteTicketStore
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, LoopErrors, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -550,7 +549,11 @@ async def test_1000_parallel_opens_for_1000_members_create_exactly_30(
 
 
 async def test_startup_reconciles_tickets_a_crash_left_opening(
-    emulator: DiscordEmulator, world: SandboxWorld, tmp_path: Path, clock: FakeClock
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    tmp_path: Path,
+    clock: FakeClock,
+    loop_errors: LoopErrors,
 ) -> None:
     from bot.sandbox.runner import seed_database
     from bot.store import Database
@@ -577,11 +580,7 @@ async def test_startup_reconciles_tickets_a_crash_left_opening(
     await store.set_channel(tickets[1].ticket_id, 999_999)  # its channel is gone from Discord
     await db.close()
 
-    app = Rimpllee(sandbox_config(emulator, http_port=0, database=database), max_retries=0)
-    await app.start()
-    try:
+    async with running(emulator, database, loop_errors) as app:
         assert app.db is not None
         rows = await SqliteTicketStore(app.db).tickets(world.guild.id)
         assert [(t.ticket_id, t.state) for t in rows] == [(tickets[0].ticket_id, "open")]
-    finally:
-        await app.stop()

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hikari
 import pytest
 
 from bot.app import Rimpllee
@@ -20,11 +19,10 @@ from bot.sandbox.runner import (
     HELP_QUESTION,
     REPORT_BUTTON_ID,
     SandboxWorld,
-    sandbox_config,
 )
 from bot.sandbox.state import Channel, Message
 from bot.store.panels import SqlitePanelStore
-from tests.conftest import FakeClock, LoopErrors, wait_until_cached
+from tests.conftest import FakeClock, LoopErrors, running
 from tests.test_api import post, ticket
 
 pytestmark = pytest.mark.asyncio
@@ -290,18 +288,8 @@ async def test_buttons_keep_working_after_a_restart(
 ) -> None:
     message_id = await posted_panel(app, world, clock)
     await app.stop()
-    restarted = Rimpllee(
-        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
-        max_retries=0,
-        clock=clock,
-    )
-    restarted.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
-    await restarted.start()
-    try:
-        await wait_until_cached(restarted.discord.bot, world.guild.id)
+    async with running(emulator, tmp_path / "rimpllee.db", loop_errors, clock=clock):
         text = await final_text(
             await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
         )
         assert text.startswith("Your ticket is open")
-    finally:
-        await restarted.stop()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,10 +14,10 @@ from bot.core.admin import ApiKeys, Blacklist
 from bot.core.errors import InvalidApiKey
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
 from bot.store.database import Database
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.asyncio
 
-CLI = [sys.executable, "-m", "bot"]
 GUILD = 111111111111111111
 USER = 222222222222222222
 OTHER_USER = 333333333333333333
@@ -27,26 +25,9 @@ KEY_RE = re.compile(r"rmp_[A-Za-z0-9_-]{43}")
 UTC_ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
 
 
-async def cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
-    """Run `rimpllee ARGS` without a token in the environment: admins need none."""
-    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}
-    proc = await asyncio.create_subprocess_exec(
-        *CLI,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    assert "Traceback" not in err.decode()
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def admin(*args: str, db: Path) -> tuple[int, str, str]:
     """An admin command on the database file `db`, run from its directory."""
-    return await cli(*args, "--database", str(db), cwd=db.parent)
+    return await run_cli(*args, "--database", str(db), cwd=db.parent)
 
 
 async def ok(*args: str, db: Path) -> str:
@@ -187,12 +168,12 @@ async def test_config_with_only_a_database_path_is_enough(tmp_path: Path, explic
     config.write_text(f'[database]\npath = "{db}"\n')
     config_args = ["--config", str(config)] if explicit else []
 
-    code, out, err = await cli(
+    code, out, err = await run_cli(
         "apikey", "generate", "--guild", str(GUILD), *config_args, cwd=tmp_path
     )
     assert code == 0, err
     assert await authenticate(db, out.strip()) == GUILD
-    code, out, err = await cli(
+    code, out, err = await run_cli(
         "apikey", "status", "--guild", str(GUILD), *config_args, cwd=tmp_path
     )
     assert code == 0, err
@@ -240,7 +221,7 @@ async def test_a_multi_line_reason_is_a_usage_error(tmp_path: Path) -> None:
 async def test_a_toml_error_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[database]\npath = "bot.db\n')
-    code, out, err = await cli("blacklist", "list", "--guild", str(GUILD), cwd=tmp_path)
+    code, out, err = await run_cli("blacklist", "list", "--guild", str(GUILD), cwd=tmp_path)
     assert code == 1
     assert out == ""
     line = one_line(err)
@@ -248,7 +229,7 @@ async def test_a_toml_error_is_one_line_naming_file_and_line(tmp_path: Path) -> 
 
 
 async def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
-    code, _, err = await cli("apikey", "status", "--guild", str(GUILD), cwd=tmp_path)
+    code, _, err = await run_cli("apikey", "status", "--guild", str(GUILD), cwd=tmp_path)
     assert code == 1
     assert one_line(err) == "rimpllee: config.toml: file not found"
 
@@ -312,7 +293,7 @@ async def test_cli_and_a_running_bot_see_each_others_writes(tmp_path: Path) -> N
 
 
 async def test_help_lists_the_old_and_new_commands(tmp_path: Path) -> None:
-    code, out, _ = await cli("--help", cwd=tmp_path)
+    code, out, _ = await run_cli("--help", cwd=tmp_path)
     assert code == 0
     for command in ("run", "sandbox", "apikey", "blacklist"):
         assert command in out

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import hikari
 import pytest
 
 from bot.app import Rimpllee
@@ -15,10 +14,10 @@ from bot.core.admin import Settings
 from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.interactions import InteractionRecord
-from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld, sandbox_config
+from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore
-from tests.conftest import FakeClock, LoopErrors, wait_until_cached
+from tests.conftest import FakeClock, LoopErrors, running
 from tests.test_api import post, ticket
 
 pytestmark = pytest.mark.asyncio
@@ -157,20 +156,10 @@ async def test_a_channel_deleted_while_the_bot_was_stopped_is_closed_at_startup(
     kept = await open_ticket(app, world.members[1].id)
     await app.stop()
     emulator.state.remove_channel(emulator.state.channels[channel_id])  # no bot to tell
-    again = Rimpllee(
-        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
-        max_retries=0,
-        clock=clock,
-    )
-    again.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
-    await again.start()
-    try:
-        await wait_until_cached(again.discord.bot, world.guild.id)
+    async with running(emulator, tmp_path / "rimpllee.db", loop_errors, clock=clock) as again:
         closed = await _wait_closed(again, channel_id)
         assert closed.close_reason == "channel deleted"
         assert (await row(again, kept)).state == "open"
-    finally:
-        await again.stop()
 
 
 async def test_without_message_content_the_transcript_says_so(
@@ -193,11 +182,7 @@ async def test_without_message_content_the_transcript_says_so(
         source=Path("<test>"),
         env={},
     )
-    blind = Rimpllee(config, max_retries=0)
-    blind.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
-    await blind.start()
-    try:
-        await wait_until_cached(blind.discord.bot, world.guild.id)
+    async with running(emulator, database, loop_errors, config=config) as blind:
         opener = world.members[0].id
         channel_id = await open_ticket(blind, opener)
         await emulator.send_user_message(channel_id, opener, "secret words")
@@ -212,8 +197,6 @@ async def test_without_message_content_the_transcript_says_so(
         assert "secret words" not in html  # Discord blanked it, as it does without the intent
         assert "Message Content intent" in html
         assert "What do you need help with?" in html  # the bot's own welcome stays readable
-    finally:
-        await blind.stop()
 
 
 async def test_the_log_channel_and_the_openers_dm_get_the_transcript(

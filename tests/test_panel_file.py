@@ -6,12 +6,9 @@ that every field round-trips and that every kind of mistake is one line naming f
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import os
 import random
 import re
-import sys
 import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,8 +33,8 @@ from bot.sandbox.runner import SandboxWorld, demo_panel, seed
 from bot.sandbox.state import DiscordState
 from bot.store.database import Database
 from bot.store.panels import SqlitePanelStore
+from tests.conftest import run_cli
 
-CLI = [sys.executable, "-m", "bot"]
 GUILD = 111111111111111111
 OTHER_GUILD = 222222222222222222
 SOURCE = "panels.toml"
@@ -501,24 +498,8 @@ def test_a_button_or_question_cannot_move_to_another_parent() -> None:
 # -- the commands -------------------------------------------------------------------------------
 
 
-async def cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}
-    proc = await asyncio.create_subprocess_exec(
-        *CLI,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    assert "Traceback" not in err.decode()
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def panel_cli(*args: str, db: Path) -> tuple[int, str, str]:
-    return await cli("panel", *args, "--database", str(db), cwd=db.parent)
+    return await run_cli("panel", *args, "--database", str(db), cwd=db.parent)
 
 
 async def export(db: Path, guild: int = GUILD) -> str:
@@ -737,6 +718,6 @@ async def test_export_of_a_missing_database_or_to_an_unwritable_path_is_one_line
 
 @pytest.mark.asyncio
 async def test_import_help_says_that_missing_panels_are_deleted(tmp_path: Path) -> None:
-    code, out, _ = await cli("panel", "import", "--help", cwd=tmp_path)
+    code, out, _ = await run_cli("panel", "import", "--help", cwd=tmp_path)
     assert code == 0
     assert "panels not in the file are DELETED" in " ".join(out.split())

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,9 @@ import pytest_asyncio
 from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld
-from tests.conftest import FAKE_TOKEN
+from tests.conftest import CLI, FAKE_TOKEN, run_cli
 
 pytestmark = pytest.mark.asyncio
-
-CLI = [sys.executable, "-m", "bot"]
 
 
 def free_port() -> int:
@@ -39,21 +35,6 @@ def write_config(path: Path, rest_url: str, port: int, *, token: str | None = No
         f'[http]\nport = {port}\n[database]\npath = "{path.parent / "bot.db"}"\n'
     )
     return path
-
-
-async def run_cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}
-    proc = await asyncio.create_subprocess_exec(
-        *CLI,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def one_line(stderr: str) -> str:

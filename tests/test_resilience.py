@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import hikari
 import pytest
 
 from bot.app import Rimpllee
@@ -16,12 +15,11 @@ from bot.sandbox.runner import (
     HELP_BUTTON_ID,
     REPORT_BUTTON_ID,
     SandboxWorld,
-    sandbox_config,
 )
 from bot.store import Database
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
-from tests.conftest import FakeClock, LoopErrors, wait_until_cached
+from tests.conftest import FakeClock, LoopErrors, running
 from tests.test_api import error, post, ticket
 from tests.test_buttons import click, final_text, posted_panel
 from tests.test_lifecycle import open_ticket, row
@@ -136,15 +134,7 @@ async def test_a_form_opened_before_a_restart_is_submitted_after_it(
     modal = await (await click(emulator, world, member, message_id, HELP_BUTTON_ID)).wait_response()
     question = modal["data"]["components"][0]["components"][0]["custom_id"]
     await app.stop()
-    again = Rimpllee(
-        sandbox_config(emulator, http_port=0, database=tmp_path / "rimpllee.db"),
-        max_retries=0,
-        clock=clock,
-    )
-    again.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
-    await again.start()
-    try:
-        await wait_until_cached(again.discord.bot, world.guild.id)
+    async with running(emulator, tmp_path / "rimpllee.db", loop_errors, clock=clock):
         submit = await emulator.submit_modal(
             world.guild.id,
             member,
@@ -153,8 +143,6 @@ async def test_a_form_opened_before_a_restart_is_submitted_after_it(
             {question: "still broken"},
         )
         assert (await final_text(submit)).startswith("Your ticket is open")
-    finally:
-        await again.stop()
 
 
 async def test_startup_keeps_a_crash_row_it_cannot_check(
@@ -182,15 +170,11 @@ async def test_startup_keeps_a_crash_row_it_cannot_check(
     await store.set_channel(left.ticket_id, 424242)
     await db.close()
     emulator.inject_fault("GET", "/channels/{channel_id}", 403, code=50001)
-    app = Rimpllee(sandbox_config(emulator, http_port=0, database=database), max_retries=0)
-    app.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
-    await app.start()  # starts, instead of failing on the one row it can't check
-    try:
+    # It starts, instead of failing on the one row it can't check.
+    async with running(emulator, database, loop_errors) as app:
         assert app.db is not None
         rows = await SqliteTicketStore(app.db).tickets(world.guild.id)
         assert [(t.ticket_id, t.state) for t in rows] == [(left.ticket_id, "opening")]
-    finally:
-        await app.stop()
 
 
 async def test_a_panel_deleted_between_lookup_and_reservation_is_not_found(

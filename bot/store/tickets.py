@@ -120,42 +120,31 @@ class SqliteReservation(_LimitQueries):
         now: float,
     ) -> Ticket:
         await ensure_server(self._conn, self._guild_id, now)
-        try:
-            return await self._insert(user_id, panel_id, button_id, source, answers, now)
-        except sqlite3.IntegrityError:
-            # The panel or button was deleted between the lookup and this insert.
-            raise PanelNotFound(panel_id) from None
-
-    async def _insert(
-        self,
-        user_id: int,
-        panel_id: str,
-        button_id: str,
-        source: Source,
-        answers: Sequence[Answer],
-        now: float,
-    ) -> Ticket:
         counter = await self._one(
             "UPDATE servers SET ticket_counter = ticket_counter + 1 WHERE guild_id = ? "
             "RETURNING ticket_counter",
             (self._guild_id,),
         )
         assert counter is not None
-        row = await self._one(
-            "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, source, "
-            "answers, opened_at) VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?) "
-            f"RETURNING {_TICKET_COLUMNS}",
-            (
-                self._guild_id,
-                counter[0],
-                user_id,
-                panel_id,
-                button_id,
-                source,
-                json.dumps([{"label": a.label, "value": a.value} for a in answers]),
-                now,
-            ),
-        )
+        try:
+            row = await self._one(
+                "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, "
+                "source, answers, opened_at) VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?) "
+                f"RETURNING {_TICKET_COLUMNS}",
+                (
+                    self._guild_id,
+                    counter[0],
+                    user_id,
+                    panel_id,
+                    button_id,
+                    source,
+                    json.dumps([{"label": a.label, "value": a.value} for a in answers]),
+                    now,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            # The panel or button was deleted between the lookup and this insert.
+            raise PanelNotFound(panel_id) from None
         assert row is not None
         return ticket_from_row(row)
 
