@@ -64,6 +64,7 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.store.admin import SqliteKeyStore
+from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKETS_PATH = "/api/v1/tickets"
@@ -72,19 +73,6 @@ STEP_S = 61.0  # past the 60 s server window and the 20 s user cooldown
 WARMUP_OPENS = 10
 AIM_RATIO = 0.5
 AIM_REST_PER_TICKET = 2.0
-
-
-class BenchClock:
-    """The bot's clock: moves only when the benchmark says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class BenchmarkError(Exception):
@@ -288,7 +276,7 @@ def bare_app() -> web.Application:
     return app
 
 
-def lenient_app(bot: Rimpllee, clock: BenchClock) -> web.Application:
+def lenient_app(bot: Rimpllee, clock: FakeClock) -> web.Application:
     """The real API app and services, except an auth-failure limiter that never throttles."""
     assert bot.tickets is not None
     assert bot.db is not None
@@ -364,7 +352,7 @@ class Bench:
         emu: DiscordEmulator,
         world: SandboxWorld,
         bot: Rimpllee,
-        clock: BenchClock,
+        clock: FakeClock,
         session: aiohttp.ClientSession,
     ) -> None:
         self.settings = settings
@@ -549,7 +537,7 @@ async def run(settings: Settings) -> Report:
     emu = DiscordEmulator()
     world = seed(emu.state, member_count=settings.members)
     emu.owner_id = world.owner.id
-    clock = BenchClock()
+    clock = FakeClock()
     with tempfile.TemporaryDirectory(prefix="rimpllee-bench-") as tmp:
         database = Path(tmp) / "bench.db"
         await seed_database(database, world)

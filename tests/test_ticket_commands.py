@@ -34,6 +34,7 @@ from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock
 from tests.test_api import HELP_ANSWER, error, post, ticket
+from tests.test_lifecycle import open_ticket, row
 
 pytestmark = pytest.mark.asyncio
 
@@ -105,19 +106,6 @@ async def settings(
     **v: Any,
 ) -> str:
     return await run(emulator, world, world.panel_channel_id, "settings " + name, user_id, **v)
-
-
-async def open_ticket(app: Rimpllee, user_id: int, button: str = HELP_BUTTON_ID) -> int:
-    status, body, _ = await post(app, ticket(user_id, button))
-    assert status == 200, body
-    return int(body["ticket"]["channelId"])
-
-
-async def row(app: Rimpllee, channel_id: int) -> Ticket:
-    assert app.db is not None
-    found = await SqliteLifecycleStore(app.db).by_channel(channel_id)
-    assert found is not None
-    return found
 
 
 async def stored_settings(app: Rimpllee, world: SandboxWorld) -> ServerSettings:
