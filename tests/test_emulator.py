@@ -327,3 +327,30 @@ async def test_modal_round_trip_and_modal_limits(
         while not errors:
             await asyncio.sleep(0.01)
     assert errors == [50035]
+
+
+@pytest.mark.parametrize("compress", ["zlib-stream", "zstd-stream"])
+async def test_gateway_transport_compression_on_the_wire(
+    emulator: DiscordEmulator, world: SandboxWorld, compress: str
+) -> None:
+    """hikari picks zstd-stream when backports.zstd is installed (it is, for the tests) and
+    zlib-stream otherwise: the emulator speaks both, one compressor per connection."""
+    import json
+    import zlib
+
+    import aiohttp
+    from backports import zstd
+
+    decompress = (
+        zlib.decompressobj().decompress
+        if compress == "zlib-stream"
+        else zstd.ZstdDecompressor().decompress
+    )
+    url = f"{emulator.gateway_url}?v=10&encoding=json&compress={compress}"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        hello = await ws.receive()
+        assert hello.type == aiohttp.WSMsgType.BINARY
+        assert json.loads(decompress(hello.data))["op"] == 10
+        await ws.send_str(json.dumps({"op": 1, "d": None}))
+        ack = await ws.receive()
+        assert json.loads(decompress(ack.data)) == {"op": 11}
