@@ -354,3 +354,36 @@ async def test_gateway_transport_compression_on_the_wire(
         await ws.send_str(json.dumps({"op": 1, "d": None}))
         ack = await ws.receive()
         assert json.loads(decompress(ack.data)) == {"op": 11}
+
+
+async def test_slash_command_options_come_with_resolved_users_channels_and_roles(
+    bot: hikari.GatewayBot, world: SandboxWorld, emulator: DiscordEmulator
+) -> None:
+    emulator.state.commands[None] = [
+        {"id": "1", "name": "probe", "type": 1, "description": "", "options": []}
+    ]
+    seen: list[hikari.CommandInteraction] = []
+
+    async def on_interaction(event: hikari.InteractionCreateEvent) -> None:
+        assert isinstance(event.interaction, hikari.CommandInteraction)
+        seen.append(event.interaction)
+        await event.interaction.create_initial_response(hikari.ResponseType.MESSAGE_CREATE, "ok")
+
+    bot.subscribe(hikari.InteractionCreateEvent, on_interaction)
+    options = [
+        {"name": "who", "type": 6, "value": str(world.members[0].id)},
+        {"name": "where", "type": 7, "value": str(world.category_id)},
+        {"name": "team", "type": 8, "value": str(world.support_role_id)},
+    ]
+    record = await emulator.run_command(
+        world.guild.id, world.admin.id, world.panel_channel_id, "probe", options
+    )
+    await record.wait_response()
+    resolved = seen[0].resolved
+    assert resolved is not None
+    assert world.members[0].id in resolved.members
+    assert (
+        resolved.channels[hikari.Snowflake(world.category_id)].type
+        == hikari.ChannelType.GUILD_CATEGORY
+    )
+    assert resolved.roles[hikari.Snowflake(world.support_role_id)].name == "Support"

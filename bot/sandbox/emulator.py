@@ -274,7 +274,7 @@ class DiscordEmulator:
             "name": top,
             "type": 1,
             "options": opts,
-            "resolved": self._resolved(guild, opts),
+            "resolved": self._resolved(guild, opts, member.user.id),
         }
         if "guild_id" in command:  # only guild commands say where they were registered
             data["guild_id"] = command["guild_id"]
@@ -296,17 +296,28 @@ class DiscordEmulator:
         guild = self.state.guilds[guild_id]
         return guild, guild.channels[channel_id], guild.members[user_id]
 
-    def _resolved(self, guild: Any, options: list[JSON]) -> JSON:
-        users: JSON = {}
-        members: JSON = {}
+    def _resolved(self, guild: Any, options: list[JSON], user_id: int) -> JSON:
+        """Discord's `resolved` data for user (6), channel (7) and role (8) options."""
+        found: dict[str, JSON] = {"users": {}, "members": {}, "channels": {}, "roles": {}}
         for opt in _flatten(options):
-            if opt.get("type") == 6 and (member := guild.members.get(int(opt["value"]))):
-                users[str(member.user.id)] = member.user.payload()
+            kind, value = opt.get("type"), opt.get("value", 0)
+            if kind == 6 and (member := guild.members.get(int(value))):
+                found["users"][str(member.user.id)] = member.user.payload()
                 body = member.payload()
                 body.pop("user")
                 body["permissions"] = str(guild.permissions(member.user.id))
-                members[str(member.user.id)] = body
-        return {"users": users, "members": members} if users else {}
+                found["members"][str(member.user.id)] = body
+            elif kind == 7 and (channel := guild.channels.get(int(value))):
+                found["channels"][str(channel.id)] = {
+                    "id": str(channel.id),
+                    "name": channel.name,
+                    "type": channel.type,
+                    "parent_id": str(channel.parent_id) if channel.parent_id else None,
+                    "permissions": str(guild.permissions(user_id, channel)),
+                }
+            elif kind == 8 and (role := guild.roles.get(int(value))):
+                found["roles"][str(role.id)] = role.payload()
+        return {k: v for k, v in found.items() if v}
 
     async def _dispatch(
         self,
