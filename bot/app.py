@@ -27,7 +27,7 @@ from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
-from bot.store.panels import SqlitePanelStore, SqliteSupportRoles
+from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
@@ -85,7 +85,7 @@ class Rimpllee:
         lifecycle = LifecycleService(
             SqliteLifecycleStore(db),
             settings_store,
-            SqliteSupportRoles(panel_store),
+            SqliteButtonLabels(panel_store),
             self.discord.port,
             transcripts,
             self.events(db),

@@ -573,6 +573,7 @@ async def test_startup_reconciles_tickets_a_crash_left_opening(
                     button_id=REPORT_BUTTON_ID,
                     source="api",
                     answers=[],
+                    support_role_ids=[],
                     now=clock(),
                 )
             )

@@ -249,3 +249,19 @@ async def test_a_broken_log_channel_never_breaks_opening_or_closing(
     )
     await submit.wait_response()
     assert (await _wait_closed(app, channel_id)).state == "closed"
+
+
+async def test_staff_rights_stay_with_the_ticket_when_its_button_goes(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    from bot.core.panels import PanelService
+    from bot.store.panels import SqlitePanelStore
+
+    channel_id = await open_ticket(app, world.members[0].id)
+    assert app.db is not None
+    panels = PanelService(SqlitePanelStore(app.db), app.discord.port, clock)
+    await panels.remove_button(world.guild.id, HELP_BUTTON_ID)
+    record = await emulator.run_command(world.guild.id, world.admin.id, channel_id, "ticket claim")
+    answer = await record.wait_response()
+    assert "You now handle ticket #0001" in answer["data"]["content"]
+    assert (await row(app, channel_id)).claimed_by == world.admin.id

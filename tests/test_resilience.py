@@ -165,6 +165,7 @@ async def test_startup_keeps_a_crash_row_it_cannot_check(
             button_id=REPORT_BUTTON_ID,
             source="api",
             answers=[],
+            support_role_ids=[],
             now=clock(),
         )
     await store.set_channel(left.ticket_id, 424242)
@@ -193,6 +194,7 @@ async def test_a_panel_deleted_between_lookup_and_reservation_is_not_found(
                 button_id="btn_deleted",
                 source="api",
                 answers=[],
+                support_role_ids=[],
                 now=clock(),
             )
     assert await store.tickets(world.guild.id) == []

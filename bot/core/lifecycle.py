@@ -112,9 +112,7 @@ class SettingsStore(Protocol):
     async def get(self, guild_id: int) -> ServerSettings: ...
 
 
-class SupportRoles(Protocol):
-    async def support_roles(self, guild_id: int, button_id: str | None) -> tuple[int, ...]: ...
-
+class ButtonLabels(Protocol):
     async def button_label(self, guild_id: int, button_id: str | None) -> str | None: ...
 
 
@@ -161,7 +159,7 @@ class LifecycleService:
         self,
         store: LifecycleStore,
         settings: SettingsStore,
-        roles: SupportRoles,
+        labels: ButtonLabels,
         discord: LifecyclePort,
         archive: TranscriptArchive,
         events: EventLog,
@@ -169,7 +167,7 @@ class LifecycleService:
     ) -> None:
         self._store = store
         self._settings = settings
-        self._roles = roles
+        self._labels = labels
         self._discord = discord
         self._archive = archive
         self._events = events
@@ -189,8 +187,7 @@ class LifecycleService:
     async def is_staff(self, ticket: Ticket, actor: Actor) -> bool:
         if actor.manages_channels:
             return True
-        roles = await self._roles.support_roles(ticket.guild_id, ticket.button_id)
-        return bool(actor.role_ids.intersection(roles))
+        return bool(actor.role_ids.intersection(ticket.support_role_ids))
 
     async def _require_staff(self, ticket: Ticket, actor: Actor) -> None:
         if not await self.is_staff(ticket, actor):
@@ -231,7 +228,7 @@ class LifecycleService:
             opener=names.users.get(ticket.user_id, str(ticket.user_id)),
             opener_id=ticket.user_id,
             source=ticket.source,
-            button_label=await self._roles.button_label(ticket.guild_id, ticket.button_id),
+            button_label=await self._labels.button_label(ticket.guild_id, ticket.button_id),
             opened_at=ticket.opened_at,
             closed_at=closed_at,
             closed_by=names.users.get(closed_by, str(closed_by)) if closed_by else None,
@@ -398,7 +395,7 @@ class LifecycleService:
         """Only the claimer (and admins) may write; the rest of the team may still read."""
         assert ticket.channel_id is not None
         readers = Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY
-        for role in await self._roles.support_roles(ticket.guild_id, ticket.button_id):
+        for role in ticket.support_role_ids:
             await self._discord.set_access(
                 ticket.channel_id, role, "role", readers, Perm.SEND_MESSAGES
             )
@@ -410,7 +407,7 @@ class LifecycleService:
         """The team may write again. The claimer keeps their own overwrite: they are staff, and
         they may have been added to the ticket before they claimed it."""
         assert ticket.channel_id is not None
-        for role in await self._roles.support_roles(ticket.guild_id, ticket.button_id):
+        for role in ticket.support_role_ids:
             await self._discord.set_access(ticket.channel_id, role, "role", SUPPORT_PERMS, NO_PERMS)
 
     def _check_target(self, ticket: Ticket, target_id: int) -> None:

@@ -80,6 +80,7 @@ class Ticket:
     archived: bool = False
     claim_locked: bool = False  # claimed while claim locks were on: the team is read-only
     answers: tuple[Answer, ...] = ()
+    support_role_ids: tuple[int, ...] = ()  # the button's, as they were when it opened
 
 
 CloseMode = Literal["delete", "archive"]

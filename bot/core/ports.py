@@ -134,6 +134,7 @@ class Reservation(LimitView, Protocol):
         button_id: str,
         source: Source,
         answers: Sequence[Answer],
+        support_role_ids: Sequence[int],
         now: float,
     ) -> Ticket: ...
 

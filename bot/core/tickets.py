@@ -191,6 +191,7 @@ class TicketService:
                     button_id=button.button_id,
                     source=source,
                     answers=checked,
+                    support_role_ids=button.support_role_ids,
                     now=now,
                 )
             # Shielded and tracked: a caller that goes away doesn't stop the open halfway, and

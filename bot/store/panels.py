@@ -255,22 +255,15 @@ class SqlitePanelStore:
                 await _write_panel(conn, panel, now + i * 1e-6)  # keeps the file's order
 
 
-class SqliteSupportRoles:
-    """The support roles and label of a ticket's button (none once the button is deleted)."""
+class SqliteButtonLabels:
+    """The label of a ticket's button, for transcripts (none once the button is deleted)."""
 
     def __init__(self, panels: SqlitePanelStore) -> None:
         self._panels = panels
 
-    async def _button(self, guild_id: int, button_id: str | None) -> Button | None:
+    async def button_label(self, guild_id: int, button_id: str | None) -> str | None:
         if button_id is None:
             return None
         panel = await self._panels.panel_for_button(guild_id, button_id)
-        return panel.button(button_id) if panel else None
-
-    async def support_roles(self, guild_id: int, button_id: str | None) -> tuple[int, ...]:
-        button = await self._button(guild_id, button_id)
-        return button.support_role_ids if button else ()
-
-    async def button_label(self, guild_id: int, button_id: str | None) -> str | None:
-        button = await self._button(guild_id, button_id)
+        button = panel.button(button_id) if panel else None
         return button.label if button else None

@@ -18,7 +18,7 @@ from bot.store.panels import load_panel
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers"
+    "archived, claim_locked, answers, support_role_ids"
 )
 
 
@@ -43,6 +43,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         archived=bool(row["archived"]),
         claim_locked=bool(row["claim_locked"]),
         answers=tuple(Answer(a["label"], a["value"]) for a in json.loads(row["answers"])),
+        support_role_ids=tuple(json.loads(row["support_role_ids"])),
     )
 
 
@@ -117,6 +118,7 @@ class SqliteReservation(_LimitQueries):
         button_id: str,
         source: Source,
         answers: Sequence[Answer],
+        support_role_ids: Sequence[int],
         now: float,
     ) -> Ticket:
         await ensure_server(self._conn, self._guild_id, now)
@@ -129,7 +131,8 @@ class SqliteReservation(_LimitQueries):
         try:
             row = await self._one(
                 "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, "
-                "source, answers, opened_at) VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?) "
+                "source, answers, support_role_ids, opened_at) "
+                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?) "
                 f"RETURNING {_TICKET_COLUMNS}",
                 (
                     self._guild_id,
@@ -139,6 +142,7 @@ class SqliteReservation(_LimitQueries):
                     button_id,
                     source,
                     json.dumps([{"label": a.label, "value": a.value} for a in answers]),
+                    json.dumps(list(support_role_ids)),
                     now,
                 ),
             )

@@ -17,3 +17,7 @@ ALTER TABLE tickets ADD COLUMN category_id INTEGER;
 -- Claimed while claim locks were on: unclaiming must unlock, whatever the setting is by then.
 ALTER TABLE tickets ADD COLUMN claim_locked INTEGER NOT NULL DEFAULT 0
     CHECK (claim_locked IN (0, 1));
+-- The support roles of the button when the ticket opened: staff rights stay with the ticket even
+-- if the button is edited or deleted later. A JSON array of role IDs.
+ALTER TABLE tickets ADD COLUMN support_role_ids TEXT NOT NULL DEFAULT '[]'
+    CHECK (json_valid(support_role_ids));
