@@ -387,3 +387,16 @@ async def test_slash_command_options_come_with_resolved_users_channels_and_roles
         == hikari.ChannelType.GUILD_CATEGORY
     )
     assert resolved.roles[hikari.Snowflake(world.support_role_id)].name == "Support"
+
+
+async def test_a_button_emoji_that_is_not_an_emoji_is_refused(
+    bot: hikari.GatewayBot, world: SandboxWorld
+) -> None:
+    row = bot.rest.build_message_action_row()
+    row.add_interactive_button(hikari.ButtonStyle.PRIMARY, "x", label="open", emoji="é")
+    with pytest.raises(hikari.BadRequestError) as refused:
+        await bot.rest.create_message(world.panel_channel_id, "panel", component=row)
+    assert "components" in (refused.value.errors or {})
+    fine = bot.rest.build_message_action_row()
+    fine.add_interactive_button(hikari.ButtonStyle.PRIMARY, "y", label="open", emoji="🎫")
+    await bot.rest.create_message(world.panel_channel_id, "panel", component=fine)

@@ -12,6 +12,7 @@ import re
 import secrets
 import string
 import time
+import unicodedata
 from typing import Any, Protocol
 
 from bot.core.errors import AdminError
@@ -51,11 +52,35 @@ def _text(what: str, value: str | None, maximum: int, *, required: bool = True) 
         raise AdminError(f"{what} is {len(value)} characters; Discord allows at most {maximum}")
 
 
-def looks_like_emoji(value: str) -> bool:
-    """A custom emoji `<:name:id>` or a short run of non-ASCII symbols (a Unicode emoji)."""
-    if _CUSTOM_EMOJI.fullmatch(value):
+_EMOJI_JOINERS = {0xFE0F, 0xFE0E, 0x200D, 0x20E3}
+_KEYCAP = re.compile("[0-9#*]\ufe0f?\u20e3")
+
+
+def is_unicode_emoji(text: str) -> bool:
+    """Symbols plus the joiners, skin tones and tags emoji sequences are built from, or a keycap.
+
+    Code points newer than Python's Unicode database count as symbols in the emoji planes, so a
+    fresh emoji is not refused for being unknown to this Python.
+    """
+    if _KEYCAP.fullmatch(text):
         return True
-    return 0 < len(value) <= 10 and all(not ch.isascii() for ch in value)
+    if not 0 < len(text) <= 10:
+        return False
+    symbol = False
+    for ch in text:
+        cp = ord(ch)
+        category = unicodedata.category(ch)
+        if category == "So" or (category == "Cn" and 0x1F000 <= cp <= 0x1FAFF):
+            symbol = True
+        elif not (cp in _EMOJI_JOINERS or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F):
+            return False
+    return symbol
+
+
+def looks_like_emoji(value: str) -> bool:
+    """A custom emoji `<:name:id>` or a Unicode emoji (whether a custom one exists is Discord's
+    to say: the slash commands check the cache, files are checked when posted)."""
+    return bool(_CUSTOM_EMOJI.fullmatch(value)) or is_unicode_emoji(value)
 
 
 def validate_question(question: Question, where: str) -> None:

@@ -16,7 +16,6 @@ to inject services.)
 
 import asyncio
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -40,6 +39,7 @@ from bot.core.panels import (
     QUESTIONS_MAX,
     WELCOME_TEXT_MAX,
     PanelService,
+    is_unicode_emoji,
     parse_colour,
 )
 from bot.core.tickets import BOT_PERMS
@@ -72,29 +72,9 @@ BUTTON_CLEARABLE = ("emoji", "category", "welcome_text", "support_roles")
 QUESTION_CLEARABLE = ("placeholder", "min_length", "max_length")
 
 _CUSTOM_EMOJI = re.compile(r"<a?:[A-Za-z0-9_]{2,32}:(\d{15,21})>")
-_EMOJI_JOINERS = {0xFE0F, 0xFE0E, 0x200D, 0x20E3}
 
 
 # -- what the admin typed -----------------------------------------------------------------------
-
-
-def _is_unicode_emoji(text: str) -> bool:
-    """Symbols plus the joiners, skin tones and tags emoji sequences are built from.
-
-    Code points newer than Python's Unicode database count as symbols in the emoji planes, so a
-    fresh emoji is not refused for being unknown to this Python.
-    """
-    if not 0 < len(text) <= 10:
-        return False
-    symbol = False
-    for ch in text:
-        cp = ord(ch)
-        category = unicodedata.category(ch)
-        if category == "So" or (category == "Cn" and 0x1F000 <= cp <= 0x1FAFF):
-            symbol = True
-        elif not (cp in _EMOJI_JOINERS or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F):
-            return False
-    return symbol
 
 
 def check_emoji(bot: hikari.GatewayBot, guild_id: int, text: str) -> str:
@@ -108,7 +88,7 @@ def check_emoji(bot: hikari.GatewayBot, guild_id: int, text: str) -> str:
                 "server's emojis); use one of them or a Unicode emoji like 🎫"
             )
         return value
-    if not _is_unicode_emoji(value):
+    if not is_unicode_emoji(value):
         raise AdminError(
             f"{value!r} is not an emoji; use a Unicode emoji like 🎫 or one of this server's "
             "custom emojis"

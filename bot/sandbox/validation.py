@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.panels import is_unicode_emoji
 from bot.sandbox.state import JSON
 
 CONTENT_MAX = 2000
@@ -117,6 +118,11 @@ def check_components(rows: list[JSON], errors: FormErrors) -> None:
             path: list[str | int] = ["components", i, "components", j]
             errors.length([*path, "custom_id"], child.get("custom_id"), CUSTOM_ID_MAX)
             errors.length([*path, "label"], child.get("label"), BUTTON_LABEL_MAX)
+            emoji = child.get("emoji") or {}
+            if emoji and not emoji.get("id") and not is_unicode_emoji(str(emoji.get("name"))):
+                errors.add(
+                    [*path, "emoji", "name"], "BUTTON_COMPONENT_INVALID_EMOJI", "Invalid emoji"
+                )
 
 
 def check_modal(data: JSON, errors: FormErrors) -> None:
