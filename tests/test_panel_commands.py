@@ -1,7 +1,7 @@
 """`/panel …` as an admin runs it in Discord, through the emulator, checked on what Discord shows.
 
-Category, channel and role options are strings (ID, mention or name) until the emulator resolves
-channel and role options; see `bot/discord/panel_commands.py`.
+Category, channel and role options are Discord's channel (7) and role (8) options: tests send the
+picked channel's or role's ID and the emulator adds the `resolved` data, like Discord.
 """
 
 from __future__ import annotations
@@ -23,8 +23,17 @@ from bot.sandbox.runner import (
     REPORT_BUTTON_ID,
     SandboxWorld,
 )
-from bot.sandbox.state import GUILD_CATEGORY, OVERWRITE_ROLE, VIEW_CHANNEL, Message, Overwrite
+from bot.sandbox.state import (
+    GUILD_CATEGORY,
+    OVERWRITE_ROLE,
+    VIEW_CHANNEL,
+    Channel,
+    Message,
+    Overwrite,
+    Role,
+)
 from bot.store.panels import SqlitePanelStore
+from tests.test_ticket_commands import wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -36,11 +45,30 @@ OPTION_TYPES = {bool: 5, int: 4, str: 3}
 
 
 def options(**values: Any) -> list[dict[str, Any]]:
-    """Discord option payloads; `panel_=` etc. for names that are Python keywords or builtins."""
-    return [
-        {"name": name.rstrip("_"), "type": OPTION_TYPES[type(value)], "value": value}
-        for name, value in values.items()
-    ]
+    """Discord option payloads; `panel_=` etc. for names that are Python keywords or builtins.
+
+    A sandbox `Channel` or `Role` becomes a channel (7) or role (8) option holding its ID, as
+    Discord's pickers send them; the emulator resolves it.
+    """
+    out = []
+    for name, value in values.items():
+        if isinstance(value, Channel):
+            out.append({"name": name.rstrip("_"), "type": 7, "value": str(value.id)})
+        elif isinstance(value, Role):
+            out.append({"name": name.rstrip("_"), "type": 8, "value": str(value.id)})
+        else:
+            out.append(
+                {"name": name.rstrip("_"), "type": OPTION_TYPES[type(value)], "value": value}
+            )
+    return out
+
+
+def channel_named(world: SandboxWorld, name: str) -> Channel:
+    return next(c for c in world.guild.channels.values() if c.name == name)
+
+
+def role_named(world: SandboxWorld, name: str) -> Role:
+    return next(r for r in world.guild.roles.values() if r.name == name)
 
 
 async def answer(record: InteractionRecord) -> str:
@@ -143,8 +171,8 @@ async def build_panel(emulator: DiscordEmulator, world: SandboxWorld) -> tuple[s
         label="Billing",
         emoji="💳",
         style="success",
-        category=str(world.category_id),
-        support_role=f"<@&{world.support_role_id}>",
+        category=world.guild.channels[world.category_id],
+        support_role=world.guild.roles[world.support_role_id],
         name_pattern="billing-{number}",
         max_open=2,
         welcome_text="Tell us your invoice number.",
@@ -185,6 +213,27 @@ async def test_panel_is_registered_for_manage_server_only(
     assert add["label"]["max_length"] == 80  # Discord's client refuses longer labels
     assert add["panel"]["autocomplete"] is True
 
+    # Categories, channels and roles are Discord's own pickers (7: channel, 8: role), not strings.
+    def options_of(group: str, name: str) -> dict[str, Any]:
+        (leaf,) = [s for s in subs[group]["options"] if s["name"] == name]
+        return {o["name"]: o for o in leaf["options"]}
+
+    for name in ("add", "edit"):
+        category = options_of("button", name)["category"]
+        assert (category["type"], category["channel_types"]) == (7, [4]), name  # categories only
+        assert not category.get("autocomplete")
+    assert options_of("button", "add")["support_role"]["type"] == 8
+    channel = {o["name"]: o for o in subs["post"]["options"]}["channel"]
+    assert (channel["type"], channel["channel_types"], channel["required"]) == (7, [0, 5], True)
+    roles = options_of("button", "roles")
+    assert [(n, o["type"], bool(o.get("required"))) for n, o in roles.items()] == [
+        ("button", 3, True),
+        ("role", 8, False),
+        ("remove", 5, False),
+        ("role_id", 3, False),  # only to remove a role deleted since: Discord no longer lists it
+    ]
+    assert "deleted" in roles["role_id"]["description"]
+
 
 async def test_build_and_post_a_panel_entirely_by_commands(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
@@ -218,9 +267,8 @@ async def test_build_and_post_a_panel_entirely_by_commands(
         1,
     )
 
-    posted = await run(
-        emulator, world, "post", panel_=panel_id, channel=f"<#{world.panel_channel_id}>"
-    )
+    panels_channel = world.guild.channels[world.panel_channel_id]
+    posted = await run(emulator, world, "post", panel_=panel_id, channel=panels_channel)
     assert panel_id in posted
     assert f"<#{world.panel_channel_id}>" in posted
     demo_and_ours = emulator.state.messages[world.panel_channel_id]
@@ -249,7 +297,8 @@ async def test_changes_refresh_the_posted_panel_in_place(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
     panel_id, billing_id, other_id, question_id = await build_panel(emulator, world)
-    await run(emulator, world, "post", panel_=panel_id, channel=str(world.panel_channel_id))
+    panels_channel = world.guild.channels[world.panel_channel_id]
+    await run(emulator, world, "post", panel_=panel_id, channel=panels_channel)
     message_id = only_message(emulator, world.panel_channel_id).id
 
     edited = await run(emulator, world, "edit", panel_=panel_id, title="Help desk", clear="colour")
@@ -300,16 +349,12 @@ async def test_changes_refresh_the_posted_panel_in_place(
 async def test_support_roles_are_added_and_removed_one_at_a_time(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
-    admins = next(r for r in world.guild.roles.values() if r.name == "Admins")
-    added = await run(emulator, world, "button roles", button=HELP_BUTTON_ID, role="Admins")
+    admins = role_named(world, "Admins")
+    support = world.guild.roles[world.support_role_id]
+    added = await run(emulator, world, "button roles", button=HELP_BUTTON_ID, role=admins)
     assert f"<@&{world.support_role_id}> <@&{admins.id}>" in added
     removed = await run(
-        emulator,
-        world,
-        "button roles",
-        button=HELP_BUTTON_ID,
-        role=str(world.support_role_id),
-        remove=True,
+        emulator, world, "button roles", button=HELP_BUTTON_ID, role=support, remove=True
     )
     assert f"<@&{admins.id}>" in removed
     assert f"<@&{world.support_role_id}>" not in removed
@@ -317,31 +362,66 @@ async def test_support_roles_are_added_and_removed_one_at_a_time(
     assert demo is not None
     assert demo.buttons[0].support_role_ids == (admins.id,)
 
-    twice = await run(emulator, world, "button roles", button=HELP_BUTTON_ID, role="Admins")
+    twice = await run(emulator, world, "button roles", button=HELP_BUTTON_ID, role=admins)
     assert "already a support role" in twice
     absent = await run(
-        emulator,
-        world,
-        "button roles",
-        button=HELP_BUTTON_ID,
-        role=str(world.support_role_id),
-        remove=True,
+        emulator, world, "button roles", button=HELP_BUTTON_ID, role=support, remove=True
     )
     assert "is not a support role" in absent
+    # Discord's role picker offers @everyone.
     everyone = await run(
-        emulator, world, "button roles", button=HELP_BUTTON_ID, role=str(world.guild.id)
+        emulator, world, "button roles", button=HELP_BUTTON_ID, role=world.guild.everyone
     )
     assert "@everyone cannot be a support role" in everyone
+    demo = await stored(app, world, DEMO_PANEL_ID)
+    assert demo is not None
+    assert demo.buttons[0].support_role_ids == (admins.id,)
+
+
+async def test_a_support_role_deleted_since_is_removed_by_its_id(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    guild = str(world.guild.id)
+    cache = app.discord.bot.cache
+    helpers = emulator.state.add_role(world.guild, "Helpers")
+    await emulator.publish("GUILD_ROLE_CREATE", {"guild_id": guild, "role": helpers.payload()})
+    await wait_for(lambda: cache.get_role(helpers.id) is not None)
+    added = await run(emulator, world, "button roles", button=REPORT_BUTTON_ID, role=helpers)
+    assert f"<@&{helpers.id}>" in added
+
+    del world.guild.roles[helpers.id]
+    await emulator.publish("GUILD_ROLE_DELETE", {"guild_id": guild, "role_id": str(helpers.id)})
+    await wait_for(lambda: cache.get_role(helpers.id) is None)
+    # Discord's role picker no longer lists it: its ID, as text, is the way to remove it.
+    gone = str(helpers.id)
+
+    async def roles(**values: Any) -> str:
+        return await run(emulator, world, "button roles", button=REPORT_BUTTON_ID, **values)
+
+    assert "give `role`" in await roles(remove=True)
+    assert "give `role`" in await roles(role=world.guild.roles[world.support_role_id], role_id=gone)
+    assert "only removes a role deleted since" in await roles(role_id=gone)
+    assert "is not a role ID" in await roles(role_id="Helpers", remove=True)
+    assert "is not a support role" in await roles(role_id=str(world.guild.id), remove=True)
+    demo = await stored(app, world, DEMO_PANEL_ID)
+    assert demo is not None
+    assert helpers.id in demo.buttons[1].support_role_ids
+
+    removed = await roles(role_id=f"<@&{gone}>", remove=True)
+    assert f"<@&{gone}>" not in removed
+    demo = await stored(app, world, DEMO_PANEL_ID)
+    assert demo is not None
+    assert helpers.id not in demo.buttons[1].support_role_ids
 
 
 async def test_reposting_moves_the_panel_and_deleting_removes_it(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
-    general = next(c for c in world.guild.channels.values() if c.name == "general")
-    await run(emulator, world, "post", panel_=DEMO_PANEL_ID, channel="panels")
+    general = channel_named(world, "general")
+    await run(emulator, world, "post", panel_=DEMO_PANEL_ID, channel=channel_named(world, "panels"))
     assert len(emulator.state.messages[world.panel_channel_id]) == 1
 
-    moved = await run(emulator, world, "post", panel_=DEMO_PANEL_ID, channel="#general")
+    moved = await run(emulator, world, "post", panel_=DEMO_PANEL_ID, channel=general)
     assert f"The copy in <#{world.panel_channel_id}> was removed" in moved
     assert emulator.state.messages[world.panel_channel_id] == {}
     message = only_message(emulator, general.id)
@@ -378,13 +458,6 @@ async def test_autocomplete_offers_this_servers_items(
     assert await complete(emulator, world, "question edit", "question", "what do") == [
         (f"Get help > {HELP_QUESTION} (qst_help_topic)", "qst_help_topic")
     ]
-    assert await complete(emulator, world, "button add", "category", "tick") == [
-        (f"Tickets ({world.category_id})", str(world.category_id))
-    ]
-    roles = await complete(emulator, world, "button roles", "role", "supp")
-    assert roles == [(f"@Support ({world.support_role_id})", str(world.support_role_id))]
-    channels = [n for n, _ in await complete(emulator, world, "post", "channel", "")]
-    assert [n.split(" (")[0] for n in channels] == ["panels", "general"]
     clear = await complete(emulator, world, "button edit", "clear", "emoji,")
     assert [v for _, v in clear] == ["emoji,category", "emoji,welcome_text", "emoji,support_roles"]
 
@@ -419,7 +492,7 @@ async def test_refusals_save_nothing(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
     before = await stored_panels(app, world)
-    general = next(c for c in world.guild.channels.values() if c.name == "general")
+    general = channel_named(world, "general")
     hidden = emulator.state.add_channel(
         world.guild,
         "Staff only",
@@ -427,6 +500,9 @@ async def test_refusals_save_nothing(
         overwrites=[Overwrite(world.guild.id, OVERWRITE_ROLE, allow=0, deny=VIEW_CHANNEL)],
     )
     await emulator.publish("CHANNEL_CREATE", hidden.payload())
+    # Made while the bot was not looking (no event): Discord resolves them, the bot's cache has not.
+    unseen = emulator.state.add_channel(world.guild, "Unseen", type=GUILD_CATEGORY)
+    moderators = emulator.state.add_role(world.guild, "Moderators")
 
     async def refused(name: str, **values: Any) -> str:
         return await run(emulator, world, name, **values)
@@ -457,20 +533,25 @@ async def test_refusals_save_nothing(
     assert "not a custom emoji of this server" in await refused(
         "button add", panel_=DEMO_PANEL_ID, label="Party", emoji=foreign
     )
+    # Discord's client only offers categories (text channels for `post`), but a crafted or stale
+    # interaction can carry any channel: the bot checks its own view of it.
     assert "#general is not a category" in await refused(
-        "button add", panel_=DEMO_PANEL_ID, label="Oops", category=f"<#{general.id}>"
+        "button add", panel_=DEMO_PANEL_ID, label="Oops", category=general
     )
     assert "the bot cannot see 'Staff only'" in await refused(
-        "button edit", button=REPORT_BUTTON_ID, category=str(hidden.id)
+        "button edit", button=REPORT_BUTTON_ID, category=hidden
     )
-    assert "does not know a category" in await refused(
-        "button edit", button=REPORT_BUTTON_ID, category="123456789012345678"
+    assert f"does not know a category 'Unseen' ({unseen.id})" in await refused(
+        "button edit", button=REPORT_BUTTON_ID, category=unseen
     )
     assert "not a text channel" in await refused(
-        "post", panel_=DEMO_PANEL_ID, channel=str(world.category_id)
+        "post", panel_=DEMO_PANEL_ID, channel=world.guild.channels[world.category_id]
     )
-    assert "no role is named" in await refused(
-        "button roles", button=REPORT_BUTTON_ID, role="Moderators"
+    assert f"does not know a role 'Moderators' ({moderators.id})" in await refused(
+        "button roles", button=REPORT_BUTTON_ID, role=moderators
+    )
+    assert "does not know a role 'Moderators'" in await refused(
+        "button add", panel_=DEMO_PANEL_ID, label="Mods", support_role=moderators
     )
     assert "not a colour" in await refused("edit", panel_=DEMO_PANEL_ID, colour="blurple")
 
@@ -545,7 +626,7 @@ async def test_long_answers_are_split_and_a_slow_discord_is_deferred(
     for button_id in button_ids:
         assert button_id in "\n".join(contents)
 
-    await run(emulator, world, "post", panel_=panel_id, channel="panels")
+    await run(emulator, world, "post", panel_=panel_id, channel=channel_named(world, "panels"))
     monkeypatch.setattr(panel_commands, "ANSWER_WITHIN_S", 0.05)
     emulator.inject_fault("PATCH", "/channels/{channel_id}/messages/{message_id}", None, delay=0.5)
     record = await emulator.run_command(

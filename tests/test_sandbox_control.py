@@ -25,17 +25,43 @@ async def control(emulator: DiscordEmulator, action: str, body: dict[str, Any]) 
 async def test_build_post_click_and_submit_through_the_control_endpoints(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
+    # Options as a JSON object: strings, integers and booleans (their types are inferred).
+    created = await control(
+        emulator, "command", {"command": "panel create", "options": {"title": "Support"}}
+    )
+    assert "Created panel **Support**" in created["response"]["data"]["content"]
+    # Channel (7) and role (8) options need the explicit list form, with the ID as the value.
+    added = await control(
+        emulator,
+        "command",
+        {
+            "command": "panel button add",
+            "options": [
+                {"name": "panel", "type": 3, "value": "pnl_demo"},
+                {"name": "label", "type": 3, "value": "Billing"},
+                {"name": "category", "type": 7, "value": str(world.category_id)},
+                {"name": "support_role", "type": 8, "value": str(world.support_role_id)},
+            ],
+        },
+    )
+    assert "Added button **Billing**" in added["response"]["data"]["content"]
     posted = await control(
         emulator,
         "command",
         {
             "command": "panel post",
-            "options": {"panel": "pnl_demo", "channel": str(world.panel_channel_id)},
+            "options": [
+                {"name": "panel", "type": 3, "value": "pnl_demo"},
+                {"name": "channel", "type": 7, "value": str(world.panel_channel_id)},
+            ],
         },
     )
     text = posted["response"]["data"]["content"]
     assert "Posted panel" in text
-    message_id = next(iter(emulator.state.messages[world.panel_channel_id]))
+    assert f"<#{world.panel_channel_id}>" in text
+    message_id, message = next(iter(emulator.state.messages[world.panel_channel_id].items()))
+    labels = [c["label"] for row in message.components for c in row["components"]]
+    assert labels == ["Get help", "Report a player", "Billing"]
     member = str(world.members[0].id)
     form = await control(
         emulator,

@@ -2,7 +2,8 @@
 
 Tickets are opened through the API; every `/ticket` command runs in the ticket's own channel. The
 sandbox admin holds the Support role (staff of the demo buttons) and Manage Server; plain members
-are neither.
+are neither. Channel and role options are sent as Discord's pickers send them (type 7 or 8 with the
+ID); the emulator resolves them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.sandbox.state import (
     Channel,
     Message,
     Overwrite,
+    Role,
     User,
 )
 from bot.store.settings import SqliteSettingsStore
@@ -46,11 +48,16 @@ OPTION_TYPES = {bool: 5, int: 4, str: 3}
 
 
 def options(**values: Any) -> list[dict[str, Any]]:
-    """Discord option payloads; a sandbox `User` becomes a user option."""
+    """Discord option payloads; a sandbox `User`, `Channel` or `Role` becomes a user (6), channel
+    (7) or role (8) option holding its ID."""
     out = []
     for name, value in values.items():
         if isinstance(value, User):
             out.append({"name": name, "type": 6, "value": str(value.id)})
+        elif isinstance(value, Channel):
+            out.append({"name": name, "type": 7, "value": str(value.id)})
+        elif isinstance(value, Role):
+            out.append({"name": name, "type": 8, "value": str(value.id)})
         else:
             out.append({"name": name, "type": OPTION_TYPES[type(value)], "value": value})
     return out
@@ -174,8 +181,12 @@ def public_lines(emulator: DiscordEmulator, channel_id: int) -> list[Message]:
     ]
 
 
-def role_named(world: SandboxWorld, name: str) -> int:
-    return next(r.id for r in world.guild.roles.values() if r.name == name)
+def role_named(world: SandboxWorld, name: str) -> Role:
+    return next(r for r in world.guild.roles.values() if r.name == name)
+
+
+def channel_named(world: SandboxWorld, name: str) -> Channel:
+    return next(c for c in world.guild.channels.values() if c.name == name)
 
 
 # -- registration and where commands run ---------------------------------------------------------
@@ -209,8 +220,20 @@ async def test_ticket_is_for_everyone_and_settings_for_managers(
         "claim-locks",
         "max-open",
     }
-    mode = settings_subs["close-mode"]["options"][0]
+    mode, archive = settings_subs["close-mode"]["options"]
     assert [c["value"] for c in mode["choices"]] == ["delete", "archive"]
+    # Discord's own pickers: categories only, text and announcement channels only, roles.
+    assert (archive["name"], archive["type"], archive["channel_types"]) == (
+        "archive_category",
+        7,
+        [4],
+    )
+    (log,) = settings_subs["log-channel"]["options"]
+    assert (log["type"], log["channel_types"], bool(log.get("required"))) == (7, [0, 5], False)
+    ticket_subs = {o["name"]: o for o in commands["ticket"]["options"]}
+    for name in ("add", "remove"):
+        kinds = {o["name"]: o["type"] for o in ticket_subs[name]["options"]}
+        assert kinds == {"member": 6, "role": 8}, name
     count = settings_subs["max-open"]["options"][0]
     assert (count["min_value"], count["max_value"]) == (1, 25)
 
@@ -351,34 +374,38 @@ async def test_add_and_remove_a_member(
     assert can(world, opener.id, channel, VIEW_CHANNEL)
 
 
-async def test_add_and_remove_a_role_by_name_and_refuse_what_would_break_the_ticket(
+async def test_add_and_remove_a_role_and_refuse_what_would_break_the_ticket(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
     channel_id = await open_ticket(app, world.members[0].id)
     channel = emulator.state.channels[channel_id]
     admins = role_named(world, "Admins")
 
-    added = await run(emulator, world, channel_id, "ticket add", role="Admins")
-    assert f"<@&{admins}>" in added
-    assert channel.overwrites[admins].type == OVERWRITE_ROLE
-    assert channel.overwrites[admins].allow & VIEW_CHANNEL
-    await run(emulator, world, channel_id, "ticket remove", role=f"<@&{admins}>")
-    assert admins not in channel.overwrites
+    added = await run(emulator, world, channel_id, "ticket add", role=admins)
+    assert f"<@&{admins.id}>" in added
+    assert channel.overwrites[admins.id].type == OVERWRITE_ROLE
+    assert channel.overwrites[admins.id].allow & VIEW_CHANNEL
+    removed = await run(emulator, world, channel_id, "ticket remove", role=admins)
+    assert f"<@&{admins.id}>" in removed
+    assert admins.id not in channel.overwrites
 
     both = await run(
-        emulator, world, channel_id, "ticket add", member=world.members[1], role="Admins"
+        emulator, world, channel_id, "ticket add", member=world.members[1], role=admins
     )
     assert "either `member` or `role`" in both
     assert "either `member` or `role`" in await run(emulator, world, channel_id, "ticket add")
-    for everyone in ("@everyone", str(world.guild.id)):
-        text = await run(emulator, world, channel_id, "ticket remove", role=everyone)
-        assert "whole server" in text
+    for name in ("ticket add", "ticket remove"):  # Discord's role picker offers @everyone
+        text = await run(emulator, world, channel_id, name, role=world.guild.everyone)
+        assert "whole server" in text, name
     assert channel.overwrites[world.guild.id].deny & VIEW_CHANNEL  # still private
     bot = emulator.state.bot
     assert "keeps its access" in await run(emulator, world, channel_id, "ticket remove", member=bot)
     assert bot.id in channel.overwrites
-    unknown = await run(emulator, world, channel_id, "ticket add", role="Nope")
-    assert "no role is named 'Nope'" in unknown
+    # A role made while the bot was not looking: Discord resolves it, the bot's cache has not.
+    unseen = emulator.state.add_role(world.guild, "Nope")
+    unknown = await run(emulator, world, channel_id, "ticket add", role=unseen)
+    assert f"does not know a role 'Nope' ({unseen.id})" in unknown
+    assert unseen.id not in channel.overwrites
 
 
 async def test_rename_sanitizes_the_name(
@@ -473,7 +500,7 @@ async def test_archive_reopen_and_delete(
 ) -> None:
     archive = await new_channel(app, emulator, world, "Archive", type=GUILD_CATEGORY)
     set_mode = await settings(
-        emulator, world, "close-mode", mode="archive", archive_category=str(archive.id)
+        emulator, world, "close-mode", mode="archive", archive_category=archive
     )
     assert f"<#{archive.id}>" in set_mode
     stored = await stored_settings(app, world)
@@ -519,14 +546,27 @@ async def test_archive_reopen_and_delete(
 async def test_close_mode_is_checked(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
-    mixed = await settings(
-        emulator, world, "close-mode", mode="delete", archive_category=str(world.category_id)
-    )
+    tickets = world.guild.channels[world.category_id]
+    mixed = await settings(emulator, world, "close-mode", mode="delete", archive_category=tickets)
     assert "only applies to the archive mode" in mixed
+    # Discord's client offers only categories here; a text channel sent anyway is still refused.
+    general = channel_named(world, "general")
     not_category = await settings(
-        emulator, world, "close-mode", mode="archive", archive_category="general"
+        emulator, world, "close-mode", mode="archive", archive_category=general
     )
-    assert "is not a category" in not_category
+    assert "#general is not a category" in not_category
+    hidden = await new_channel(
+        app,
+        emulator,
+        world,
+        "Hidden archive",
+        type=GUILD_CATEGORY,
+        overwrites=[Overwrite(world.guild.id, OVERWRITE_ROLE, allow=0, deny=VIEW_CHANNEL)],
+    )
+    unusable = await settings(
+        emulator, world, "close-mode", mode="archive", archive_category=hidden
+    )
+    assert "the bot cannot see 'Hidden archive'" in unusable
     assert (await stored_settings(app, world)).close_mode == "delete"
     in_place = await settings(emulator, world, "close-mode", mode="archive")
     assert "where it is" in in_place
@@ -541,7 +581,7 @@ async def test_the_log_channel_gets_opened_and_closed_with_the_transcript(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
     log = await new_channel(app, emulator, world, "ticket-log")
-    assert f"<#{log.id}>" in await settings(emulator, world, "log-channel", channel="ticket-log")
+    assert f"<#{log.id}>" in await settings(emulator, world, "log-channel", channel=log)
     assert (await stored_settings(app, world)).log_channel_id == log.id
 
     channel_id = await open_ticket(app, world.members[0].id, REPORT_BUTTON_ID)
@@ -570,11 +610,16 @@ async def test_a_log_channel_without_attach_files_is_refused(
     bot = emulator.state.bot.id
     no_files = [Overwrite(bot, OVERWRITE_MEMBER, 0, ATTACH_FILES)]
     mute = await new_channel(app, emulator, world, "mute-log", overwrites=no_files)
-    refused = await settings(emulator, world, "log-channel", channel=f"<#{mute.id}>")
+    refused = await settings(emulator, world, "log-channel", channel=mute)
     assert "the bot lacks" in refused
     assert "Attach Files" in refused
-    category = await settings(emulator, world, "log-channel", channel=str(world.category_id))
+    # Discord's client offers only text channels here; a category sent anyway is still refused.
+    tickets = world.guild.channels[world.category_id]
+    category = await settings(emulator, world, "log-channel", channel=tickets)
     assert "not a text channel" in category
+    unseen = emulator.state.add_channel(world.guild, "unseen-log")  # no event: the bot never saw it
+    unknown = await settings(emulator, world, "log-channel", channel=unseen)
+    assert f"does not know a channel 'unseen-log' ({unseen.id})" in unknown
     assert (await stored_settings(app, world)).log_channel_id is None
 
 
@@ -614,7 +659,7 @@ async def test_show_lists_every_setting_and_members_are_refused(
     for name, values in (
         ("show", {}),
         ("claim-locks", {"enabled": True}),
-        ("log-channel", {"channel": "general"}),
+        ("log-channel", {"channel": channel_named(world, "general")}),
     ):
         refused = await settings(emulator, world, name, member, **values)
         assert "Manage Server" in refused

@@ -6,9 +6,11 @@ usable, is that a category the bot can work in) and answers ephemerally with the
 takes. Refusals are `AdminError`s, turned into an ephemeral line by the error handler in
 `bot.discord.admin` (lightbulb error handlers are client-wide).
 
-Category, channel and role options are string options holding an ID, a mention or a name, with
-autocomplete from the bot's cache: the sandbox emulator does not send `resolved` channels and roles
-yet, without which lightbulb silently drops optional channel/role options.
+Category, channel and role options are Discord's own channel and role options: the admin picks from
+Discord's lists (channel options restricted to categories, or to text and announcement channels).
+Discord sends the picked object in the interaction's `resolved` data, but the bot still judges it by
+its own cache (its ID is what counts): a picked channel of the wrong type, or one the bot cannot
+use, is refused all the same (a client need not honour `channel_types`).
 
 (No `from __future__ import annotations` here: lightbulb reads the `invoke` annotations at runtime
 to inject services.)
@@ -67,6 +69,9 @@ POST_PERMS = (
     | hikari.Permissions.EMBED_LINKS
 )
 POSTABLE = (hikari.GuildTextChannel, hikari.GuildNewsChannel)
+# What Discord's channel pickers offer (the bot checks its own view of the channel all the same).
+POSTABLE_TYPES = (hikari.ChannelType.GUILD_TEXT, hikari.ChannelType.GUILD_NEWS)
+CATEGORY_TYPES = (hikari.ChannelType.GUILD_CATEGORY,)
 PANEL_CLEARABLE = ("description", "colour")
 BUTTON_CLEARABLE = ("emoji", "category", "welcome_text", "support_roles")
 QUESTION_CLEARABLE = ("placeholder", "min_length", "max_length")
@@ -96,33 +101,27 @@ def check_emoji(bot: hikari.GatewayBot, guild_id: int, text: str) -> str:
     return value
 
 
-def _snowflake(text: str, mention: str) -> int | None:
-    """`123…`, or the mention form `<#123…>` / `<@&123…>`; None if it is neither."""
+def role_id_text(text: str) -> int:
+    """A role ID as typed (`123…` or `<@&123…>`): a role deleted since is no longer pickable."""
     value = text.strip()
-    match = re.fullmatch(rf"{re.escape(mention)}(\d{{15,21}})>|(\d{{15,21}})", value)
-    return None if match is None else int(match[1] or match[2])
+    match = re.fullmatch(r"<@&(\d{15,21})>|(\d{15,21})", value)
+    if match is None:
+        raise AdminError(f"{value!r} is not a role ID (a number like 123456789012345678)")
+    return int(match[1] or match[2])
 
 
-def _guild_channel(
-    bot: hikari.GatewayBot, guild_id: int, text: str, what: str
+def _label(item: hikari.PartialChannel | hikari.PartialRole) -> str:
+    return f"{item.name!r} ({item.id})"
+
+
+def _cached_channel(
+    bot: hikari.GatewayBot, guild_id: int, channel: hikari.PartialChannel, what: str
 ) -> hikari.GuildChannel:
-    """A channel of this server from the bot's cache, by ID, mention or exact name."""
-    channel_id = _snowflake(text, "<#")
-    if channel_id is not None:
-        channel = bot.cache.get_guild_channel(channel_id)
-        if channel is not None and int(channel.guild_id) == guild_id:
-            return channel
-        raise AdminError(f"the bot does not know a {what} {text.strip()} on this server")
-    name = text.strip().lstrip("#").casefold()
-    found = [
-        c
-        for c in bot.cache.get_guild_channels_view_for_guild(guild_id).values()
-        if (c.name or "").casefold() == name
-    ]
-    if len(found) != 1:
-        how = "several channels are" if found else "no channel is"
-        raise AdminError(f"{how} named {text.strip()!r}; pick the {what} from the list")
-    return found[0]
+    """The bot's own view of the channel Discord resolved: the bot judges by what it knows."""
+    cached = bot.cache.get_guild_channel(channel.id)
+    if cached is None or int(cached.guild_id) != guild_id:
+        raise AdminError(f"the bot does not know a {what} {_label(channel)} on this server")
+    return cached
 
 
 def bot_permissions(
@@ -181,9 +180,9 @@ def _require(
         raise AdminError(f"the bot lacks {_names(missing)} in {label}, which it needs {why}")
 
 
-def check_category(bot: hikari.GatewayBot, guild_id: int, text: str) -> int:
+def check_category(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel) -> int:
     """A category of this server in which the bot can create ticket channels."""
-    channel = _guild_channel(bot, guild_id, text, "category")
+    channel = _cached_channel(bot, guild_id, picked, "category")
     if not isinstance(channel, hikari.GuildCategory):
         raise AdminError(
             f"#{channel.name} is not a category; ticket channels are created in a category"
@@ -192,28 +191,20 @@ def check_category(bot: hikari.GatewayBot, guild_id: int, text: str) -> int:
     return int(channel.id)
 
 
-def check_post_channel(bot: hikari.GatewayBot, guild_id: int, text: str) -> int:
+def check_post_channel(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel) -> int:
     """A text or announcement channel of this server the bot can post an embed in."""
-    channel = _guild_channel(bot, guild_id, text, "channel")
+    channel = _cached_channel(bot, guild_id, picked, "channel")
     if not isinstance(channel, POSTABLE):
         raise AdminError(f"{channel.name!r} is not a text channel; panels are posted in one")
     _require(bot, channel, POST_PERMS, "to post the panel")
     return int(channel.id)
 
 
-def check_role(bot: hikari.GatewayBot, guild_id: int, text: str) -> int:
-    """A role of this server (not @everyone), by ID, mention or exact name."""
-    role_id = _snowflake(text, "<@&")
-    roles = bot.cache.get_roles_view_for_guild(guild_id)
-    if role_id is None:
-        name = text.strip().lstrip("@").casefold()
-        found = [r for r in roles.values() if r.name.casefold() == name]
-        if len(found) != 1:
-            how = "several roles are" if found else "no role is"
-            raise AdminError(f"{how} named {text.strip()!r}; pick the role from the list")
-        role_id = int(found[0].id)
-    if role_id not in roles:
-        raise AdminError(f"the bot does not know a role {text.strip()} on this server")
+def check_role(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialRole) -> int:
+    """A role of this server (not @everyone) that the bot knows."""
+    role_id = int(picked.id)
+    if role_id not in bot.cache.get_roles_view_for_guild(guild_id):
+        raise AdminError(f"the bot does not know a role {_label(picked)} on this server")
     if role_id == guild_id:
         raise AdminError("@everyone cannot be a support role: every member would see tickets")
     return role_id
@@ -426,47 +417,6 @@ async def complete_question(
     await ctx.respond(_choices(items, _typed(ctx)))
 
 
-def _channels_of(
-    bot: hikari.GatewayBot,
-    guild: int | None,
-    kind: type[hikari.GuildChannel] | tuple[type[hikari.GuildChannel], ...],
-) -> list[tuple[str, str]]:
-    """This server's channels of `kind`, in Discord's order, as autocomplete choices."""
-    if guild is None:
-        return []
-    channels = bot.cache.get_guild_channels_view_for_guild(guild).values()
-    ordered = sorted((c for c in channels if isinstance(c, kind)), key=lambda c: c.position)
-    return [(_labelled(c.name or "?", str(c.id)), str(c.id)) for c in ordered]
-
-
-@lightbulb.di.with_di
-async def complete_category(
-    ctx: lightbulb.AutocompleteContext[str], bot: hikari.GatewayBot = lightbulb.di.INJECTED
-) -> None:
-    items = _channels_of(bot, _autocomplete_guild(ctx), hikari.GuildCategory)
-    await ctx.respond(_choices(items, _typed(ctx)))
-
-
-@lightbulb.di.with_di
-async def complete_channel(
-    ctx: lightbulb.AutocompleteContext[str], bot: hikari.GatewayBot = lightbulb.di.INJECTED
-) -> None:
-    guild = _autocomplete_guild(ctx)
-    items = _channels_of(bot, guild, POSTABLE)
-    await ctx.respond(_choices(items, _typed(ctx)))
-
-
-@lightbulb.di.with_di
-async def complete_role(
-    ctx: lightbulb.AutocompleteContext[str], bot: hikari.GatewayBot = lightbulb.di.INJECTED
-) -> None:
-    guild = _autocomplete_guild(ctx)
-    roles = bot.cache.get_roles_view_for_guild(guild).values() if guild else []
-    ordered = sorted((r for r in roles if r.id != guild), key=lambda r: -r.position)
-    items = ((_labelled("@" + r.name, str(r.id)), str(r.id)) for r in ordered)
-    await ctx.respond(_choices(items, _typed(ctx)))
-
-
 def _clear_completer(
     allowed: Sequence[str],
 ) -> Callable[[lightbulb.AutocompleteContext[str]], Awaitable[None]]:
@@ -631,8 +581,8 @@ class PanelPost(
     description="Post a panel in a channel; posting again moves it there",
 ):
     panel_id = _panel_option()
-    channel = lightbulb.string(
-        "channel", "Text channel (ID, #mention or name)", autocomplete=complete_channel
+    channel = lightbulb.channel(
+        "channel", "Text or announcement channel", channel_types=POSTABLE_TYPES
     )
 
     @lightbulb.invoke
@@ -663,7 +613,7 @@ def _button_fields(
     guild: int,
     *,
     emoji: str | None,
-    category: str | None,
+    category: hikari.PartialChannel | None,
     **plain: Any,
 ) -> dict[str, Any]:
     """The options given, with emoji and category checked against Discord."""
@@ -685,12 +635,10 @@ class ButtonAdd(
     label = lightbulb.string("label", "Button text", max_length=BUTTON_LABEL_MAX)
     emoji = lightbulb.string("emoji", "Unicode emoji or this server's custom emoji", default=None)
     style = lightbulb.string("style", "Colour", default=None, choices=_BUTTON_STYLE_CHOICES)
-    category = lightbulb.string(
-        "category", "Category for ticket channels", default=None, autocomplete=complete_category
+    category = lightbulb.channel(
+        "category", "Category for ticket channels", default=None, channel_types=CATEGORY_TYPES
     )
-    support_role = lightbulb.string(
-        "support_role", "Role that sees the tickets", default=None, autocomplete=complete_role
-    )
+    support_role = lightbulb.role("support_role", "Role that sees the tickets", default=None)
     name_pattern = lightbulb.string(
         "name_pattern",
         "Ticket channel name; {number} and {user} are filled in (default ticket-{number})",
@@ -746,8 +694,8 @@ class ButtonEdit(
     label = lightbulb.string("label", "Button text", default=None, max_length=BUTTON_LABEL_MAX)
     emoji = lightbulb.string("emoji", "Unicode emoji or this server's custom emoji", default=None)
     style = lightbulb.string("style", "Colour", default=None, choices=_BUTTON_STYLE_CHOICES)
-    category = lightbulb.string(
-        "category", "Category for ticket channels", default=None, autocomplete=complete_category
+    category = lightbulb.channel(
+        "category", "Category for ticket channels", default=None, channel_types=CATEGORY_TYPES
     )
     name_pattern = lightbulb.string(
         "name_pattern",
@@ -855,24 +803,40 @@ class ButtonRoles(
     description="Add a support role to a button, or remove one with remove:True",
 ):
     button_id = _button_option()
-    role = lightbulb.string("role", "The role (ID, @mention or name)", autocomplete=complete_role)
+    role = lightbulb.role("role", "The role", default=None)
     remove = lightbulb.boolean("remove", "Remove the role instead of adding it", default=False)
+    role_id = lightbulb.string(
+        "role_id",
+        "Instead of role, with remove:True: the ID of a support role deleted since",
+        default=None,
+    )
 
     @lightbulb.invoke
     async def invoke(
         self, ctx: lightbulb.Context, panels: PanelService, bot: hikari.GatewayBot
     ) -> None:
         guild = _guild(ctx)
+        if (self.role is None) == (self.role_id is None):
+            raise AdminError(
+                "give `role` (or, to remove a support role deleted since, its ID as `role_id` "
+                "with remove:True)"
+            )
+        if self.role_id is not None and not self.remove:
+            raise AdminError("`role_id` only removes a role deleted since; pick `role` to add one")
         _, current = await panels.button(guild, self.button_id)
         roles = current.support_role_ids
         if self.remove:
-            role_id = _snowflake(self.role, "<@&")
-            if role_id is None:  # a deleted role is still removable by ID
-                role_id = check_role(bot, guild, self.role)
+            # Removing needs no check: a role deleted since is still removable by its ID.
+            if self.role is not None:
+                role_id = int(self.role.id)
+            else:
+                assert self.role_id is not None
+                role_id = role_id_text(self.role_id)
             if role_id not in roles:
                 raise AdminError(f"<@&{role_id}> is not a support role of this button")
             roles = tuple(r for r in roles if r != role_id)
         else:
+            assert self.role is not None
             role_id = check_role(bot, guild, self.role)
             if role_id in roles:
                 raise AdminError(f"<@&{role_id}> is already a support role of this button")

@@ -6,9 +6,9 @@ roles, members with Manage Channels, the opener for closing) and its refusals (`
 `bot.discord.admin`. Answers are ephemeral, except the public line `/ticket claim` and `unclaim`
 post so the opener knows who handles their ticket.
 
-Role, channel and category options are string options (ID, mention or name) resolved against the
-bot's cache with `bot.discord.panel_commands`' helpers: the sandbox emulator sends no `resolved`
-channels and roles yet.
+Role, channel and category options are Discord's own role and channel options (pickers); the
+picked object is judged by its ID against the bot's cache with `bot.discord.panel_commands`'
+helpers, so a channel of the wrong type or one the bot cannot use is refused even if sent.
 
 (No `from __future__ import annotations` here: lightbulb reads the `invoke` annotations at runtime
 to inject services.)
@@ -24,18 +24,16 @@ from bot.core.models import ServerSettings, Ticket
 from bot.core.tickets import CHANNEL_NAME_MAX
 from bot.discord.admin import MANAGE_GUILD, _guild
 from bot.discord.panel_commands import (
+    CATEGORY_TYPES,
     NONE_MENTIONS,
     POSTABLE,
+    POSTABLE_TYPES,
     _answer,
-    _guild_channel,
+    _cached_channel,
     _in_time,
     _require,
-    _snowflake,
     check_category,
     check_role,
-    complete_category,
-    complete_channel,
-    complete_role,
 )
 from bot.discord.router import actor_of, close_and_report
 
@@ -66,16 +64,11 @@ def _number(ticket: Ticket) -> str:
     return f"#{ticket.number:04d}"
 
 
-def _is_everyone(guild_id: int, text: str) -> bool:
-    value = text.strip()
-    return value.lstrip("@").casefold() == "everyone" or _snowflake(value, "<@&") == guild_id
-
-
 def _target(
     bot: hikari.GatewayBot,
     guild_id: int,
     member: hikari.User | None,
-    role: str | None,
+    role: hikari.Role | None,
     *,
     removing: bool = False,
 ) -> tuple[int, Target, str]:
@@ -88,14 +81,13 @@ def _target(
             raise AdminError("the bot always keeps its access to its tickets")
         return int(member.id), "member", f"<@{int(member.id)}>"
     assert role is not None
-    if _is_everyone(guild_id, role):
+    if int(role.id) == guild_id:  # Discord's role picker offers @everyone
         raise AdminError(
             "@everyone can't be added to or removed from a ticket: that would show it to the "
             "whole server"
         )
-    role_id = _snowflake(role, "<@&") if removing else None
-    if role_id is None:  # a deleted role is still removable by ID
-        role_id = check_role(bot, guild_id, role)
+    # Taking access away needs no check (Discord drops a deleted role's overwrites itself).
+    role_id = int(role.id) if removing else check_role(bot, guild_id, role)
     return role_id, "role", f"<@&{role_id}>"
 
 
@@ -103,13 +95,8 @@ def _member_option(what: str) -> hikari.User | None:
     return lightbulb.user("member", f"The member to {what}", default=None)
 
 
-def _role_option(what: str) -> str | None:
-    return lightbulb.string(
-        "role",
-        f"The role to {what} (ID, @mention or name)",
-        default=None,
-        autocomplete=complete_role,
-    )
+def _role_option(what: str) -> hikari.Role | None:
+    return lightbulb.role("role", f"The role to {what}", default=None)
 
 
 # -- /ticket …  ---------------------------------------------------------------------------------
@@ -310,9 +297,9 @@ def describe_settings(current: ServerSettings) -> list[str]:
     ]
 
 
-def check_log_channel(bot: hikari.GatewayBot, guild_id: int, text: str) -> int:
+def check_log_channel(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel) -> int:
     """A text channel of this server where the bot can post events and transcript files."""
-    channel = _guild_channel(bot, guild_id, text, "channel")
+    channel = _cached_channel(bot, guild_id, picked, "channel")
     if not isinstance(channel, POSTABLE):
         raise AdminError(f"{channel.name!r} is not a text channel; the log is posted in one")
     _require(bot, channel, LOG_PERMS, "to post ticket events and transcripts")
@@ -339,11 +326,11 @@ class SettingsLogChannel(
     name="log-channel",
     description="Where ticket events and transcripts are posted; no channel: log off",
 ):
-    channel = lightbulb.string(
+    channel = lightbulb.channel(
         "channel",
-        "Text channel (ID, #mention or name); leave out to turn the log off",
+        "Text or announcement channel; leave out to turn the log off",
         default=None,
-        autocomplete=complete_channel,
+        channel_types=POSTABLE_TYPES,
     )
 
     @lightbulb.invoke
@@ -351,7 +338,9 @@ class SettingsLogChannel(
         self, ctx: lightbulb.Context, service: Settings, bot: hikari.GatewayBot
     ) -> None:
         guild = _guild(ctx)
-        channel_id = check_log_channel(bot, guild, self.channel) if self.channel else None
+        channel_id = (
+            check_log_channel(bot, guild, self.channel) if self.channel is not None else None
+        )
         await service.change(guild, log_channel_id=channel_id)
         if channel_id is None:
             await _answer(ctx, "Ticket log turned off.")
@@ -376,11 +365,11 @@ class SettingsCloseMode(
     description="What closing a ticket does to its channel",
 ):
     mode = lightbulb.string("mode", "delete or archive", choices=_MODE_CHOICES)
-    archive_category = lightbulb.string(
+    archive_category = lightbulb.channel(
         "archive_category",
         "Archive only: move closed tickets to this category (leave out: they stay in place)",
         default=None,
-        autocomplete=complete_category,
+        channel_types=CATEGORY_TYPES,
     )
 
     @lightbulb.invoke
@@ -391,7 +380,9 @@ class SettingsCloseMode(
         if self.mode == "delete" and self.archive_category is not None:
             raise AdminError("archive_category only applies to the archive mode")
         category_id = (
-            check_category(bot, guild, self.archive_category) if self.archive_category else None
+            check_category(bot, guild, self.archive_category)
+            if self.archive_category is not None
+            else None
         )
         changed = await service.change(guild, close_mode=self.mode, archive_category_id=category_id)
         await _answer(ctx, f"Closing a ticket now {_closing(changed)}.")
