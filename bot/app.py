@@ -1,7 +1,9 @@
 """The composition root: builds every part from the config and owns start and stop order.
 
-Start: database → HTTP listener (bound before the gateway, so a taken port fails fast) → gateway.
-Stop: stop accepting HTTP and finish in-flight requests → close the gateway → close the database.
+Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
+503 until ready) → gateway, until every server has arrived → reconcile interrupted opens → ready.
+Stop: stop accepting HTTP and let requests in flight finish → let opens in progress (from buttons
+too) and log posts finish → close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
