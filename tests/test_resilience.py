@@ -105,7 +105,10 @@ async def test_stopping_lets_an_open_in_progress_finish(
 ) -> None:
     emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=0.5)
     opening = asyncio.create_task(post(app, ticket(world.members[0].id)))
-    await asyncio.sleep(0.2)
+    assert app.tickets is not None
+    async with asyncio.timeout(5):
+        while app.tickets.opening == 0:  # reserved, now creating the channel
+            await asyncio.sleep(0.01)
     database = app.config.database.path
     await app.stop()
     status, body, _ = await opening

@@ -206,6 +206,11 @@ class TicketService:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    @property
+    def opening(self) -> int:
+        """How many opens are between their reservation and their welcome message right now."""
+        return len(self._in_flight)
+
     async def drain(self) -> None:
         """Let opens in progress (and their log posts) finish: the shutdown's last step before
         the gateway closes."""
