@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -375,10 +374,6 @@ async def _peek_body(request: web.Request) -> Any:
         except ValueError:
             return None
     return {"content_type": request.content_type, "length": request.content_length}
-
-
-def seconds_since(start: float) -> float:
-    return time.monotonic() - start
 
 
 _OPTION_TYPES = {str: 3, int: 4, bool: 5}

@@ -219,13 +219,6 @@ class SqliteLifecycleStore:
         )
         return None if row is None else ticket_from_row(row)
 
-    async def open_in_guild(self, guild_id: int) -> list[Ticket]:
-        rows = await self._db.fetchall(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND state = 'open'",
-            (guild_id,),
-        )
-        return [ticket_from_row(r) for r in rows]
-
     async def kept_in_guild(self, guild_id: int) -> list[Ticket]:
         """Open tickets and archived closed ones: every ticket whose channel should exist."""
         rows = await self._db.fetchall(
