@@ -389,6 +389,34 @@ async def test_another_servers_panel_is_not_found(
     assert error(reply)["code"] == "panel_not_found"
 
 
+async def test_a_server_the_bot_left_is_a_500_that_says_so(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    import dataclasses
+
+    from bot.core.admin import ApiKeys
+    from bot.sandbox.runner import demo_panel
+    from bot.store.admin import SqliteKeyStore
+    from bot.store.panels import save_panel
+
+    assert app.db is not None
+    gone = world.guild.id + 7
+    panel = dataclasses.replace(demo_panel(world), guild_id=gone, panel_id="pnl_elsewhere")
+    panel = dataclasses.replace(
+        panel,
+        buttons=tuple(
+            dataclasses.replace(b, panel_id="pnl_elsewhere", button_id=f"btn_x{i}", questions=())
+            for i, b in enumerate(panel.buttons)
+        ),
+    )
+    await save_panel(app.db, panel, clock())
+    key = await ApiKeys(SqliteKeyStore(app.db), clock).generate(gone)
+    body = {"userId": str(world.members[0].id), "panelId": "pnl_elsewhere", "buttonId": "btn_x1"}
+    reply = await post(app, body, headers={"x-api-key": key})
+    assert reply[0] == 500
+    assert "the bot is not in server" in error(reply)["message"]
+
+
 async def test_409_button_limit_names_the_open_channel(
     app: Rimpllee, world: SandboxWorld, clock: FakeClock
 ) -> None:

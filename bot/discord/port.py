@@ -70,6 +70,11 @@ class HikariDiscord:
 
     async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
         """From the member cache when the members intent is on; else one REST call."""
+        if self._bot.cache.get_guild(guild_id) is None:
+            raise DiscordFailure(
+                f"the bot is not in server {guild_id} (it was removed, or the server is "
+                "unavailable): invite it again"
+            )
         if self._members_cached:
             member = self._bot.cache.get_member(guild_id, user_id)
         else:
