@@ -613,3 +613,37 @@ async def test_startup_reconciles_tickets_a_crash_left_opening(
         assert app.db is not None
         rows = await SqliteTicketStore(app.db).tickets(world.guild.id)
         assert [(t.ticket_id, t.state) for t in rows] == [(tickets[0].ticket_id, "open")]
+
+
+async def test_without_the_members_intent_membership_costs_one_rest_call(
+    emulator: DiscordEmulator, world: SandboxWorld, tmp_path: Path, loop_errors: LoopErrors
+) -> None:
+    from bot.config import config_from_mapping
+    from bot.sandbox.runner import seed_database
+
+    database = tmp_path / "no-members.db"
+    await seed_database(database, world)
+    config = config_from_mapping(
+        {
+            "discord": {
+                "token": emulator.token,
+                "rest_url": emulator.rest_url,
+                "intents": ["GUILDS", "GUILD_MESSAGES"],
+            },
+            "http": {"port": 0},
+            "database": {"path": str(database)},
+        },
+        source=Path("<test>"),
+        env={},
+    )
+    async with running(emulator, database, loop_errors, config=config) as app:
+        before = len(emulator.requests)
+        assert (await post(app, ticket(world.members[0].id)))[0] == 200
+        routes = [r.route for r in emulator.requests[before:]]
+        assert routes == [
+            "/guilds/{guild_id}/members/{user_id}",
+            "/guilds/{guild_id}/channels",
+            "/channels/{channel_id}/messages",
+        ]
+        stranger = await post(app, ticket(424242424242424242))
+        assert error(stranger)["code"] == "user_not_member"
