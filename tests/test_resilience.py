@@ -201,3 +201,16 @@ async def test_a_panel_deleted_between_lookup_and_reservation_is_not_found(
                 now=clock(),
             )
     assert await store.tickets(world.guild.id) == []
+
+
+async def test_an_unwritable_transcripts_folder_fails_the_close_cleanly(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, tmp_path: Path
+) -> None:
+    """A broken disk is not a refusal: the closer is told something went wrong, nothing closes,
+    and the interaction is still answered."""
+    (tmp_path / "transcripts").write_text("a file where the folder should be")
+    channel_id = await open_ticket(app, world.members[0].id)
+    said = await close_form(emulator, world, app, channel_id, "done")
+    assert said.startswith("Something went wrong on the bot's side")
+    assert (await row(app, channel_id)).state == "open"
+    assert channel_id in emulator.state.channels
