@@ -208,3 +208,17 @@ async def test_unknown_path_and_wrong_method_are_json(app: Rimpllee) -> None:
             assert resp.status == 405
             assert (await resp.json())["error"]["code"] == "method_not_allowed"
             assert resp.headers["Allow"] == "GET, HEAD"
+
+
+async def test_a_failed_command_registration_stops_start_up_with_one_reason(
+    emulator: DiscordEmulator, world: SandboxWorld, tmp_path: Path
+) -> None:
+    from bot.errors import StartupError
+    from bot.sandbox.runner import sandbox_config
+
+    emulator.inject_fault("PUT", "/applications/{app_id}/commands", 500)
+    app = Rimpllee(sandbox_config(emulator, http_port=0, database=tmp_path / "r.db"), max_retries=0)
+    with pytest.raises(StartupError, match="could not register slash commands"):
+        await app.start()
+    assert emulator.gateway.connected == 0  # nothing left running
+    assert app.db is None
