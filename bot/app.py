@@ -125,6 +125,7 @@ class Rimpllee:
             keys=ApiKeys(SqliteKeyStore(db), self.clock),
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
             ready=lambda: self.ready,
+            trusted_proxies=frozenset(self.config.http.trusted_proxies),
         )
 
     async def _start_http(self, services: ApiServices) -> None:

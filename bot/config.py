@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import ipaddress
 import os
 import pathlib
 import re
@@ -41,6 +42,7 @@ class DiscordConfig:
 class HttpConfig:
     host: str
     port: int
+    trusted_proxies: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,20 @@ def _intents(value: object) -> hikari.Intents:
     return intents
 
 
+def _ip_addresses(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Invalid(f"expected a list of IP addresses, got {_toml_type(value)}")
+    addresses = []
+    for item in value:
+        if not isinstance(item, str):
+            raise _Invalid(f"expected a list of strings, got array containing {_toml_type(item)}")
+        try:
+            addresses.append(str(ipaddress.ip_address(item.strip())))
+        except ValueError:
+            raise _Invalid(f"{item!r} is not an IP address") from None
+    return tuple(addresses)
+
+
 def _path(value: object) -> pathlib.Path:
     return pathlib.Path(_nonempty(value))
 
@@ -170,7 +186,14 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "intents": (["GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES", "MESSAGE_CONTENT"], _intents),
         },
     ),
-    "http": (HttpConfig, {"host": ("127.0.0.1", _nonempty), "port": (8080, _integer(0, 65535))}),
+    "http": (
+        HttpConfig,
+        {
+            "host": ("127.0.0.1", _nonempty),
+            "port": (8080, _integer(0, 65535)),
+            "trusted_proxies": ([], _ip_addresses),
+        },
+    ),
     "database": (DatabaseConfig, {"path": ("data/rimpllee.db", _path)}),
     "limits": (
         LimitsConfig,

@@ -647,3 +647,27 @@ async def test_without_the_members_intent_membership_costs_one_rest_call(
         ]
         stranger = await post(app, ticket(424242424242424242))
         assert error(stranger)["code"] == "user_not_member"
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_auth_limit(
+    emulator: DiscordEmulator, world: SandboxWorld, tmp_path: Path, loop_errors: LoopErrors
+) -> None:
+    import dataclasses
+
+    from bot.sandbox.runner import sandbox_config, seed_database
+
+    database = tmp_path / "proxied.db"
+    await seed_database(database, world)
+    base = sandbox_config(emulator, http_port=0, database=database)
+    config = dataclasses.replace(
+        base, http=dataclasses.replace(base.http, trusted_proxies=("127.0.0.1",))
+    )
+    bad = "rmp_" + "b" * 43
+    async with running(emulator, database, loop_errors, config=config) as app:
+        for _ in range(10):
+            headers = {"x-api-key": bad, "X-Forwarded-For": "198.51.100.1, 203.0.113.7"}
+            assert (await post(app, ticket(world.members[0].id), headers=headers))[0] == 401
+        noisy = {"x-api-key": bad, "X-Forwarded-For": "203.0.113.7"}
+        assert error(await post(app, ticket(1), headers=noisy))["code"] == "too_many_auth_failures"
+        other = {"x-api-key": bad, "X-Forwarded-For": "203.0.113.8"}
+        assert error(await post(app, ticket(1), headers=other))["code"] == "invalid_api_key"

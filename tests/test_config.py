@@ -53,7 +53,7 @@ def defaults(source: pathlib.Path, token: str = TOKEN) -> Config:
             | hikari.Intents.GUILD_MESSAGES
             | hikari.Intents.MESSAGE_CONTENT,
         ),
-        http=HttpConfig(host="127.0.0.1", port=8080),
+        http=HttpConfig(host="127.0.0.1", port=8080, trusted_proxies=()),
         database=DatabaseConfig(path=pathlib.Path("data/rimpllee.db")),
         limits=LimitsConfig(
             server_tickets_per_minute=30, user_cooldown_seconds=20, user_max_open=3
@@ -126,7 +126,7 @@ def test_values_are_normalised(tmp_path: pathlib.Path) -> None:
     config = load_config(path, ENV)
     assert config.discord.rest_url == "http://localhost:9000/api"
     assert config.discord.intents == hikari.Intents.GUILDS | hikari.Intents.GUILD_MESSAGES
-    assert config.http == HttpConfig(host="::1", port=0)
+    assert config.http == HttpConfig(host="::1", port=0, trusted_proxies=())
     assert config.database.path == pathlib.Path("/var/lib/rimpllee/db.sqlite")
     assert config.limits == LimitsConfig(1, 0, 1)
     assert config.log.level == "DEBUG"
@@ -148,7 +148,7 @@ def test_config_is_frozen(tmp_path: pathlib.Path) -> None:
 def test_config_from_mapping(tmp_path: pathlib.Path) -> None:
     source = tmp_path / "sandbox.toml"
     config = config_from_mapping({"http": {"port": 0}}, source=source, env=ENV)
-    assert config == dataclasses.replace(defaults(source), http=HttpConfig("127.0.0.1", 0))
+    assert config == dataclasses.replace(defaults(source), http=HttpConfig("127.0.0.1", 0, ()))
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_toml_syntax_error_names_line(tmp_path: pathlib.Path) -> None:
 def test_unknown_key_names_key_and_line(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[log]\nlevel = 'INFO'\n\n[http]\nhost = 'x'\n# comment\nprot = 1\n")
     assert load_error(path) == (
-        f"{path}:7: unknown key 'http.prot' (known keys in [http]: host, port)"
+        f"{path}:7: unknown key 'http.prot' (known keys in [http]: host, port, trusted_proxies)"
     )
 
 
@@ -328,3 +328,11 @@ def test_mapping_without_text_has_no_line_numbers(tmp_path: pathlib.Path) -> Non
     with pytest.raises(ConfigError) as info:
         config_from_mapping({"http": {"port": True}}, source=source, env=ENV)
     assert str(info.value) == f"{source}: http.port: expected integer, got boolean"
+
+
+def test_trusted_proxies_are_ip_addresses(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path, "[http]\ntrusted_proxies = ['127.0.0.1', '::1']\n")
+    config = load_config(path, env={"RIMPLLEE_TOKEN": TOKEN})
+    assert config.http.trusted_proxies == ("127.0.0.1", "::1")
+    bad = write(tmp_path, "[http]\ntrusted_proxies = ['nginx.local']\n")
+    assert load_error(bad) == (f"{bad}:2: http.trusted_proxies: 'nginx.local' is not an IP address")

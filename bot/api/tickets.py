@@ -24,6 +24,7 @@ class ApiServices:
     keys: ApiKeys
     auth_failures: FailureLimiter
     ready: Callable[[], bool]  # False while starting: the member cache is not warm yet
+    trusted_proxies: frozenset[str] = frozenset()
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -56,10 +57,20 @@ def _presented_key(request: web.Request) -> str:
     return key
 
 
+def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """Who is calling: behind a trusted reverse proxy, the last address in X-Forwarded-For that
+    is not one of the proxies (earlier entries can be forged by the client)."""
+    remote = request.remote or "unknown"
+    if remote not in trusted_proxies:
+        return remote
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    return next((hop for hop in reversed(hops) if hop and hop not in trusted_proxies), remote)
+
+
 async def authenticate(request: web.Request, services: ApiServices) -> int:
     """The server the key belongs to. A valid key always passes; an address that keeps failing
     gets 429 instead of 401 for the rest of the window."""
-    client = request.remote or "unknown"
+    client = client_address(request, services.trusted_proxies)
     try:
         return await services.keys.authenticate(_presented_key(request))
     except (AuthFailed, InvalidApiKey):
