@@ -371,21 +371,25 @@ class TicketService:
         """Settle rows a crash left 'opening': open if Discord has the channel, else drop them."""
         opened = dropped = 0
         for ticket in await self._store.opening_tickets():
-            if ticket.ticket_id in self._in_flight:
-                continue  # being opened right now, not left over by a crash
-            try:
-                exists = ticket.channel_id is not None and await self._discord.channel_exists(
-                    ticket.channel_id
-                )
-            except DiscordFailure as exc:
-                _LOG.warning("ticket #%d: left for the next start (%s)", ticket.number, exc)
-                continue
-            if exists:
-                await self._store.mark_open(ticket.ticket_id)
-                opened += 1
-            else:
-                await self._store.drop(ticket.ticket_id)
-                dropped += 1
+            # An open holds its user's lock from its reservation to its welcome message, so
+            # under that lock a row is either this process's open in progress or a crash's.
+            async with self._locks.hold((ticket.guild_id, ticket.user_id)):
+                still = {t.ticket_id for t in await self._store.opening_tickets()}
+                if ticket.ticket_id in self._in_flight or ticket.ticket_id not in still:
+                    continue
+                try:
+                    exists = ticket.channel_id is not None and await self._discord.channel_exists(
+                        ticket.channel_id
+                    )
+                except DiscordFailure as exc:
+                    _LOG.warning("ticket #%d: left for the next start (%s)", ticket.number, exc)
+                    continue
+                if exists:
+                    await self._store.mark_open(ticket.ticket_id)
+                    opened += 1
+                else:
+                    await self._store.drop(ticket.ticket_id)
+                    dropped += 1
         if opened or dropped:
             _LOG.warning(
                 "reconciled tickets interrupted while opening: %d kept, %d dropped",
