@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.admin_cli import add_admin_commands, run_admin
 from bot.core.errors import AdminError
 from bot.errors import StartupError
+from bot.process import shutdown_signals, start_or_stop
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -27,21 +26,6 @@ def setup_logging(level: str) -> None:
     )
     # hikari's notice about running without -O is noise for a self-hosted bot.
     logging.getLogger("hikari.ux").setLevel(logging.ERROR)
-
-
-@contextlib.contextmanager
-def shutdown_signals() -> Iterator[asyncio.Event]:
-    """An event set by the first SIGINT or SIGTERM, caught from before start-up on: a signal
-    that arrives while the bot is still starting stops it as soon as it has started."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        yield stop
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 async def _run(config_path: Path) -> None:
@@ -58,23 +42,6 @@ async def _run(config_path: Path) -> None:
                 _LOG.info("shutting down")
             finally:
                 await app.stop()
-
-
-async def start_or_stop(starting: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
-    """Start, unless a signal comes first: then abandon the start (it cleans up after itself)
-    and return False. A slow or stuck Discord never makes Ctrl+C wait."""
-    start = asyncio.ensure_future(starting)
-    signal_seen = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({start, signal_seen}, return_when=asyncio.FIRST_COMPLETED)
-    signal_seen.cancel()
-    if start.done():
-        start.result()  # a StartupError surfaces here
-        return True
-    start.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await start
-    _LOG.info("stopped while starting")
-    return False
 
 
 async def _sandbox(state_file: Path, port: int, discord_port: int, data_dir: Path) -> None:

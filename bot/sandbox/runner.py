@@ -15,12 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bot.cli import shutdown_signals, start_or_stop
 from bot.config import Config, config_from_mapping
 from bot.core.admin import Blacklist
 from bot.core.keys import display_prefix, hash_key
 from bot.core.models import Panel
 from bot.core.panel_file import load_panels
+from bot.process import shutdown_signals, start_or_stop
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.state import (
     ATTACH_FILES,

@@ -6,9 +6,9 @@ the nested `{"field": {"_errors": [{code, message}]}}` shape Discord uses.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from bot.core.panels import is_unicode_emoji
 from bot.sandbox.state import JSON
 
 CONTENT_MAX = 2000
@@ -30,6 +30,31 @@ TEXT_INPUT_LABEL_MAX = 45
 TEXT_INPUT_VALUE_MAX = 4000
 TEXT_INPUT_PLACEHOLDER_MAX = 100
 CHANNEL_NAME_MAX = 100
+
+# Discord's own emoji check, written for the emulator from Unicode's emoji data rather than taken
+# from the bot, so a bot bug in its emoji rule is caught here instead of agreed with. The code
+# points with the Emoji property, by block (coarse, as Unicode keeps adding to these blocks):
+_EMOJI_CODE_POINTS = (
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u2199\u21a9\u21aa\u231a\u231b\u2328"
+    "\u23cf\u23e9-\u23f3\u23f8-\u23fa\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe"
+    "\u2600-\u27bf\u2934\u2935\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d\u3297"
+    "\u3299\U0001f000-\U0001faff"
+)
+_EMOJI_ELEMENT = (
+    f"[{_EMOJI_CODE_POINTS}]"
+    "[\ufe0e\ufe0f]?"  # text or emoji presentation
+    "(?:[\U0001f3fb-\U0001f3ff]|[\U000e0020-\U000e007e]+\U000e007f)?"  # skin tone or tags
+)
+_UNICODE_EMOJI = re.compile(
+    "[0-9#*]\ufe0f?\u20e3"  # keycap
+    "|[\U0001f1e6-\U0001f1ff]{2}"  # a flag: two regional indicators
+    f"|{_EMOJI_ELEMENT}(?:\u200d{_EMOJI_ELEMENT})*"  # one emoji, or a ZWJ sequence of them
+)
+
+
+def is_emoji_name(name: str) -> bool:
+    """Whether Discord takes `name` as the name of a Unicode emoji (a custom one has an id)."""
+    return _UNICODE_EMOJI.fullmatch(name) is not None
 
 
 class FormErrors:
@@ -119,7 +144,7 @@ def check_components(rows: list[JSON], errors: FormErrors) -> None:
             errors.length([*path, "custom_id"], child.get("custom_id"), CUSTOM_ID_MAX)
             errors.length([*path, "label"], child.get("label"), BUTTON_LABEL_MAX)
             emoji = child.get("emoji") or {}
-            if emoji and not emoji.get("id") and not is_unicode_emoji(str(emoji.get("name"))):
+            if emoji and not emoji.get("id") and not is_emoji_name(str(emoji.get("name"))):
                 errors.add(
                     [*path, "emoji", "name"], "BUTTON_COMPONENT_INVALID_EMOJI", "Invalid emoji"
                 )
