@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import ipaddress
 import os
 import pathlib
-import re
-import tomllib
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +18,16 @@ from typing import Any
 
 import hikari
 
+from bot.core.toml_reader import (
+    Invalid,
+    Locator,
+    did_you_mean,
+    integer,
+    join,
+    read_toml,
+    string,
+    toml_type,
+)
 from bot.errors import StartupError
 
 TOKEN_ENV_VAR = "RIMPLLEE_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -72,62 +79,33 @@ class Config:
     source: pathlib.Path
 
 
-class _Invalid(Exception):
-    """A value is wrong; the message lacks the location, which the caller adds."""
-
-
 _Parser = Callable[[Any], Any]
-
-# bool before int and datetime before date: the later ones are base classes of the earlier.
-_TOML_TYPES: tuple[tuple[type, str], ...] = (
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "float"),
-    (str, "string"),
-    (list, "array"),
-    (Mapping, "table"),
-    (datetime.datetime, "datetime"),
-    (datetime.date, "date"),
-    (datetime.time, "time"),
-)
-
-
-def _toml_type(value: object) -> str:
-    return next((n for t, n in _TOML_TYPES if isinstance(value, t)), type(value).__name__)
-
-
-def _string(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"expected string, got {_toml_type(value)}")
-    return value
 
 
 def _nonempty(value: object) -> str:
-    text = _string(value)
+    text = string(value)
     if not text:
-        raise _Invalid("must not be empty")
+        raise Invalid("must not be empty")
     return text
 
 
 def _integer(low: int, high: int | None = None) -> _Parser:
     def parse(value: object) -> int:
-        # type() rather than isinstance(): TOML's `true` must not pass as 1.
-        if type(value) is not int:
-            raise _Invalid(f"expected integer, got {_toml_type(value)}")
+        value = integer(value)
         if high is not None and not low <= value <= high:
-            raise _Invalid(f"must be between {low} and {high}, got {value}")
+            raise Invalid(f"must be between {low} and {high}, got {value}")
         if value < low:
-            raise _Invalid(f"must be at least {low}, got {value}")
+            raise Invalid(f"must be at least {low}, got {value}")
         return value
 
     return parse
 
 
 def _url(value: object) -> str:
-    url = _string(value)
+    url = string(value)
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _Invalid(f"expected an http:// or https:// URL, got {url!r}")
+        raise Invalid(f"expected an http:// or https:// URL, got {url!r}")
     return url.rstrip("/")
 
 
@@ -136,31 +114,31 @@ _SINGLE_INTENTS = [n for n, m in hikari.Intents.__members__.items() if int(m).bi
 
 def _intents(value: object) -> hikari.Intents:
     if not isinstance(value, list):
-        raise _Invalid(f"expected a list of strings, got {_toml_type(value)}")
+        raise Invalid(f"expected a list of strings, got {toml_type(value)}")
     intents = hikari.Intents.NONE
     for item in value:
         if not isinstance(item, str):
-            raise _Invalid(f"expected a list of strings, got array containing {_toml_type(item)}")
+            raise Invalid(f"expected a list of strings, got array containing {toml_type(item)}")
         if item.upper() not in hikari.Intents.__members__:
             valid = ", ".join(_SINGLE_INTENTS)
-            raise _Invalid(f"unknown intent {item!r} (valid: {valid})")
+            raise Invalid(f"unknown intent {item!r} (valid: {valid})")
         intents |= hikari.Intents[item.upper()]
     if hikari.Intents.GUILDS not in intents:
-        raise _Invalid("GUILDS is required: without it the bot never learns its servers")
+        raise Invalid("GUILDS is required: without it the bot never learns its servers")
     return intents
 
 
 def _ip_addresses(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise _Invalid(f"expected a list of IP addresses, got {_toml_type(value)}")
+        raise Invalid(f"expected a list of IP addresses, got {toml_type(value)}")
     addresses = []
     for item in value:
         if not isinstance(item, str):
-            raise _Invalid(f"expected a list of strings, got array containing {_toml_type(item)}")
+            raise Invalid(f"expected a list of strings, got array containing {toml_type(item)}")
         try:
             addresses.append(str(ipaddress.ip_address(item.strip())))
         except ValueError:
-            raise _Invalid(f"{item!r} is not an IP address") from None
+            raise Invalid(f"{item!r} is not an IP address") from None
     return tuple(addresses)
 
 
@@ -169,9 +147,9 @@ def _path(value: object) -> pathlib.Path:
 
 
 def _log_level(value: object) -> str:
-    level = _string(value).upper()
+    level = string(value).upper()
     if level not in LOG_LEVELS:
-        raise _Invalid(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        raise Invalid(f"expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
     return level
 
 
@@ -181,7 +159,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
     "discord": (
         DiscordConfig,
         {
-            "token": ("", _string),
+            "token": ("", string),
             "rest_url": ("https://discord.com/api/v10", _url),
             "intents": (["GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES", "MESSAGE_CONTENT"], _intents),
         },
@@ -206,52 +184,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
     "log": (LogConfig, {"level": ("INFO", _log_level)}),
 }
 
-_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
-_HEADER_RE = re.compile(rf"\[\[?\s*({_DOTTED})\s*\]")
-_ASSIGN_RE = re.compile(rf"({_DOTTED})\s*=")
-_TOML_ERROR_LINE_RE = re.compile(r"\(at line (\d+), column \d+\)")
 
-
-def _split_key(dotted: str) -> list[str]:
-    return [part.strip("\"'") for part in re.findall(_KEY, dotted)]
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Map each dotted key (and each table it implies) to its first line, since tomllib won't.
-
-    A line scan, not a parser: a ``key =`` inside a multi-line string can fool it, which only
-    costs a wrong line number in a message.
-    """
-    lines: dict[str, int] = {}
-    table: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if header := _HEADER_RE.match(line):
-            table = parts = _split_key(header[1])
-        elif assign := _ASSIGN_RE.match(line):
-            parts = table + _split_key(assign[1])
-        else:
-            continue
-        for end in range(1, len(parts) + 1):
-            lines.setdefault(".".join(parts[:end]), number)
-    return lines
-
-
-class _Locator:
-    """Builds errors prefixed with ``file:line:`` for the key at fault."""
-
-    def __init__(self, source: pathlib.Path, text: str | None) -> None:
-        self.source = source
-        self.lines = _key_lines(text) if text is not None else {}
-
-    def error(self, key: str | None, message: str) -> ConfigError:
-        line = None
-        while key and line is None:  # a key inside an inline table: point at the table
-            line = self.lines.get(key)
-            key = key.rpartition(".")[0]
-        where = f"{self.source}:{line}" if line is not None else str(self.source)
-        return ConfigError(f"{where}: {message}")
+def _error(at: Locator, key: str | None, message: str) -> ConfigError:
+    """``file:line: message``, the line being the key's (or its table's) when known."""
+    return ConfigError(f"{at.where(key or '')}: {message}")
 
 
 def _token_problem(token: str) -> str | None:
@@ -272,20 +208,21 @@ def _token_problem(token: str) -> str | None:
 
 
 def _resolve_token(
-    values: dict[str, Any], env: Mapping[str, str], at: _Locator, require_token: bool
+    values: dict[str, Any], env: Mapping[str, str], at: Locator, require_token: bool
 ) -> None:
     env_token = env.get(TOKEN_ENV_VAR, "").strip()
     name = TOKEN_ENV_VAR if env_token else "discord.token"
     token = env_token or values["token"].strip()
     if not token:
         if require_token:
-            raise at.error(
+            raise _error(
+                at,
                 None,
                 f"no bot token: set discord.token or the {TOKEN_ENV_VAR} environment variable",
             )
     elif problem := _token_problem(token):
         key = None if env_token else "discord.token"
-        raise at.error(key, f"{name} does not look like a bot token ({problem})")
+        raise _error(at, key, f"{name} does not look like a bot token ({problem})")
     values["token"] = token
 
 
@@ -298,14 +235,17 @@ def config_from_mapping(
     text: str | None = None,
 ) -> Config:
     """Validate an already-parsed config; ``text`` is only used to put line numbers in errors."""
-    at = _Locator(source, text)
+    at = Locator(str(source), text)
     for name, section in data.items():
         if name not in _SECTIONS:
             known = ", ".join(sorted(_SECTIONS))
             kind = "section" if isinstance(section, Mapping) else "top-level key"
-            raise at.error(name, f"unknown {kind} {name!r} (known sections: {known})")
+            hint = did_you_mean(name, _SECTIONS)
+            raise _error(
+                at, join("", name), f"unknown {kind} {name!r} (known sections: {known}){hint}"
+            )
         if not isinstance(section, Mapping):
-            raise at.error(name, f"{name}: expected table, got {_toml_type(section)}")
+            raise _error(at, join("", name), f"{name}: expected table, got {toml_type(section)}")
     built: dict[str, Any] = {}
     for name, (cls, fields) in _SECTIONS.items():
         section = data.get(name, {})
@@ -313,13 +253,18 @@ def config_from_mapping(
             if key not in fields:
                 known = ", ".join(fields)
                 dotted = f"{name}.{key}"
-                raise at.error(dotted, f"unknown key {dotted!r} (known keys in [{name}]: {known})")
+                hint = did_you_mean(key, fields)
+                raise _error(
+                    at,
+                    join(name, key),
+                    f"unknown key {dotted!r} (known keys in [{name}]: {known}){hint}",
+                )
         values: dict[str, Any] = {}
         for key, (default, parse) in fields.items():
             try:
                 values[key] = parse(section.get(key, default))
-            except _Invalid as exc:
-                raise at.error(f"{name}.{key}", f"{name}.{key}: {exc}") from None
+            except Invalid as exc:
+                raise _error(at, join(name, key), f"{name}.{key}: {exc}") from None
         if cls is DiscordConfig:
             _resolve_token(values, os.environ if env is None else env, at, require_token)
         built[name] = cls(**values)
@@ -339,10 +284,5 @@ def load_config(
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = _TOML_ERROR_LINE_RE.search(str(exc))
-        where = f"{path}:{match[1]}" if match else str(path)
-        raise ConfigError(f"{where}: invalid TOML: {exc}") from None
+    data = read_toml(text, source=str(path), error=ConfigError)
     return config_from_mapping(data, source=path, env=env, require_token=require_token, text=text)

@@ -175,13 +175,38 @@ def test_unknown_key_names_key_and_line(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[log]\nlevel = 'INFO'\n\n[http]\nhost = 'x'\n# comment\nprot = 1\n")
     assert load_error(path) == (
         f"{path}:7: unknown key 'http.prot' (known keys in [http]: host, port, trusted_proxies)"
+        "; did you mean 'port'?"
     )
+
+
+def test_an_unknown_key_far_from_every_known_one_gets_no_guess(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path, "[limits]\nbananas = 1\n")
+    assert load_error(path) == (
+        f"{path}:2: unknown key 'limits.bananas' (known keys in [limits]: "
+        "server_tickets_per_minute, user_cooldown_seconds, user_max_open)"
+    )
+
+
+def test_an_unknown_dotted_key_is_guessed_on_its_line(tmp_path: pathlib.Path) -> None:
+    path = write(
+        tmp_path, "[log]\nlevel = 'INFO'\n\n[limits]\nuser_max_open = 2\nuser_max_opn = 1\n"
+    )
+    assert load_error(path).endswith("; did you mean 'user_max_open'?")
+    assert load_error(path).startswith(f"{path}:6: unknown key 'limits.user_max_opn' ")
+
+
+def test_a_key_inside_a_multi_line_string_is_not_taken_for_a_key(tmp_path: pathlib.Path) -> None:
+    # log.level's text holds "port = ..." lines; the real http.port below is the one at fault.
+    text = '[log]\nlevel = """\n[http]\nport = 1\n"""\n\n[http]\nport = "x"\n'
+    path = write(tmp_path, text)
+    assert load_error(path) == f"{path}:8: http.port: expected integer, got string"
 
 
 def test_unknown_section(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[http]\nport = 1\n\n[htpp]\nport = 2\n")
     assert load_error(path) == (
         f"{path}:4: unknown section 'htpp' (known sections: database, discord, http, limits, log)"
+        "; did you mean 'http'?"
     )
 
 

@@ -295,6 +295,12 @@ ERRORS: list[tuple[str, str, str]] = [
         "unknown key",
     ),
     (P + P + B + "label2 = 'x'\n", "panels.toml:7: panels[1].buttons[0].label2: unknown key", ""),
+    (
+        P + P + B + "lable = 'x'\n",
+        "panels.toml:7: panels[1].buttons[0].lable: unknown key",
+        "; did you mean 'label'?",
+    ),
+    (P + B + Q + "plaseholder = 'x'\n", "panels.toml:7:", "did you mean 'placeholder'?"),
     ("[[panels]]\ntitle = 1\n", "panels.toml:2: panels[0].title: expected string, got integer", ""),
     (
         P + B + "max_open = '2'\n",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from bot.core.errors import InvalidRequest
 from bot.core.models import Answer
+from bot.core.toml_reader import did_you_mean
 
 FIELDS = ("userId", "panelId", "buttonId", "answers")
 ID_MAX = 100
@@ -54,11 +54,9 @@ async def parse_open_request(request: web.Request) -> OpenRequest:
         )
     for key in body:
         if key not in FIELDS:
-            close = difflib.get_close_matches(key, FIELDS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise _invalid(
                 key,
-                f"unknown field {key!r} (fields: {', '.join(FIELDS)}){hint}",
+                f"unknown field {key!r} (fields: {', '.join(FIELDS)}){did_you_mean(key, FIELDS)}",
                 "unknown_field",
             )
     return OpenRequest(

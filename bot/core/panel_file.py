@@ -23,10 +23,7 @@ so an empty or wrong file never deletes a server's panels.
 
 from __future__ import annotations
 
-import datetime
-import json
 import re
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +40,17 @@ from bot.core.panels import (
     validate_button,
     validate_panel,
     validate_question,
+)
+from bot.core.toml_reader import (
+    Invalid,
+    Locator,
+    boolean,
+    did_you_mean,
+    integer,
+    join,
+    read_toml,
+    string,
+    toml_type,
 )
 
 PANEL_PREFIX = "pnl_"
@@ -213,184 +221,16 @@ def dump_panels(panels: Sequence[Panel]) -> str:
     return HEADER + "".join("\n" + "\n".join(block) + "\n" for block in blocks)
 
 
-# -- where keys are -------------------------------------------------------------------------------
-
-_BARE_KEY = r"[A-Za-z0-9_-]+"
-_KEY = rf"""(?:{_BARE_KEY}|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_DOTTED = rf"{_KEY}(?:[ \t]*\.[ \t]*{_KEY})*"
-_HEADER_RE = re.compile(rf"[ \t]*(\[\[?)[ \t]*({_DOTTED})[ \t]*\]\]?")
-_ASSIGN_RE = re.compile(rf"[ \t]*({_DOTTED})[ \t]*=")
-_TOML_ERROR_AT_RE = re.compile(r"\(at line (\d+), column \d+\)")
-
-
-def _split_key(dotted: str) -> list[str]:
-    return [part[1:-1] if part[0] in "\"'" else part for part in re.findall(_KEY, dotted)]
-
-
-def _join(path: str, key: str) -> str:
-    """`path.key`, with a key that is not a bare TOML key quoted, as it is written in TOML."""
-    shown = key if re.fullmatch(_BARE_KEY, key) else json.dumps(key, ensure_ascii=False)
-    return f"{path}.{shown}" if path else shown
-
-
-class _Scanner:
-    """Finds the line of every key path (``panels[1].buttons[0].label``) since tomllib won't.
-
-    A line scanner that knows just enough TOML to skip strings (multi-line ones too), comments
-    and values that span lines, so a ``key =`` or ``[[...]]`` inside a welcome text is not taken
-    for a key. Only used for messages: a miss costs a less precise line number, nothing else.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[str, int] = {}
-        self._counts: dict[str, int] = {}  # array-of-tables path -> tables seen so far
-        self._table = ""
-        self._string: str | None = None  # the open multi-line string's delimiter
-        self._depth = 0  # open brackets/braces of a value spanning lines
-        for number, line in enumerate(text.splitlines(), start=1):
-            self._line(number, line)
-
-    def _resolve(self, parts: list[str]) -> str:
-        """The concrete path of a header's key: arrays of tables resolve to their last table."""
-        path = ""
-        for part in parts:
-            path = _join(path, part)
-            if path in self._counts:
-                path += f"[{self._counts[path] - 1}]"
-        return path
-
-    def _line(self, number: int, line: str) -> None:
-        start = 0
-        if self._string is not None:
-            start = self._close_multiline(line, 0)
-            if start < 0:
-                return
-        elif self._depth == 0:
-            start = self._key(number, line)
-        self._scan_value(line, start)
-
-    def _key(self, number: int, line: str) -> int:
-        if header := _HEADER_RE.match(line):
-            parts = _split_key(header[2])
-            if header[1] == "[[":
-                parent = self._resolve(parts[:-1])
-                array = _join(parent, parts[-1])
-                index = self._counts.get(array, 0)
-                self._counts[array] = index + 1
-                self.lines.setdefault(array, number)
-                self._table = f"{array}[{index}]"
-            else:
-                self._table = self._resolve(parts)
-            self.lines.setdefault(self._table, number)
-            return header.end()
-        if assign := _ASSIGN_RE.match(line):
-            path = self._table
-            for part in _split_key(assign[1]):
-                path = _join(path, part)
-                self.lines.setdefault(path, number)
-            return assign.end()
-        return 0
-
-    def _close_multiline(self, line: str, start: int) -> int:
-        """Index after the open multi-line string's end on this line, or -1 if it goes on."""
-        assert self._string is not None
-        i = start
-        while i < len(line):
-            if self._string == '"""' and line[i] == "\\":
-                i += 2
-                continue
-            if line.startswith(self._string, i):
-                i += 3
-                while line.startswith(self._string[0], i):  # up to two quotes end the content
-                    i += 1
-                self._string = None
-                return i
-            i += 1
-        return -1
-
-    def _scan_value(self, line: str, start: int) -> None:
-        i = start
-        while i < len(line):
-            char = line[i]
-            if char == "#":
-                return
-            if line.startswith(('"""', "'''"), i):
-                self._string = line[i : i + 3]
-                i = self._close_multiline(line, i + 3)
-                if i < 0:
-                    return
-                continue
-            if char in "\"'":
-                i += 1
-                while i < len(line) and line[i] != char:
-                    i += 2 if char == '"' and line[i] == "\\" else 1
-            elif char in "[{":
-                self._depth += 1
-            elif char in "]}":
-                self._depth = max(0, self._depth - 1)
-            i += 1
-
-
-class _Locator:
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines = _Scanner(text).lines
-
-    def line(self, path: str) -> int | None:
-        """The line of `path`, else of the nearest enclosing key (an inline table, say)."""
-        while path:
-            if (found := self.lines.get(path)) is not None:
-                return found
-            path = re.sub(r"(?:\[\d+\]|\.[^.\[]+|^[^.\[]+)$", "", path)
-        return None
-
-    def error(self, path: str, message: str) -> PanelFileError:
-        line = self.line(path)
-        where = self.source if line is None else f"{self.source}:{line}"
-        return PanelFileError(f"{where}: {path}: {message}" if path else f"{where}: {message}")
-
-
 # -- reading --------------------------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    """A value is wrong; the caller adds file, line and key path."""
+def _error(at: Locator, path: str, message: str) -> PanelFileError:
+    return PanelFileError(
+        f"{at.where(path)}: {path}: {message}" if path else f"{at.where(path)}: {message}"
+    )
 
 
 T = TypeVar("T")
-_TOML_TYPES: tuple[tuple[type, str], ...] = (
-    (bool, "boolean"),  # before int: bool is a subclass of int
-    (int, "integer"),
-    (float, "float"),
-    (str, "string"),
-    (list, "array"),
-    (dict, "table"),
-    (datetime.datetime, "datetime"),  # before date, its base class
-    (datetime.date, "date"),
-    (datetime.time, "time"),
-)
-
-
-def _toml_type(value: object) -> str:
-    return next((name for t, name in _TOML_TYPES if isinstance(value, t)), type(value).__name__)
-
-
-def _string(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"expected string, got {_toml_type(value)}")
-    return value
-
-
-def _integer(value: object) -> int:
-    if type(value) is not int:  # not isinstance: TOML's `true` must not pass as 1
-        raise _Invalid(f"expected integer, got {_toml_type(value)}")
-    return value
-
-
-def _boolean(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_toml_type(value)}")
-    return value
 
 
 def _snowflake(value: object) -> int:
@@ -400,49 +240,49 @@ def _snowflake(value: object) -> int:
     elif type(value) is int:
         number = value
     else:
-        shown = repr(value) if isinstance(value, str) else _toml_type(value)
-        raise _Invalid(f"expected a Discord ID (a string of digits), got {shown}")
+        shown = repr(value) if isinstance(value, str) else toml_type(value)
+        raise Invalid(f"expected a Discord ID (a string of digits), got {shown}")
     if not 0 < number <= _MAX_SNOWFLAKE:
-        raise _Invalid(f"{number} is not a Discord ID")
+        raise Invalid(f"{number} is not a Discord ID")
     return number
 
 
 def _colour(value: object) -> int:
     if type(value) is int:
         if not 0 <= value <= COLOUR_MAX:
-            raise _Invalid(f'{value:#x} is not a colour; use six hex digits like "#5865F2"')
+            raise Invalid(f'{value:#x} is not a colour; use six hex digits like "#5865F2"')
         return value
     if isinstance(value, str):
         try:
             return parse_colour(value)
         except AdminError as exc:
-            raise _Invalid(str(exc)) from None
-    raise _Invalid(f'expected a colour like "#5865F2", got {_toml_type(value)}')
+            raise Invalid(str(exc)) from None
+    raise Invalid(f'expected a colour like "#5865F2", got {toml_type(value)}')
 
 
 def _button_style(value: object) -> ButtonStyle:
-    text = _string(value)
+    text = string(value)
     for style in BUTTON_STYLES:
         if text == style:
             return style
-    raise _Invalid(f"expected one of {', '.join(BUTTON_STYLES)}, got {text!r}")
+    raise Invalid(f"expected one of {', '.join(BUTTON_STYLES)}, got {text!r}")
 
 
 def _question_style(value: object) -> QuestionStyle:
-    text = _string(value)
+    text = string(value)
     for style in QUESTION_STYLES:
         if text == style:
             return style
-    raise _Invalid(f"expected one of {', '.join(QUESTION_STYLES)}, got {text!r}")
+    raise Invalid(f"expected one of {', '.join(QUESTION_STYLES)}, got {text!r}")
 
 
 def _id(prefix: str) -> Callable[[object], str]:
     pattern = re.compile(rf"{prefix}[A-Za-z0-9_-]{{1,{ID_BODY_MAX}}}")
 
     def parse(value: object) -> str:
-        text = _string(value)
+        text = string(value)
         if pattern.fullmatch(text) is None:
-            raise _Invalid(
+            raise Invalid(
                 f"{text!r} is not a valid id: {prefix} and 1-{ID_BODY_MAX} letters, digits, "
                 "_ or - (or leave id out to get a new one)"
             )
@@ -453,12 +293,10 @@ def _id(prefix: str) -> Callable[[object], str]:
 
 def _tables(value: object) -> list[Any]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        got = _toml_type(value)
+        got = toml_type(value)
         if isinstance(value, list):
-            got = next(
-                f"array containing {_toml_type(v)}" for v in value if not isinstance(v, dict)
-            )
-        raise _Invalid(f"expected an array of tables, got {got}")
+            got = next(f"array containing {toml_type(v)}" for v in value if not isinstance(v, dict))
+        raise Invalid(f"expected an array of tables, got {got}")
     return value
 
 
@@ -466,30 +304,34 @@ class _Table:
     """One TOML table of the file: unknown keys refused, each value parsed at its key path."""
 
     def __init__(
-        self, at: _Locator, path: str, data: Mapping[str, Any], known: tuple[str, ...]
+        self, at: Locator, path: str, data: Mapping[str, Any], known: tuple[str, ...]
     ) -> None:
         self.at = at
         self.path = path
         self.data = data
         for key in data:
             if key not in known:
-                raise at.error(self.key(key), f"unknown key (known keys here: {', '.join(known)})")
+                raise _error(
+                    at,
+                    self.key(key),
+                    f"unknown key (known keys here: {', '.join(known)}){did_you_mean(key, known)}",
+                )
 
     def key(self, key: str) -> str:
-        return _join(self.path, key)
+        return join(self.path, key)
 
     def get(self, key: str, parse: Callable[[object], T]) -> T | None:
         if key not in self.data:
             return None
         try:
             return parse(self.data[key])
-        except _Invalid as exc:
-            raise self.at.error(self.key(key), str(exc)) from None
+        except Invalid as exc:
+            raise _error(self.at, self.key(key), str(exc)) from None
 
     def required(self, key: str, parse: Callable[[object], T]) -> T:
         value = self.get(key, parse)
         if value is None:
-            raise self.at.error(self.path, f"missing required key {key!r}")
+            raise _error(self.at, self.path, f"missing required key {key!r}")
         return value
 
     def tables(self, key: str, known: tuple[str, ...]) -> list[_Table]:
@@ -514,23 +356,23 @@ class _Ids:
                 given = new_id(prefix)
             self.new.append(given)
         elif given in self.seen:
-            raise table.at.error(
-                table.key("id"), f"{given!r} is already the id of {self.seen[given]}"
+            raise _error(
+                table.at, table.key("id"), f"{given!r} is already the id of {self.seen[given]}"
             )
         self.seen[given] = table.path
         return given
 
 
 def _question(table: _Table, ids: _Ids) -> Question:
-    required = table.get("required", _boolean)
+    required = table.get("required", boolean)
     return Question(
         question_id=ids.take(table, QUESTION_PREFIX),
-        label=table.required("label", _string),
-        placeholder=table.get("placeholder", _string),
+        label=table.required("label", string),
+        placeholder=table.get("placeholder", string),
         style=table.get("style", _question_style) or _DEFAULT_QUESTION.style,
         required=_DEFAULT_QUESTION.required if required is None else required,
-        min_length=table.get("min_length", _integer),
-        max_length=table.get("max_length", _integer),
+        min_length=table.get("min_length", integer),
+        max_length=table.get("max_length", integer),
     )
 
 
@@ -538,35 +380,35 @@ def _role_ids(table: _Table) -> tuple[int, ...]:
     path = table.key("support_role_ids")
     value = table.data.get("support_role_ids", [])
     if not isinstance(value, list):
-        raise table.at.error(path, f"expected an array of Discord IDs, got {_toml_type(value)}")
+        raise _error(table.at, path, f"expected an array of Discord IDs, got {toml_type(value)}")
     roles: list[int] = []
     for i, item in enumerate(value):
         try:
             role = _snowflake(item)
-        except _Invalid as exc:
-            raise table.at.error(f"{path}[{i}]", str(exc)) from None
+        except Invalid as exc:
+            raise _error(table.at, f"{path}[{i}]", str(exc)) from None
         if role in roles:
-            raise table.at.error(f"{path}[{i}]", f"role {role} is listed twice")
+            raise _error(table.at, f"{path}[{i}]", f"role {role} is listed twice")
         roles.append(role)
     return tuple(sorted(roles))  # a set: stored and exported sorted
 
 
 def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
     button_id = ids.take(table, BUTTON_PREFIX)
-    label = table.required("label", _string)
-    name_pattern = table.get("name_pattern", _string)
-    max_open = table.get("max_open", _integer)
+    label = table.required("label", string)
+    name_pattern = table.get("name_pattern", string)
+    max_open = table.get("max_open", integer)
     return Button(
         button_id=button_id,
         panel_id=panel_id,
         label=label,
         position=position,
-        emoji=table.get("emoji", _string),
+        emoji=table.get("emoji", string),
         style=table.get("style", _button_style) or _DEFAULT_BUTTON.style,
         category_id=table.get("category_id", _snowflake),
         name_pattern=_DEFAULT_BUTTON.name_pattern if name_pattern is None else name_pattern,
         max_open=_DEFAULT_BUTTON.max_open if max_open is None else max_open,
-        welcome_text=table.get("welcome_text", _string),
+        welcome_text=table.get("welcome_text", string),
         support_role_ids=_role_ids(table),
         questions=tuple(
             _question(question, ids) for question in table.tables("questions", QUESTION_KEYS)
@@ -576,14 +418,14 @@ def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
 
 def _panel(table: _Table, guild_id: int, ids: _Ids) -> Panel:
     panel_id = ids.take(table, PANEL_PREFIX)
-    title = table.required("title", _string)
-    description = table.get("description", _string)
+    title = table.required("title", string)
+    description = table.get("description", string)
     colour = table.get("colour", _colour)
     channel_id = table.get("channel_id", _snowflake)
     message_id = table.get("message_id", _snowflake)
     if (channel_id is None) != (message_id is None):
-        raise table.at.error(
-            table.path, "channel_id and message_id go together: give both or neither"
+        raise _error(
+            table.at, table.path, "channel_id and message_id go together: give both or neither"
         )
     buttons = table.tables("buttons", BUTTON_KEYS)
     return Panel(
@@ -598,7 +440,7 @@ def _panel(table: _Table, guild_id: int, ids: _Ids) -> Panel:
     )
 
 
-def _validate(at: _Locator, table: _Table, panel: Panel, ids: _Ids) -> None:
+def _validate(at: Locator, table: _Table, panel: Panel, ids: _Ids) -> None:
     """`validate_panel`, with its message kept and placed at the panel, button or question.
 
     An ID made up for this file means nothing to the admin: the message names its key path.
@@ -624,9 +466,7 @@ def _validate(at: _Locator, table: _Table, panel: Panel, ids: _Ids) -> None:
                 ):
                     path = q_table.path
             break
-        line = at.line(path)
-        where = at.source if line is None else f"{at.source}:{line}"
-        raise PanelFileError(f"{where}: {shown}") from None
+        raise PanelFileError(f"{at.where(path)}: {shown}") from None
 
 
 def _message_of(check: Callable[[Any, str], None], item: object, where: str) -> str | None:
@@ -683,13 +523,8 @@ def load_panels(text: str, *, source: str, guild_id: int) -> list[Panel]:
 
 def read_panel_file(text: str, *, source: str, guild_id: int) -> PanelFile:
     """`load_panels`, also saying which IDs were made up (to tell the admin to export)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = _TOML_ERROR_AT_RE.search(str(exc))
-        line = int(found[1]) if found else max(1, len(text.splitlines()))
-        raise PanelFileError(f"{source}:{line}: invalid TOML: {exc}") from None
-    at = _Locator(source, text)
+    data = read_toml(text, source=source, error=PanelFileError)
+    at = Locator(source, text)
     root = _Table(at, "", data, ("panels",))
     if "panels" not in data:
         raise PanelFileError(
