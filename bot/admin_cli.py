@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.core.numbers import BLACKLIST_REASON_MAX, SNOWFLAKE_MAX
+
 if TYPE_CHECKING:
     from bot.core.models import Panel
     from bot.store.database import Database
@@ -23,16 +25,12 @@ AdminAction = Callable[["Database", argparse.Namespace], Awaitable[None]]
 # Runs before the database is opened: checks that need no database (e.g. reading a panel file).
 AdminPrepare = Callable[[argparse.Namespace], None]
 
-# SQLite stores snowflakes as signed 64-bit INTEGERs; 0 is never a Discord ID.
-_MAX_SNOWFLAKE = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]+")
-# The same limit as the `/blacklist add` slash command's reason option.
-REASON_MAX = 200
 
 
 def snowflake(text: str) -> int:
     """argparse type: a Discord ID, so a typo fails before the database is touched."""
-    if _DIGITS.fullmatch(text) is None or not 0 < int(text) <= _MAX_SNOWFLAKE:
+    if _DIGITS.fullmatch(text) is None or not 0 < int(text) <= SNOWFLAKE_MAX:
         raise argparse.ArgumentTypeError(f"expected a Discord ID (digits only), got {text!r}")
     return int(text)
 
@@ -44,8 +42,10 @@ def reason(text: str) -> str:
         raise argparse.ArgumentTypeError("must not be empty")
     if not cleaned.isprintable():
         raise argparse.ArgumentTypeError("must be one line without control characters")
-    if len(cleaned) > REASON_MAX:
-        raise argparse.ArgumentTypeError(f"at most {REASON_MAX} characters, got {len(cleaned)}")
+    if len(cleaned) > BLACKLIST_REASON_MAX:
+        raise argparse.ArgumentTypeError(
+            f"at most {BLACKLIST_REASON_MAX} characters, got {len(cleaned)}"
+        )
     return cleaned
 
 
@@ -311,7 +311,10 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         entries, "add", "stop a member opening tickets", _blacklist_add, writes=True, user=True
     )
     add.add_argument(
-        "--reason", type=reason, metavar="TEXT", help=f"why, for the staff (≤{REASON_MAX} chars)"
+        "--reason",
+        type=reason,
+        metavar="TEXT",
+        help=f"why, for the staff (≤{BLACKLIST_REASON_MAX} chars)",
     )
     _command(
         entries,
@@ -391,5 +394,11 @@ async def run_admin(args: argparse.Namespace) -> None:
         await action(db, args)
     except sqlite3.Error as error:  # e.g. still locked after the busy timeout
         raise DatabaseError(f"{path}: {error}") from error
+    except OverflowError:
+        # A Discord ID may be up to 2**64-1, SQLite's integers stop at 2**63-1: no real ID is
+        # that large before Discord's clock gets there (about 2084), so this is a typo.
+        raise DatabaseError(
+            f"{path}: cannot store a Discord ID above {2**63 - 1} (SQLite's largest integer)"
+        ) from None
     finally:
         await db.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 import hikari
 
+from bot.core.numbers import SNOWFLAKE_MAX
 from bot.core.toml_reader import (
     Invalid,
     Locator,
@@ -202,7 +203,7 @@ def _token_problem(token: str) -> str | None:
         user_id = base64.b64decode(first + "=" * (-len(first) % 4), validate=True)
     except binascii.Error:
         return "the first part is not base64"
-    if not user_id.isdigit() or not 0 < int(user_id) < 2**64:
+    if not user_id.isdigit() or not 0 < int(user_id) <= SNOWFLAKE_MAX:
         return "the first part does not encode a bot user id"
     return None
 

@@ -185,7 +185,7 @@ async def test_database_option_skips_the_config_file(tmp_path: Path) -> None:
     await generate(tmp_path / "bot.db")
 
 
-@pytest.mark.parametrize("bad", ["abc", "12a", "-5", "0", "1.5", " 12", "١٢٣", str(2**63)])
+@pytest.mark.parametrize("bad", ["abc", "12a", "-5", "0", "1.5", " 12", "١٢٣", str(2**64)])
 async def test_a_bad_guild_id_is_a_usage_error_naming_the_option(tmp_path: Path, bad: str) -> None:
     code, out, err = await admin("apikey", "status", "--guild", bad, db=tmp_path / "bot.db")
     assert code == 2
@@ -200,6 +200,19 @@ async def test_a_bad_user_id_is_a_usage_error_naming_the_option(tmp_path: Path) 
     )
     assert code == 2
     assert "argument --user:" in err
+
+
+async def test_a_discord_id_too_large_for_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
+    # 2**63 is a Discord ID (snowflakes are unsigned 64-bit) but no SQLite integer.
+    code, out, err = await admin(
+        "blacklist", "add", "--guild", str(GUILD), "--user", str(2**63), db=tmp_path / "bot.db"
+    )
+    assert code == 1
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        f"rimpllee: {tmp_path / 'bot.db'}: cannot store a Discord ID above {2**63 - 1} "
+        "(SQLite's largest integer)"
+    )
 
 
 async def test_a_multi_line_reason_is_a_usage_error(tmp_path: Path) -> None:

@@ -280,6 +280,13 @@ P = '[[panels]]\ntitle = "t"\n'  # lines 1-2
 B = '[[panels.buttons]]\nlabel = "b"\n'  # then lines 3-4
 Q = '[[panels.buttons.questions]]\nlabel = "q"\n'  # then lines 5-6
 
+
+def test_a_discord_id_may_be_as_large_as_discord_allows() -> None:
+    # Snowflakes are unsigned 64-bit: the same bound as the API's and the CLI's.
+    (panel,) = load(P + B + f"category_id = '{2**64 - 1}'\n")
+    assert panel.buttons[0].category_id == 2**64 - 1
+
+
 ERRORS: list[tuple[str, str, str]] = [
     # (file, expected start, expected fragment)
     ("[[panels]]\ntitle = 'unterminated\n", "panels.toml:2: invalid TOML", ""),
@@ -336,6 +343,11 @@ ERRORS: list[tuple[str, str, str]] = [
         P + B + "category_id = 0\n",
         "panels.toml:5: panels[0].buttons[0].category_id",
         "not a Discord ID",
+    ),
+    (
+        P + B + f"category_id = '{2**64}'\n",
+        "panels.toml:5: panels[0].buttons[0].category_id",
+        f"{2**64} is not a Discord ID",
     ),
     (P + B + "category_id = 1.5\n", "panels.toml:5: panels[0].buttons[0].category_id", "got float"),
     (

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.core.errors import InvalidRequest
 from bot.core.models import Answer
+from bot.core.numbers import SNOWFLAKE_MAX
 from bot.core.toml_reader import did_you_mean
 
 FIELDS = ("userId", "panelId", "buttonId", "answers")
@@ -18,7 +19,6 @@ ANSWERS_MAX = 25  # embed fields
 LABEL_MAX = 256  # embed field name
 VALUE_MAX = 1024  # embed field value
 ANSWERS_TOTAL_MAX = 5000  # of the embed's 6000; the rest is the welcome's title and text
-SNOWFLAKE_MAX = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)

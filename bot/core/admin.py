@@ -12,6 +12,7 @@ from bot.core.errors import AdminError, InvalidApiKey
 from bot.core.keys import display_prefix, generate_key, hash_key, looks_like_key
 from bot.core.limits import Clock
 from bot.core.models import ApiKeyInfo, BlacklistEntry, ServerSettings
+from bot.core.numbers import OPEN_PER_MEMBER_MAX
 from bot.core.ports import BlacklistStore, KeyStore
 
 
@@ -100,6 +101,9 @@ class Settings:
     async def change(self, guild_id: int, **changes: Any) -> ServerSettings:
         if changes.get("close_mode", "delete") not in ("delete", "archive"):
             raise AdminError("close mode must be 'delete' or 'archive'")
-        if changes.get("user_max_open") is not None and not 1 <= changes["user_max_open"] <= 25:
-            raise AdminError("the per-member limit must be between 1 and 25")
+        if (
+            changes.get("user_max_open") is not None
+            and not 1 <= changes["user_max_open"] <= OPEN_PER_MEMBER_MAX
+        ):
+            raise AdminError(f"the per-member limit must be between 1 and {OPEN_PER_MEMBER_MAX}")
         return await self._store.update(guild_id, self._clock(), **changes)

@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 from bot.core.errors import AdminError, DiscordFailure
 from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import ServerSettings, Ticket
+from bot.core.numbers import UPLOAD_MAX_BYTES, ticket_number, ticket_tag
 from bot.core.ports import NO_PERMS, Perm
 from bot.core.tickets import OPENER_PERMS, SUPPORT_PERMS, sanitize_channel_name
 from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, render_transcript
@@ -24,7 +25,6 @@ from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, ren
 _LOG = logging.getLogger("rimpllee.lifecycle")
 
 REASON_MAX = 500
-UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # Discord's attachment limit for a bot
 Target = Literal["role", "member"]
 
 
@@ -151,7 +151,7 @@ class EventLog:
 
 
 def _number(ticket: Ticket) -> str:
-    return f"#{ticket.number:04d}"
+    return ticket_tag(ticket.number)
 
 
 class LifecycleService:
@@ -220,7 +220,10 @@ class LifecycleService:
         assert ticket.channel_id is not None
         messages = await self._discord.history(ticket.channel_id)
         names = self._discord.names(ticket.guild_id)
-        name = self._discord.channel_name(ticket.channel_id) or f"ticket-{ticket.number:04d}"
+        name = (
+            self._discord.channel_name(ticket.channel_id)
+            or f"ticket-{ticket_number(ticket.number)}"
+        )
         header = TranscriptHeader(
             server_name=self._discord.guild_name(ticket.guild_id),
             ticket_name=name,
@@ -237,7 +240,7 @@ class LifecycleService:
         )
         # Thousands of messages take a second to render and write: not on the event loop.
         html = await asyncio.to_thread(render_transcript, header, messages, names)
-        filename = f"transcript-{ticket.number:04d}-{name}.html"
+        filename = f"transcript-{ticket_number(ticket.number)}-{name}.html"
         path = await asyncio.to_thread(self._archive.save, ticket, filename, html)
         await self._store.set_transcript(ticket.ticket_id, path)
         return path, TranscriptFile(filename, html)

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from bot.core.errors import AdminError
 from bot.core.models import Button, ButtonStyle, Panel, Question, QuestionStyle
+from bot.core.numbers import SNOWFLAKE_MAX
 from bot.core.panels import (
     BUTTON_STYLES,
     COLOUR_MAX,
@@ -58,7 +59,6 @@ BUTTON_PREFIX = "btn_"
 QUESTION_PREFIX = "qst_"
 # IDs end up in Discord custom_ids (at most 100 characters, with a short `rmp:open:` prefix).
 ID_BODY_MAX = 64
-_MAX_SNOWFLAKE = 2**63 - 1  # SQLite's signed 64-bit INTEGER; 0 is never a Discord ID
 
 PANEL_KEYS = ("id", "title", "description", "colour", "channel_id", "message_id", "buttons")
 BUTTON_KEYS = (
@@ -242,7 +242,7 @@ def _snowflake(value: object) -> int:
     else:
         shown = repr(value) if isinstance(value, str) else toml_type(value)
         raise Invalid(f"expected a Discord ID (a string of digits), got {shown}")
-    if not 0 < number <= _MAX_SNOWFLAKE:
+    if not 0 < number <= SNOWFLAKE_MAX:
         raise Invalid(f"{number} is not a Discord ID")
     return number
 

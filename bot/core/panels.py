@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from bot.core.errors import AdminError
 from bot.core.limits import Clock
 from bot.core.models import Button, ButtonStyle, Panel, Question, QuestionStyle
+from bot.core.numbers import OPEN_PER_MEMBER_MAX
 
 PANEL_TITLE_MAX = 256
 PANEL_DESCRIPTION_MAX = 4000
@@ -29,7 +30,7 @@ PLACEHOLDER_MAX = 100
 ANSWER_MAX = 1024  # an answer must fit an embed field of the welcome message
 NAME_PATTERN_MAX = 100
 WELCOME_TEXT_MAX = 2000
-MAX_OPEN_MAX = 25
+MAX_OPEN_MAX = OPEN_PER_MEMBER_MAX
 COLOUR_MAX = 0xFFFFFF
 BUTTON_STYLES: tuple[ButtonStyle, ...] = ("primary", "secondary", "success", "danger")
 QUESTION_STYLES: tuple[QuestionStyle, ...] = ("short", "paragraph")

@@ -28,6 +28,7 @@ from bot.core.errors import (
 )
 from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
+from bot.core.numbers import ticket_number, ticket_tag
 from bot.core.ports import (
     ChannelSpec,
     DiscordPort,
@@ -82,8 +83,8 @@ def sanitize_channel_name(raw: str) -> str:
 
 def channel_name(pattern: str, number: int, member: MemberInfo) -> str:
     """The button's pattern filled in and made a valid Discord text channel name."""
-    raw = pattern.replace("{number}", f"{number:04d}").replace("{user}", member.username)
-    return sanitize_channel_name(raw) or f"ticket-{number:04d}"
+    raw = pattern.replace("{number}", ticket_number(number)).replace("{user}", member.username)
+    return sanitize_channel_name(raw) or f"ticket-{ticket_number(number)}"
 
 
 EMBED_TOTAL_MAX = 6000  # Discord's limit on all of an embed's text together
@@ -292,7 +293,7 @@ class TicketService:
             self._track(
                 self._events.post(
                     ticket.guild_id,
-                    f"📥 Ticket #{ticket.number:04d} opened for <@{member.user_id}> with "
+                    f"📥 Ticket {ticket_tag(ticket.number)} opened for <@{member.user_id}> with "
                     f"“{button.label}” via {via}: <#{channel_id}>",
                 )
             )
@@ -338,7 +339,10 @@ class TicketService:
             name=channel_name(button.name_pattern, ticket.number, member),
             category_id=button.category_id,
             overwrites=tuple(overwrites),
-            topic=f"Ticket #{ticket.number:04d} · {button.label} · opened by <@{member.user_id}>",
+            topic=(
+                f"Ticket {ticket_tag(ticket.number)} · {button.label} · "
+                f"opened by <@{member.user_id}>"
+            ),
         )
 
     def _welcome(
@@ -360,7 +364,7 @@ class TicketService:
             content=" ".join(mentions),
             mention_user_ids=(member.user_id,),
             mention_role_ids=button.support_role_ids,
-            title=f"Ticket #{ticket.number:04d} · {button.label}",
+            title=f"Ticket {ticket_tag(ticket.number)} · {button.label}",
             description=description,
             fields=answers,
             close_custom_id=close_custom_id(ticket.ticket_id),

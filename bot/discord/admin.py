@@ -11,6 +11,7 @@ import lightbulb
 
 from bot.core.admin import ApiKeys, Blacklist
 from bot.core.errors import TicketError
+from bot.core.numbers import BLACKLIST_REASON_MAX
 
 loader = lightbulb.Loader()
 
@@ -103,7 +104,9 @@ blacklist = lightbulb.Group(
 @blacklist.register
 class BlacklistAdd(lightbulb.SlashCommand, name="add", description="Stop a member opening tickets"):
     user = lightbulb.user("user", "The member to blacklist")
-    reason = lightbulb.string("reason", "Why (for the staff)", default=None, max_length=200)
+    reason = lightbulb.string(
+        "reason", "Why (for the staff)", default=None, max_length=BLACKLIST_REASON_MAX
+    )
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, entries: Blacklist) -> None:

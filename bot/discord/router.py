@@ -18,6 +18,7 @@ import hikari
 from bot.core.errors import TicketError
 from bot.core.lifecycle import REASON_MAX, Actor, LifecycleService
 from bot.core.models import Answer, Button, OpenedTicket, Panel
+from bot.core.numbers import ticket_tag
 from bot.core.tickets import CLOSE_PREFIX, TicketService
 from bot.discord.errors import GONE, UNEXPECTED, member_message
 from bot.discord.render import CLOSE_FORM_PREFIX, FORM_PREFIX, OPEN_PREFIX, question_modal
@@ -117,7 +118,7 @@ class InteractionRouter:
             max_length=REASON_MAX,
         )
         await interaction.create_modal_response(
-            f"Close ticket #{ticket.number:04d}?",
+            f"Close ticket {ticket_tag(ticket.number)}?",
             CLOSE_FORM_PREFIX + str(ticket.ticket_id),
             components=[reason],
         )
@@ -228,7 +229,8 @@ async def close_and_report(
         return
     if ticket.channel_id is not None and await lifecycle.is_archived(ticket.ticket_id):
         await interaction.edit_initial_response(
-            f"Ticket #{ticket.number:04d} is closed and archived; staff can `/ticket reopen` it."
+            f"Ticket {ticket_tag(ticket.number)} is closed and archived; "
+            "staff can `/ticket reopen` it."
         )
 
 

@@ -21,6 +21,7 @@ from bot.core.admin import Settings
 from bot.core.errors import AdminError, TicketError
 from bot.core.lifecycle import REASON_MAX, Actor, LifecycleService, Target
 from bot.core.models import ServerSettings, Ticket
+from bot.core.numbers import OPEN_PER_MEMBER_MAX, UPLOAD_MAX_BYTES, ticket_tag
 from bot.core.tickets import CHANNEL_NAME_MAX
 from bot.discord.admin import MANAGE_GUILD, _guild
 from bot.discord.panel_commands import (
@@ -45,9 +46,6 @@ LOG_PERMS = (
     | hikari.Permissions.SEND_MESSAGES
     | hikari.Permissions.ATTACH_FILES
 )
-# Discord's upload limit for a bot's message on a server without boosts.
-ATTACHMENT_MAX = 10 * 1024 * 1024
-USER_MAX_OPEN_MAX = 25
 
 
 # -- where a /ticket command runs ---------------------------------------------------------------
@@ -61,7 +59,7 @@ def _here(ctx: lightbulb.Context) -> tuple[int, int, Actor]:
 
 
 def _number(ticket: Ticket) -> str:
-    return f"#{ticket.number:04d}"
+    return ticket_tag(ticket.number)
 
 
 def _target(
@@ -210,7 +208,7 @@ class TicketTranscript(
         _, channel_id, actor = _here(ctx)
         file = await _in_time(ctx, lifecycle.transcript(channel_id, actor))
         data = file.html.encode()
-        if len(data) > ATTACHMENT_MAX:
+        if len(data) > UPLOAD_MAX_BYTES:
             raise AdminError(
                 f"the transcript is {len(data) / 1024 / 1024:.1f} MB, more than Discord takes as "
                 "an attachment; it was saved with the bot's transcripts on its host"
@@ -442,7 +440,10 @@ class SettingsMaxOpen(
     description="How many tickets a member may have open on this server",
 ):
     count = lightbulb.integer(
-        "count", "Most open tickets per member (1 to 25)", min_value=1, max_value=USER_MAX_OPEN_MAX
+        "count",
+        f"Most open tickets per member (1 to {OPEN_PER_MEMBER_MAX})",
+        min_value=1,
+        max_value=OPEN_PER_MEMBER_MAX,
     )
 
     @lightbulb.invoke

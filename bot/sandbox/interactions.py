@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from bot.sandbox.state import JSON, Channel, DiscordState, Guild, Member
+from bot.sandbox.validation import UPLOAD_MAX_BYTES
 
 RESPONSE_DEADLINE_S = 3.0
 FOLLOWUP_WINDOW_S = 15 * 60
@@ -113,7 +114,7 @@ def interaction_payload(
         "entitlements": [],
         "authorizing_integration_owners": {"0": str(guild.id)},
         "context": 0,
-        "attachment_size_limit": 10 * 1024 * 1024,
+        "attachment_size_limit": UPLOAD_MAX_BYTES,
         "data": data,
     }
     if message is not None:

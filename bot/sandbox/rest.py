@@ -28,7 +28,13 @@ from bot.sandbox.state import (
     Message,
     Overwrite,
 )
-from bot.sandbox.validation import FormErrors, check_message, check_modal, normalize_channel_name
+from bot.sandbox.validation import (
+    UPLOAD_MAX_BYTES,
+    FormErrors,
+    check_message,
+    check_modal,
+    normalize_channel_name,
+)
 
 if TYPE_CHECKING:
     from bot.sandbox.emulator import DiscordEmulator
@@ -630,9 +636,6 @@ def _overwrite(raw: JSON) -> Overwrite:
         allow=int(raw.get("allow") or 0),
         deny=int(raw.get("deny") or 0),
     )
-
-
-UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # a bot's attachment limit
 
 
 async def _message_body(request: web.Request) -> tuple[JSON, list[Attachment]]:

@@ -30,6 +30,7 @@ TEXT_INPUT_LABEL_MAX = 45
 TEXT_INPUT_VALUE_MAX = 4000
 TEXT_INPUT_PLACEHOLDER_MAX = 100
 CHANNEL_NAME_MAX = 100
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # a bot's attachments, on a server without boosts
 
 # Discord's own emoji check, written for the emulator from Unicode's emoji data rather than taken
 # from the bot, so a bot bug in its emoji rule is caught here instead of agreed with. The code
