@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.admin_cli import add_admin_commands, run_admin
+from bot.admin_cli import add_admin_commands, run_admin, snowflake
 from bot.core.errors import AdminError
 from bot.errors import StartupError
 from bot.process import shutdown_signals, start_or_stop
@@ -44,6 +44,42 @@ async def _run(config_path: Path) -> None:
                 await app.stop()
 
 
+def invite_url(application_id: int) -> str:
+    """The link that adds the bot to a server with the permissions it works with (README)."""
+    from bot.core.ports import Perm  # noqa: PLC0415
+    from bot.core.tickets import BOT_PERMS  # noqa: PLC0415
+
+    # What the bot grants itself in every ticket channel, plus Manage Roles to change a ticket
+    # channel's permission overwrites later (claim, add/remove, close, reopen).
+    permissions = BOT_PERMS | Perm.MANAGE_ROLES
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope=bot+applications.commands&permissions={int(permissions)}"
+    )
+
+
+def _application_id(args: argparse.Namespace) -> int:
+    """--application-id, else the ID a bot token names: RIMPLLEE_TOKEN, else the config's."""
+    import os  # noqa: PLC0415
+
+    from bot.config import TOKEN_ENV_VAR, load_config, token_user_id  # noqa: PLC0415
+
+    if args.application_id is not None:
+        return int(args.application_id)
+    token = os.environ.get(TOKEN_ENV_VAR, "").strip()
+    if not token and args.config.exists():
+        token = load_config(args.config, require_token=False).discord.token
+    if not token:
+        raise StartupError(
+            f"no application ID: pass --application-id, or set discord.token in {args.config} "
+            f"or the {TOKEN_ENV_VAR} environment variable"
+        )
+    application_id = token_user_id(token)
+    if application_id is None:
+        raise StartupError("the bot token does not name the bot; pass --application-id")
+    return application_id
+
+
 async def _sandbox(state_file: Path, port: int, discord_port: int, data_dir: Path) -> None:
     from bot.sandbox.runner import run_sandbox  # noqa: PLC0415
 
@@ -57,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rimpllee", description="Self-hosted Discord ticket bot with a public REST API."
     )
+    parser.add_argument("--version", action="version", version=f"rimpllee {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the bot")
     run.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
@@ -76,13 +113,45 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="where the sandbox database lives"
     )
+    invite = commands.add_parser(
+        "invite-url",
+        help="print the link that adds the bot to a server with the permissions it needs",
+    )
+    invite.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.toml"),
+        help="config file whose bot token names the application (RIMPLLEE_TOKEN wins)",
+    )
+    invite.add_argument(
+        "--application-id",
+        type=snowflake,
+        metavar="ID",
+        help="the application ID (Developer Portal → General Information) instead of the token's",
+    )
     add_admin_commands(commands)
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata  # noqa: PLC0415
+
+    try:
+        return metadata.version("rimpllee")
+    except metadata.PackageNotFoundError:  # run from a checkout without `pip install`
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     job: Callable[[], Coroutine[Any, Any, None]]
+    if args.command == "invite-url":
+        try:
+            print(invite_url(_application_id(args)))
+        except StartupError as exc:
+            print(f"rimpllee: {exc}", file=sys.stderr)
+            sys.exit(1)
+        return
     if args.command == "run":
         job = lambda: _run(args.config)  # noqa: E731
     elif args.command in ("apikey", "blacklist", "panel"):

@@ -191,6 +191,25 @@ def _error(at: Locator, key: str | None, message: str) -> ConfigError:
     return ConfigError(f"{at.where(key or '')}: {message}")
 
 
+def _first_part(token: str) -> bytes | None:
+    first = token.split(".", maxsplit=1)[0].rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(first + "=" * (-len(first) % 4), validate=True)
+    except binascii.Error:
+        return None
+
+
+def token_user_id(token: str) -> int | None:
+    """The bot's user ID, which a bot token's first part is the base64 of; None if it is not.
+
+    For a bot it is also the application ID (what an invite link names as ``client_id``).
+    """
+    user_id = _first_part(token)
+    if user_id is None or not user_id.isdigit() or not 0 < int(user_id) <= SNOWFLAKE_MAX:
+        return None
+    return int(user_id)
+
+
 def _token_problem(token: str) -> str | None:
     """Catch a pasted client secret or truncated token before Discord rejects it at login."""
     parts = token.split(".")
@@ -198,12 +217,9 @@ def _token_problem(token: str) -> str | None:
         return f"expected 3 dot-separated parts, got {len(parts)}"
     if not all(parts):
         return "a part is empty"
-    first = parts[0].rstrip("=").replace("-", "+").replace("_", "/")
-    try:
-        user_id = base64.b64decode(first + "=" * (-len(first) % 4), validate=True)
-    except binascii.Error:
+    if _first_part(token) is None:
         return "the first part is not base64"
-    if not user_id.isdigit() or not 0 < int(user_id) <= SNOWFLAKE_MAX:
+    if token_user_id(token) is None:
         return "the first part does not encode a bot user id"
     return None
 

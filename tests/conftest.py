@@ -29,9 +29,11 @@ from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
 CLI = [sys.executable, "-m", "bot"]
 
 
-async def run_cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
-    """`rimpllee ARGS` as a real process, without a token in its environment."""
-    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}
+async def run_cli(
+    *args: str, cwd: Path, timeout: float = 30, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`rimpllee ARGS` as a real process, without a token in its environment (unless in `env`)."""
+    env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"} | (env or {})
     proc = await asyncio.create_subprocess_exec(
         *CLI,
         *args,

@@ -32,6 +32,7 @@ class Perm(enum.IntFlag):
     EMBED_LINKS = 1 << 14
     ATTACH_FILES = 1 << 15
     READ_MESSAGE_HISTORY = 1 << 16
+    MANAGE_ROLES = 1 << 28
 
 
 NO_PERMS = Perm(0)
