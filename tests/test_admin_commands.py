@@ -10,7 +10,7 @@ import pytest
 from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import DEMO_API_KEY, SandboxWorld
-from tests.test_api import error, post, ticket
+from tests.helpers import EPHEMERAL, error, post, ticket
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,7 +35,7 @@ async def run(
     response = await record.wait_response()
     assert response["type"] == 4
     data: dict[str, Any] = response["data"]
-    assert data["flags"] & 64, "admin answers are ephemeral"
+    assert data["flags"] & EPHEMERAL, "admin answers are ephemeral"
     return data
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,54 +30,11 @@ from bot.sandbox.state import (
 )
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
+from tests.helpers import AUTH, error, post, ticket
 
 pytestmark = pytest.mark.asyncio
 
 OPENER = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | ATTACH_FILES | EMBED_LINKS
-HELP_ANSWER = [{"label": HELP_QUESTION, "value": "Refund request"}]
-AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
-
-Reply = tuple[int, dict[str, Any], dict[str, str]]
-
-
-async def post(
-    app: Rimpllee,
-    body: Any,
-    *,
-    headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
-    session: aiohttp.ClientSession | None = None,
-) -> Reply:
-    hdrs = dict(AUTH if headers is None else headers)
-    data = raw
-    if raw is None:
-        data = json.dumps(body).encode()
-        hdrs.setdefault("Content-Type", "application/json")
-    own = session is None
-    http = session or aiohttp.ClientSession()
-    try:
-        async with http.post(app.http_url + "/api/v1/tickets", data=data, headers=hdrs) as resp:
-            return resp.status, await resp.json(), dict(resp.headers)
-    finally:
-        if own:
-            await http.close()
-
-
-def ticket(user_id: int, button: str = REPORT_BUTTON_ID, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"userId": str(user_id), "panelId": DEMO_PANEL_ID, "buttonId": button}
-    if button == HELP_BUTTON_ID:
-        body["answers"] = HELP_ANSWER
-    return {**body, **extra}
-
-
-def error(reply: Reply) -> dict[str, Any]:
-    body = reply[1]
-    assert body["ok"] is False, body
-    assert set(body) == {"ok", "error"}
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    err: dict[str, Any] = body["error"]
-    return err
 
 
 async def test_open_creates_the_channel_and_welcome_in_exactly_two_rest_calls(

@@ -10,59 +10,20 @@ from typing import Any
 import pytest
 
 from bot.app import Rimpllee
-from bot.core.panels import PanelService
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import (
-    DEMO_PANEL_ID,
     HELP_BUTTON_ID,
     HELP_QUESTION,
     REPORT_BUTTON_ID,
     SandboxWorld,
 )
 from bot.sandbox.state import Channel, Message
-from bot.store.panels import SqlitePanelStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.test_api import post, ticket
+from tests.helpers import EPHEMERAL, answer, click, panels, post, posted_panel, ticket
 
 pytestmark = pytest.mark.asyncio
 
-EPHEMERAL = 64
 CHANNEL_LINK = re.compile(r"<#(\d+)>")
-
-
-def panels(app: Rimpllee, clock: FakeClock) -> PanelService:
-    assert app.db is not None
-    return PanelService(SqlitePanelStore(app.db), app.discord.port, clock)
-
-
-async def posted_panel(app: Rimpllee, world: SandboxWorld, clock: FakeClock) -> int:
-    panel = await panels(app, clock).post_panel(
-        world.guild.id, DEMO_PANEL_ID, world.panel_channel_id
-    )
-    assert panel.message_id is not None
-    return panel.message_id
-
-
-async def click(
-    emulator: DiscordEmulator, world: SandboxWorld, user_id: int, message_id: int, button: str
-) -> InteractionRecord:
-    return await emulator.click_button(
-        world.guild.id, user_id, world.panel_channel_id, message_id, f"rmp:open:{button}"
-    )
-
-
-async def final_text(record: InteractionRecord) -> str:
-    """What the member finally reads: the ephemeral answer, or the follow-up after a defer."""
-    response = await record.wait_response()
-    assert response["data"]["flags"] & EPHEMERAL
-    if response["type"] == 5:
-        followups = await record.wait_followup()
-        text: str = followups[-1]["content"]
-        return text
-    assert response["type"] == 4
-    content: str = response["data"]["content"]
-    return content
 
 
 def opened_channel(emulator: DiscordEmulator, text: str) -> Channel:
@@ -90,7 +51,7 @@ async def test_click_without_questions_opens_in_three_rest_calls(
     message_id = await posted_panel(app, world, clock)
     before = len(emulator.requests)
     record = await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
-    text = await final_text(record)
+    text = await answer(record)
     assert text.startswith("Your ticket is open: <#")
     channel = opened_channel(emulator, text)
     assert channel.name == "report-0001"
@@ -124,7 +85,7 @@ async def test_click_form_submit_puts_the_answers_in_the_welcome(
         modal["data"]["custom_id"],
         {text_input["custom_id"]: "My order never arrived"},
     )
-    channel = opened_channel(emulator, await final_text(submit))
+    channel = opened_channel(emulator, await answer(submit))
     (welcome,) = emulator.state.messages[channel.id].values()
     assert welcome.embeds[0]["fields"] == [
         {"name": HELP_QUESTION, "value": "My order never arrived", "inline": False}
@@ -168,7 +129,7 @@ async def test_a_click_opens_exactly_what_the_api_opens(
         modal["data"]["custom_id"],
         {question: "Refund request"},
     )
-    by_click = opened_channel(emulator, await final_text(submit))
+    by_click = opened_channel(emulator, await answer(submit))
     clock.advance(60)
     status, body, _ = await post(app, ticket(caller, HELP_BUTTON_ID))
     assert status == 200
@@ -217,7 +178,7 @@ async def test_each_refusal_is_a_short_ephemeral_line(
     elif setup == "deleted_button":
         await panels(app, clock).remove_button(world.guild.id, REPORT_BUTTON_ID)
     channels_before = len(world.guild.channels)
-    text = await final_text(await click(emulator, world, member, message_id, button))
+    text = await answer(await click(emulator, world, member, message_id, button))
     assert says in text
     assert len(world.guild.channels) == channels_before
 
@@ -259,7 +220,7 @@ async def test_double_click_opens_one_ticket_and_tells_the_other(
             for _ in range(2)
         )
     )
-    texts = sorted([await final_text(first), await final_text(second)])
+    texts = sorted([await answer(first), await answer(second)])
     assert texts[0].startswith("You already have an open ticket for this: <#")
     assert texts[1].startswith("Your ticket is open")
     assert len(emulator.calls("POST", "/guilds/{guild_id}/channels")) == 1
@@ -289,7 +250,7 @@ async def test_buttons_keep_working_after_a_restart(
     message_id = await posted_panel(app, world, clock)
     await app.stop()
     async with running(emulator, tmp_path / "rimpllee.db", loop_errors, clock=clock):
-        text = await final_text(
+        text = await answer(
             await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
         )
         assert text.startswith("Your ticket is open")

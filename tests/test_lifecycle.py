@@ -16,24 +16,10 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
 from bot.store.settings import SqliteSettingsStore
-from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.test_api import post, ticket
+from tests.helpers import open_ticket, post, row, ticket
 
 pytestmark = pytest.mark.asyncio
-
-
-async def open_ticket(app: Rimpllee, user_id: int, button: str = HELP_BUTTON_ID) -> int:
-    status, body, _ = await post(app, ticket(user_id, button))
-    assert status == 200, body
-    return int(body["ticket"]["channelId"])
-
-
-async def row(app: Rimpllee, channel_id: int) -> Ticket:
-    assert app.db is not None
-    found = await SqliteLifecycleStore(app.db).by_channel(channel_id)
-    assert found is not None
-    return found
 
 
 async def settings(app: Rimpllee, world: SandboxWorld, **changes: Any) -> None:

@@ -15,7 +15,6 @@ from bot.app import Rimpllee
 from bot.core.models import Panel
 from bot.discord import panel_commands
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import (
     DEMO_PANEL_ID,
     HELP_BUTTON_ID,
@@ -27,61 +26,18 @@ from bot.sandbox.state import (
     GUILD_CATEGORY,
     OVERWRITE_ROLE,
     VIEW_CHANNEL,
-    Channel,
     Message,
     Overwrite,
-    Role,
 )
 from bot.store.panels import SqlitePanelStore
-from tests.test_ticket_commands import wait_for
+from tests.helpers import EPHEMERAL, answer, channel_named, options, role_named, wait_for
+from tests.helpers import run as run_in
 
 pytestmark = pytest.mark.asyncio
 
-EPHEMERAL = 64
 PANEL_ID = re.compile(r"pnl_[a-z0-9]{8}")
 BUTTON_ID = re.compile(r"btn_[a-z0-9]{8}")
 QUESTION_ID = re.compile(r"qst_[a-z0-9]{8}")
-OPTION_TYPES = {bool: 5, int: 4, str: 3}
-
-
-def options(**values: Any) -> list[dict[str, Any]]:
-    """Discord option payloads; `panel_=` etc. for names that are Python keywords or builtins.
-
-    A sandbox `Channel` or `Role` becomes a channel (7) or role (8) option holding its ID, as
-    Discord's pickers send them; the emulator resolves it.
-    """
-    out = []
-    for name, value in values.items():
-        if isinstance(value, Channel):
-            out.append({"name": name.rstrip("_"), "type": 7, "value": str(value.id)})
-        elif isinstance(value, Role):
-            out.append({"name": name.rstrip("_"), "type": 8, "value": str(value.id)})
-        else:
-            out.append(
-                {"name": name.rstrip("_"), "type": OPTION_TYPES[type(value)], "value": value}
-            )
-    return out
-
-
-def channel_named(world: SandboxWorld, name: str) -> Channel:
-    return next(c for c in world.guild.channels.values() if c.name == name)
-
-
-def role_named(world: SandboxWorld, name: str) -> Role:
-    return next(r for r in world.guild.roles.values() if r.name == name)
-
-
-async def answer(record: InteractionRecord) -> str:
-    """What the admin reads: every ephemeral message of the answer, joined."""
-    response = await record.wait_response()
-    assert response["data"]["flags"] & EPHEMERAL, "panel answers are ephemeral"
-    if response["type"] == 5:  # deferred: the answer is the follow-up
-        followups = await record.wait_followup()
-        assert all(f["flags"] & EPHEMERAL for f in followups)
-        return "\n".join(f["content"] for f in followups)
-    assert response["type"] == 4
-    content: str = response["data"]["content"]
-    return content
 
 
 async def run(
@@ -92,14 +48,8 @@ async def run(
     user_id: int | None = None,
     **values: Any,
 ) -> str:
-    record = await emulator.run_command(
-        world.guild.id,
-        user_id or world.admin.id,
-        world.panel_channel_id,
-        "panel " + name,
-        options(**values),
-    )
-    return await answer(record)
+    """`/panel name` in the panel channel, as the admin unless `user_id`; the answer read."""
+    return await run_in(emulator, world, world.panel_channel_id, "panel " + name, user_id, **values)
 
 
 async def complete(

@@ -18,14 +18,9 @@ from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld
 from tests.conftest import CLI, FAKE_TOKEN, run_cli
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.asyncio
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(path: Path, rest_url: str, port: int, *, token: str | None = None) -> Path:

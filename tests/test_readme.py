@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import CLI
-from tests.test_process import free_port
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.asyncio
 

@@ -20,9 +20,7 @@ from bot.store import Database
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.test_api import error, post, ticket
-from tests.test_buttons import click, final_text, posted_panel
-from tests.test_lifecycle import open_ticket, row
+from tests.helpers import answer, click, error, open_ticket, post, posted_panel, row, ticket
 
 pytestmark = pytest.mark.asyncio
 
@@ -145,7 +143,7 @@ async def test_a_form_opened_before_a_restart_is_submitted_after_it(
             modal["data"]["custom_id"],
             {question: "still broken"},
         )
-        assert (await final_text(submit)).startswith("Your ticket is open")
+        assert (await answer(submit)).startswith("Your ticket is open")
 
 
 async def test_startup_keeps_a_crash_row_it_cannot_check(

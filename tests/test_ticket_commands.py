@@ -8,7 +8,6 @@ ID); the emulator resolves them.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 from bot.app import Rimpllee
 from bot.core.models import ServerSettings, Ticket
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import HELP_BUTTON_ID, REPORT_BUTTON_ID, SandboxWorld
 from bot.sandbox.state import (
     ATTACH_FILES,
@@ -29,79 +27,30 @@ from bot.sandbox.state import (
     Channel,
     Message,
     Overwrite,
-    Role,
-    User,
 )
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock
-from tests.test_api import HELP_ANSWER, error, post, ticket
-from tests.test_lifecycle import open_ticket, row
+from tests.helpers import (
+    EPHEMERAL,
+    HELP_ANSWER,
+    answer,
+    channel_named,
+    command,
+    error,
+    open_ticket,
+    post,
+    role_named,
+    row,
+    run,
+    ticket,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio
 
-EPHEMERAL = 64
-OPTION_TYPES = {bool: 5, int: 4, str: 3}
-
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def options(**values: Any) -> list[dict[str, Any]]:
-    """Discord option payloads; a sandbox `User`, `Channel` or `Role` becomes a user (6), channel
-    (7) or role (8) option holding its ID."""
-    out = []
-    for name, value in values.items():
-        if isinstance(value, User):
-            out.append({"name": name, "type": 6, "value": str(value.id)})
-        elif isinstance(value, Channel):
-            out.append({"name": name, "type": 7, "value": str(value.id)})
-        elif isinstance(value, Role):
-            out.append({"name": name, "type": 8, "value": str(value.id)})
-        else:
-            out.append({"name": name, "type": OPTION_TYPES[type(value)], "value": value})
-    return out
-
-
-async def command(
-    emulator: DiscordEmulator,
-    world: SandboxWorld,
-    channel_id: int,
-    name: str,
-    user_id: int | None = None,
-    /,
-    **values: Any,
-) -> InteractionRecord:
-    """Run `/name` in `channel_id` as `user_id` (the admin by default); option values by name."""
-    return await emulator.run_command(
-        world.guild.id, user_id or world.admin.id, channel_id, name, options(**values)
-    )
-
-
-async def answer(record: InteractionRecord) -> str:
-    """The ephemeral answer the member reads (a deferred answer's first follow-up)."""
-    response = await record.wait_response()
-    assert response["data"]["flags"] & EPHEMERAL, response
-    if response["type"] == 5:
-        (first, *_) = await record.wait_followup()
-        assert first["flags"] & EPHEMERAL
-        text: str = first["content"]
-        return text
-    assert response["type"] == 4
-    content: str = response["data"]["content"]
-    return content
-
-
-async def run(
-    emulator: DiscordEmulator,
-    world: SandboxWorld,
-    channel_id: int,
-    name: str,
-    user_id: int | None = None,
-    /,
-    **values: Any,
-) -> str:
-    return await answer(await command(emulator, world, channel_id, name, user_id, **values))
 
 
 async def settings(
@@ -118,18 +67,6 @@ async def settings(
 async def stored_settings(app: Rimpllee, world: SandboxWorld) -> ServerSettings:
     assert app.db is not None
     return await SqliteSettingsStore(app.db).get(world.guild.id)
-
-
-async def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    """Until `condition()` (sync or async) is true: closing answers first, then works."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = condition()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def closed(app: Rimpllee, ticket_id: int) -> Ticket:
@@ -179,14 +116,6 @@ def public_lines(emulator: DiscordEmulator, channel_id: int) -> list[Message]:
         for m in emulator.state.messages[channel_id].values()
         if m.application_id is not None and m.webhook_id is not None
     ]
-
-
-def role_named(world: SandboxWorld, name: str) -> Role:
-    return next(r for r in world.guild.roles.values() if r.name == name)
-
-
-def channel_named(world: SandboxWorld, name: str) -> Channel:
-    return next(c for c in world.guild.channels.values() if c.name == name)
 
 
 # -- registration and where commands run ---------------------------------------------------------

@@ -1,0 +1,209 @@
+"""What several test modules share, in one place: a test module never imports another.
+
+Fixtures live in conftest.py; these are the plain functions and constants around them: the API
+call, the click, the slash command and the answer a member reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import aiohttp
+
+from bot.app import Rimpllee
+from bot.core.models import Ticket
+from bot.core.panels import PanelService
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.interactions import InteractionRecord
+from bot.sandbox.runner import (
+    DEMO_API_KEY,
+    DEMO_PANEL_ID,
+    HELP_BUTTON_ID,
+    HELP_QUESTION,
+    REPORT_BUTTON_ID,
+    SandboxWorld,
+)
+from bot.sandbox.state import Channel, Role, User
+from bot.store.panels import SqlitePanelStore
+from bot.store.tickets import SqliteLifecycleStore
+from tests.conftest import FakeClock
+
+EPHEMERAL = 64  # Discord's message flag
+OPTION_TYPES = {bool: 5, int: 4, str: 3}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    """Until `condition()` (sync or async) is true: closing answers first, then works."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = condition()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.02)
+
+
+# -- the API --------------------------------------------------------------------------------------
+
+HELP_ANSWER = [{"label": HELP_QUESTION, "value": "Refund request"}]
+AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+
+Reply = tuple[int, dict[str, Any], dict[str, str]]
+
+
+async def post(
+    app: Rimpllee,
+    body: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> Reply:
+    hdrs = dict(AUTH if headers is None else headers)
+    data = raw
+    if raw is None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    own = session is None
+    http = session or aiohttp.ClientSession()
+    try:
+        async with http.post(app.http_url + "/api/v1/tickets", data=data, headers=hdrs) as resp:
+            return resp.status, await resp.json(), dict(resp.headers)
+    finally:
+        if own:
+            await http.close()
+
+
+def ticket(user_id: int, button: str = REPORT_BUTTON_ID, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"userId": str(user_id), "panelId": DEMO_PANEL_ID, "buttonId": button}
+    if button == HELP_BUTTON_ID:
+        body["answers"] = HELP_ANSWER
+    return {**body, **extra}
+
+
+def error(reply: Reply) -> dict[str, Any]:
+    body = reply[1]
+    assert body["ok"] is False, body
+    assert set(body) == {"ok", "error"}
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    err: dict[str, Any] = body["error"]
+    return err
+
+
+async def open_ticket(app: Rimpllee, user_id: int, button: str = HELP_BUTTON_ID) -> int:
+    """Open a ticket through the API; its channel's ID."""
+    status, body, _ = await post(app, ticket(user_id, button))
+    assert status == 200, body
+    return int(body["ticket"]["channelId"])
+
+
+async def row(app: Rimpllee, channel_id: int) -> Ticket:
+    assert app.db is not None
+    found = await SqliteLifecycleStore(app.db).by_channel(channel_id)
+    assert found is not None
+    return found
+
+
+# -- Discord: panels, clicks, commands and answers ------------------------------------------------
+
+
+def panels(app: Rimpllee, clock: FakeClock) -> PanelService:
+    assert app.db is not None
+    return PanelService(SqlitePanelStore(app.db), app.discord.port, clock)
+
+
+async def posted_panel(app: Rimpllee, world: SandboxWorld, clock: FakeClock) -> int:
+    """Post the demo panel in the panel channel; its message's ID."""
+    panel = await panels(app, clock).post_panel(
+        world.guild.id, DEMO_PANEL_ID, world.panel_channel_id
+    )
+    assert panel.message_id is not None
+    return panel.message_id
+
+
+async def click(
+    emulator: DiscordEmulator, world: SandboxWorld, user_id: int, message_id: int, button: str
+) -> InteractionRecord:
+    return await emulator.click_button(
+        world.guild.id, user_id, world.panel_channel_id, message_id, f"rmp:open:{button}"
+    )
+
+
+def options(**values: Any) -> list[dict[str, Any]]:
+    """Discord option payloads; `panel_=` etc. for names that are Python keywords or builtins.
+
+    A sandbox `User`, `Channel` or `Role` becomes a user (6), channel (7) or role (8) option
+    holding its ID, as Discord's pickers send them; the emulator resolves it.
+    """
+    out = []
+    for key, value in values.items():
+        name = key.rstrip("_")
+        if isinstance(value, User):
+            out.append({"name": name, "type": 6, "value": str(value.id)})
+        elif isinstance(value, Channel):
+            out.append({"name": name, "type": 7, "value": str(value.id)})
+        elif isinstance(value, Role):
+            out.append({"name": name, "type": 8, "value": str(value.id)})
+        else:
+            out.append({"name": name, "type": OPTION_TYPES[type(value)], "value": value})
+    return out
+
+
+async def command(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    channel_id: int,
+    name: str,
+    user_id: int | None = None,
+    /,
+    **values: Any,
+) -> InteractionRecord:
+    """Run `/name` in `channel_id` as `user_id` (the admin by default); option values by name."""
+    return await emulator.run_command(
+        world.guild.id, user_id or world.admin.id, channel_id, name, options(**values)
+    )
+
+
+async def answer(record: InteractionRecord) -> str:
+    """What the member reads: the ephemeral answer, or every follow-up of a deferred one, joined."""
+    response = await record.wait_response()
+    assert response["data"]["flags"] & EPHEMERAL, response
+    if response["type"] == 5:  # deferred: the answer is the follow-up
+        followups = await record.wait_followup()
+        assert all(f["flags"] & EPHEMERAL for f in followups), followups
+        return "\n".join(f["content"] for f in followups)
+    assert response["type"] == 4
+    content: str = response["data"]["content"]
+    return content
+
+
+async def run(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    channel_id: int,
+    name: str,
+    user_id: int | None = None,
+    /,
+    **values: Any,
+) -> str:
+    """`command`, then the `answer` read."""
+    return await answer(await command(emulator, world, channel_id, name, user_id, **values))
+
+
+def channel_named(world: SandboxWorld, name: str) -> Channel:
+    return next(c for c in world.guild.channels.values() if c.name == name)
+
+
+def role_named(world: SandboxWorld, name: str) -> Role:
+    return next(r for r in world.guild.roles.values() if r.name == name)
