@@ -12,6 +12,7 @@ import pytest_asyncio
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld
 from bot.sandbox.state import GUILD_CATEGORY
+from bot.sandbox.validation import is_emoji_name
 from tests.conftest import LoopErrors, wait_until_cached
 
 pytestmark = pytest.mark.asyncio
@@ -400,3 +401,26 @@ async def test_a_button_emoji_that_is_not_an_emoji_is_refused(
     fine = bot.rest.build_message_action_row()
     fine.add_interactive_button(hikari.ButtonStyle.PRIMARY, "y", label="open", emoji="🎫")
     await bot.rest.create_message(world.panel_channel_id, "panel", component=fine)
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [
+        ("🎫", True),
+        ("❤️", True),  # with the emoji presentation selector
+        ("👍🏽", True),  # with a skin tone
+        ("👨\u200d👩\u200d👧", True),  # a ZWJ sequence
+        ("1️⃣", True),  # a keycap
+        ("🇫🇷", True),  # a flag
+        ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", True),  # a tag flag
+        ("", False),
+        ("a", False),
+        ("é", False),
+        ("⌀", False),  # a symbol (So) that is no emoji
+        ("🎫🎫", False),  # two emoji are no emoji name
+        ("🎫 ", False),
+    ],
+)
+async def test_the_emulator_has_its_own_emoji_rule(name: str, accepted: bool) -> None:
+    """Discord's check, written for the emulator, not the bot's rule borrowed (see test_layers)."""
+    assert is_emoji_name(name) is accepted

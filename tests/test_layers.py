@@ -74,3 +74,16 @@ def test_the_rules_see_imports() -> None:
     assert "bot.sandbox.state" in imports(BOT / "sandbox" / "rest.py")
     assert offending(BOT / "sandbox" / "runner.py", ("bot.store",))
     assert offending(BOT / "discord" / "port.py", ("hikari",))
+
+
+def test_the_cli_and_the_sandbox_runner_do_not_import_each_other_at_the_top() -> None:
+    """They share bot/process.py instead (the runner is imported lazily by `rimpllee sandbox`)."""
+    assert "bot.cli" not in imports(BOT / "sandbox" / "runner.py")
+    assert "bot.process" in imports(BOT / "sandbox" / "runner.py")
+    assert "bot.process" in imports(BOT / "cli.py")
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.glob("*.py")), ids=lambda p: p.name)
+def test_no_test_module_imports_another(path: Path) -> None:
+    """Shared helpers live in tests/helpers.py (and fixtures in conftest.py)."""
+    assert [name for name in imports(path) if name.startswith("tests.test_")] == []
