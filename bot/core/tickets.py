@@ -53,7 +53,6 @@ SUPPORT_PERMS = OPENER_PERMS | Perm.MANAGE_MESSAGES
 BOT_PERMS = SUPPORT_PERMS | Perm.MANAGE_CHANNELS
 
 CHANNEL_NAME_MAX = 100
-CLOSE_PREFIX = "rmp:close:"
 
 
 class EventSink(Protocol):
@@ -68,10 +67,6 @@ class Limits:
     user_cooldown: float = 20.0
     user_max_open: int = 3
     window: float = 60.0
-
-
-def close_custom_id(ticket_id: int) -> str:
-    return f"{CLOSE_PREFIX}{ticket_id}"
 
 
 def sanitize_channel_name(raw: str) -> str:
@@ -177,6 +172,18 @@ class TicketService:
         source: Source,
     ) -> OpenedTicket:
         panel, button = await self._resolve(guild_id, panel_id, button_id)
+        return await self.open_from(panel, button, user_id, answers, source)
+
+    async def open_from(
+        self,
+        panel: Panel,
+        button: Button,
+        user_id: int,
+        answers: Sequence[Answer],
+        source: Source,
+    ) -> OpenedTicket:
+        """`open_ticket` for a button already found (`find_button`): the panel is read once."""
+        guild_id = panel.guild_id
         checked = check_answers(button, answers)
         check_welcome_fits(button, checked)
         member = await self._admit(guild_id, user_id)
@@ -217,12 +224,20 @@ class TicketService:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def precheck(self, guild_id: int, user_id: int, panel_id: str, button_id: str) -> None:
+    async def find_button(self, guild_id: int, button_id: str) -> tuple[Panel, Button]:
+        """The button a click names, with its panel, in one read; `ButtonNotFound` if the server
+        has no such button (any more)."""
+        panel = await self._store.panel_for_button(guild_id, button_id)
+        button = panel.button(button_id) if panel is not None else None
+        if panel is None or button is None:
+            raise ButtonNotFound(None, button_id)
+        return panel, button
+
+    async def precheck(self, guild_id: int, user_id: int, button: Button) -> None:
         """Every refusal that doesn't depend on answers, before a member fills in a form.
 
         Nothing is reserved: the open after the form checks everything again, atomically.
         """
-        _, button = await self._resolve(guild_id, panel_id, button_id)
         await self._admit(guild_id, user_id)
         await self._check_limits(self._store.view(guild_id), user_id, button)
 
@@ -363,7 +378,7 @@ class TicketService:
             title=f"Ticket #{ticket.number:04d} · {button.label}",
             description=description,
             fields=answers,
-            close_custom_id=close_custom_id(ticket.ticket_id),
+            ticket_id=ticket.ticket_id,
             colour=panel.colour,
         )
 

@@ -8,8 +8,11 @@ import hikari
 
 from bot.core.models import Button, Panel
 
+# Every custom_id the bot puts on a component starts with "rmp:" and carries all the router needs,
+# so buttons and forms keep working across restarts.
 OPEN_PREFIX = "rmp:open:"
 FORM_PREFIX = "rmp:form:"
+CLOSE_PREFIX = "rmp:close:"
 CLOSE_FORM_PREFIX = "rmp:closeform:"
 BUTTONS_PER_ROW = 5
 
@@ -33,6 +36,10 @@ def open_custom_id(button: Button) -> str:
 
 def form_custom_id(button: Button) -> str:
     return FORM_PREFIX + button.button_id
+
+
+def close_custom_id(ticket_id: int) -> str:
+    return f"{CLOSE_PREFIX}{ticket_id}"
 
 
 def panel_embed(panel: Panel) -> hikari.Embed:
