@@ -28,6 +28,7 @@ from bot.core.errors import (
 )
 from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
+from bot.core.panels import ANSWER_MAX
 from bot.core.ports import (
     ChannelSpec,
     DiscordPort,
@@ -98,6 +99,39 @@ def check_welcome_fits(button: Button, answers: Sequence[Answer]) -> None:
             f"the answers are too long for the welcome message: at most {room} characters "
             "of answers in total for this button",
         )
+
+
+def answer_limits(button: Button) -> tuple[int, ...]:
+    """The most characters each question's text input takes, so that a form filled to the brim
+    still fits the welcome embed (`check_welcome_fits`): a member is never refused after typing.
+
+    Each question keeps its own maximum if all fit; otherwise the room is shared out evenly, a
+    question asking for less than its share leaving the rest to the others (never below its own
+    minimum: a button whose minimums alone overflow is refused after the form, as by the API).
+    """
+    questions = button.questions
+    room = EMBED_TOTAL_MAX - len(button.welcome_text or "") - len(button.label) - WELCOME_OVERHEAD
+    room -= sum(len(q.label) for q in questions)
+    caps = [q.max_length or ANSWER_MAX for q in questions]
+    floors = [min(cap, max(q.min_length or 0, 1)) for q, cap in zip(questions, caps, strict=True)]
+
+    def filled(level: int) -> list[int]:
+        return [min(cap, max(low, level)) for cap, low in zip(caps, floors, strict=True)]
+
+    low, high = 0, ANSWER_MAX  # the highest level whose form still fits the room
+    while low < high:
+        mid = (low + high + 1) // 2
+        if sum(filled(mid)) <= room:
+            low = mid
+        else:
+            high = mid - 1
+    limits = filled(low)
+    spare = room - sum(limits)  # fewer than one a question: to the first that can take it
+    for i, cap in enumerate(caps):
+        if spare > 0 and limits[i] < cap:
+            limits[i] += 1
+            spare -= 1
+    return tuple(limits)
 
 
 def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ...]:
