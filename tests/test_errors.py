@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import hikari
@@ -52,7 +53,7 @@ async def raising() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def _get(url: str) -> tuple[int, str, dict[str, object], dict[str, str]]:
+async def _get(url: str) -> tuple[int, str, dict[str, Any], dict[str, str]]:
     async with aiohttp.ClientSession() as session, session.get(url) as reply:
         return reply.status, reply.content_type, await reply.json(), dict(reply.headers)
 
