@@ -8,10 +8,12 @@ base is; anything unmapped is a bug, answered with `UNEXPECTED` (its details go 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
+import hikari
 import lightbulb
 
 from bot.core.errors import (
@@ -107,10 +109,13 @@ def not_done(done: str, exc: BaseException) -> str:
 
 async def explain_refusal(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
     """The client-wide error handler of the slash commands: a refusal becomes a short ephemeral
-    line; anything unmapped is left to lightbulb (which logs it)."""
+    line. Anything unmapped is a bug: the member reads `UNEXPECTED` rather than "interaction
+    failed", and it is left unhandled so that lightbulb logs it with its traceback."""
     for cause in exc.causes:
         line = explain(cause)
         if line is not None:
             await exc.context.respond(line, ephemeral=True)
             return True
+    with contextlib.suppress(hikari.HTTPError):
+        await exc.context.respond(UNEXPECTED, ephemeral=True)
     return False
