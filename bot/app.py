@@ -100,7 +100,7 @@ class Rimpllee:
             Settings(settings_store, clock),
             lifecycle,
         )
-        self.discord.route(InteractionRouter(services.tickets, panel_store, lifecycle), lifecycle)
+        self.discord.route(InteractionRouter(services.tickets, lifecycle), lifecycle)
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:

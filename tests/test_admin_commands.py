@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot.app import Rimpllee
+from bot.discord.errors import UNEXPECTED
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import DEMO_API_KEY, SandboxWorld
 from tests.helpers import EPHEMERAL, error, post, ticket
@@ -118,3 +119,14 @@ async def test_blacklist_from_discord_reaches_the_api(
     assert (await post(app, ticket(target.id)))[0] == 200
     absent = await run(emulator, world, "blacklist remove", options=user_option(target.id))
     assert "not blacklisted" in absent["content"]
+
+
+async def test_a_command_that_fails_unexpectedly_still_answers(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    """A bug (here: the database gone under a command) is not "interaction failed": the member
+    is told it went wrong on the bot's side, and no path or exception text reaches Discord."""
+    assert app.db is not None
+    await app.db.close()
+    answer = await run(emulator, world, "apikey status")
+    assert answer["content"] == UNEXPECTED

@@ -12,6 +12,7 @@ import pytest
 from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import (
+    DEMO_PANEL_ID,
     HELP_BUTTON_ID,
     HELP_QUESTION,
     REPORT_BUTTON_ID,
@@ -254,3 +255,47 @@ async def test_buttons_keep_working_after_a_restart(
             await click(emulator, world, world.members[0].id, message_id, REPORT_BUTTON_ID)
         )
         assert text.startswith("Your ticket is open")
+
+
+async def test_a_form_takes_no_more_than_the_welcome_holds(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    """Five paragraph questions and a long welcome: each text input is capped so that a form
+    typed to the brim still opens; the API, given one character more, still answers 400."""
+    service = panels(app, clock)
+    button = await service.add_button(
+        world.guild.id, DEMO_PANEL_ID, label="Long form", welcome_text="w" * 2000
+    )
+    await service.add_question(
+        world.guild.id, button.button_id, label="Order number", max_length=20
+    )
+    for i in range(4):
+        await service.add_question(
+            world.guild.id, button.button_id, label=f"Question {i}", style="paragraph"
+        )
+    message_id = await posted_panel(app, world, clock)
+    member = world.members[0].id
+    modal = await (
+        await click(emulator, world, member, message_id, button.button_id)
+    ).wait_response()
+    assert modal["type"] == 9
+    inputs = [row["components"][0] for row in modal["data"]["components"]]
+    most = [i["max_length"] for i in inputs]
+    assert most[0] == 20  # a question asking for little keeps its own maximum
+    assert all(m < 1024 for m in most[1:])  # the others share what the welcome has room for
+    brim = {i["custom_id"]: "x" * i["max_length"] for i in inputs}
+    submit = await emulator.submit_modal(
+        world.guild.id, member, world.panel_channel_id, modal["data"]["custom_id"], brim
+    )
+    text = await answer(submit)
+    assert text.startswith("Your ticket is open: <#"), text
+    (welcome,) = emulator.state.messages[opened_channel(emulator, text).id].values()
+    assert [len(f["value"]) for f in welcome.embeds[0]["fields"]] == most
+
+    labels = ["Order number", *(f"Question {i}" for i in range(4))]
+    answers = [{"label": label, "value": "x" * m} for label, m in zip(labels, most, strict=True)]
+    answers[-1]["value"] += "x"
+    clock.advance(60)
+    reply = await post(app, {**ticket(world.members[1].id, button.button_id), "answers": answers})
+    assert reply[0] == 400
+    assert reply[1]["error"]["code"] == "answers_too_long"

@@ -3,7 +3,8 @@
 - The emulator stands for Discord: its modules import nothing from the bot (the runner, which
   seeds the sandbox database and starts the bot, may).
 - `bot/core/` imports neither hikari nor aiohttp nor sqlite.
-- Nothing under `bot/discord/` imports `bot.store`.
+- Nothing under `bot/discord/` imports `bot.store`, and no file there imports a command file
+  (each has its own `lightbulb.Loader`; the gateway installs them).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import pytest
 BOT = Path(__file__).resolve().parent.parent / "bot"
 
 EMULATOR_MAY_IMPORT_THE_BOT = {"runner.py"}
-# Known breaks of a rule, each to be emptied by the branch that fixes it.
-KNOWN_DISCORD_STORE_IMPORTS = {"router.py"}  # removed by the house-discord branch
+COMMAND_FILES = {"admin", "panel_commands", "settings_commands", "ticket_commands"}
 
 
 def imports(path: Path) -> set[str]:
@@ -64,9 +64,21 @@ def test_core_imports_no_transport_and_no_database(path: Path) -> None:
 
 @pytest.mark.parametrize("path", modules("discord"), ids=lambda p: p.name)
 def test_the_discord_door_imports_nothing_from_the_store(path: Path) -> None:
-    if path.name in KNOWN_DISCORD_STORE_IMPORTS:
-        pytest.skip("a known break, being fixed on another branch")
     assert offending(path, ("bot.store",)) == []
+
+
+@pytest.mark.parametrize("path", modules("discord"), ids=lambda p: p.name)
+def test_no_discord_file_imports_a_command_file(path: Path) -> None:
+    if path.stem == "gateway":
+        pytest.skip("the gateway installs the command files' loaders")
+    commands = tuple(f"bot.discord.{name}" for name in COMMAND_FILES)
+    assert offending(path, commands) == []
+
+
+def test_each_command_file_and_only_those_has_a_loader() -> None:
+    for path in modules("discord"):
+        has_loader = "lightbulb.Loader()" in path.read_text()
+        assert has_loader == (path.stem in COMMAND_FILES), path.name
 
 
 def test_the_rules_see_imports() -> None:

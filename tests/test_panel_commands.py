@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import Rimpllee
 from bot.core.models import Panel
-from bot.discord import panel_commands
+from bot.discord import interaction, panel_commands
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import (
     DEMO_PANEL_ID,
@@ -565,7 +565,7 @@ async def test_long_answers_are_split_and_a_slow_discord_is_deferred(
     )
     panel = await stored(app, world, panel_id)
     assert panel is not None
-    expected = panel_commands.chunk_lines(panel_commands.describe_panel(panel))
+    expected = interaction.chunk_lines(panel_commands.describe_panel(panel))
     assert len(expected) > 1
     first = await answer(record)
     followups = await record.wait_followup(len(expected) - 1)
@@ -577,7 +577,7 @@ async def test_long_answers_are_split_and_a_slow_discord_is_deferred(
         assert button_id in "\n".join(contents)
 
     await run(emulator, world, "post", panel_=panel_id, channel=channel_named(world, "panels"))
-    monkeypatch.setattr(panel_commands, "ANSWER_WITHIN_S", 0.05)
+    monkeypatch.setattr(interaction, "ANSWER_WITHIN_S", 0.05)
     emulator.inject_fault("PATCH", "/channels/{channel_id}/messages/{message_id}", None, delay=0.5)
     record = await emulator.run_command(
         world.guild.id,

@@ -202,13 +202,25 @@ async def test_a_panel_deleted_between_lookup_and_reservation_is_not_found(
 
 
 async def test_an_unwritable_transcripts_folder_fails_the_close_cleanly(
-    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, tmp_path: Path
+    app: Rimpllee,
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A broken disk is not a refusal: the closer is told something went wrong, nothing closes,
-    and the interaction is still answered."""
-    (tmp_path / "transcripts").write_text("a file where the folder should be")
+    """A broken disk is not a refusal: the closer is told the transcript could not be saved
+    (without the host's path), the log names the path, nothing closes, and the interaction is
+    still answered. (A file where the server's folder goes fails even for root.)"""
+    folder = tmp_path / "transcripts" / str(world.guild.id)
+    folder.parent.mkdir()
+    folder.write_text("a file where the folder should be")
     channel_id = await open_ticket(app, world.members[0].id)
     said = await close_form(emulator, world, app, channel_id, "done")
-    assert said.startswith("Something went wrong on the bot's side")
+    assert said == (
+        "The ticket was not closed: the bot could not save the transcript; an admin has been told"
+    )
+    assert str(tmp_path) not in said
+    logged = [r for r in caplog.records if r.name == "rimpllee.lifecycle"]
+    assert any(str(folder) in r.getMessage() and r.levelname == "ERROR" for r in logged)
     assert (await row(app, channel_id)).state == "open"
     assert channel_id in emulator.state.channels

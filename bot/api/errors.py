@@ -6,6 +6,7 @@ the README; messages are for people and may improve.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,10 @@ from bot.core.errors import (
     RateLimited,
     TicketError,
     TooManyOpen,
+    lookup,
 )
+
+_LOG = logging.getLogger("rimpllee.api")
 
 
 @dataclass
@@ -96,8 +100,9 @@ def _auth_throttled(e: AuthThrottled) -> Mapped:
     )
 
 
-# The table: exception type → (status, code, extra body fields, headers).
-_TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
+# The table: exception type → (status, code, extra body fields, headers). An exception is looked
+# up by its class, then its bases: a subclass of a mapped error is answered as its base is.
+_TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
     AuthFailed: lambda e: (401, e.code, {}, _BEARER),
     InvalidApiKey: lambda e: (401, "invalid_api_key", {}, _BEARER),
     AuthThrottled: _auth_throttled,
@@ -117,7 +122,12 @@ MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady)
 
 
 def response_for(exc: Exception) -> web.Response:
-    """The HTTP answer for a domain or API error (any `MAPPED_ERRORS` instance)."""
-    status, code, fields, headers = _TABLE[type(exc)](exc)
+    """The HTTP answer for a domain or API error (any `MAPPED_ERRORS` instance); one without an
+    entry of its own or of a base is a bug, answered like any other: a JSON 500."""
+    entry = lookup(_TABLE, exc)
+    if entry is None:
+        _LOG.error("no HTTP mapping for %s", type(exc).__name__, exc_info=exc)
+        return error_response(500, "internal_error", "internal error; the bot's log has details")
+    status, code, fields, headers = entry(exc)
     message = exc.message if isinstance(exc, AuthFailed) else str(exc)
     return error_response(status, code, message, headers=headers, **fields)

@@ -6,12 +6,24 @@ Nothing here knows HTTP or Discord: `bot/api/errors.py` maps these to statuses a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
 
 
 class TicketError(Exception):
     """Base of every refusal or failure an open (or an admin action) can end in."""
+
+
+def lookup(table: Mapping[type[BaseException], T], exc: BaseException) -> T | None:
+    """The entry for the exception's class or its nearest mapped base (the way `except` picks
+    a clause), so a subclass of a mapped error is mapped as its base is."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
 
 
 @dataclass
@@ -24,10 +36,14 @@ class PanelNotFound(TicketError):
 
 @dataclass
 class ButtonNotFound(TicketError):
-    panel_id: str
+    """`panel_id` is None when the button was looked up by its ID alone (a click)."""
+
+    panel_id: str | None
     button_id: str
 
     def __str__(self) -> str:
+        if self.panel_id is None:
+            return f"button {self.button_id!r} does not exist on this server"
         return f"button {self.button_id!r} is not on panel {self.panel_id!r}"
 
 
@@ -101,6 +117,25 @@ class DiscordFailure(TicketError):
 class InvalidApiKey(TicketError):
     def __str__(self) -> str:
         return "the API key is not valid (unknown, regenerated or revoked)"
+
+
+@dataclass
+class NotAllowed(TicketError):
+    """The actor may not do this (not staff of the ticket, not its opener, …): a refusal, never
+    Python's `PermissionError`, which is the disk's (an `OSError`)."""
+
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TranscriptNotSaved(TicketError):
+    """The transcript could not be written to the disk; the cause (with its path) is logged, and
+    is chained as `__cause__`, never shown to a member."""
+
+    def __str__(self) -> str:
+        return "the bot could not save the transcript; an admin has been told"
 
 
 @dataclass

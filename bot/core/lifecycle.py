@@ -8,13 +8,14 @@ Everything that happens is posted to the server's log channel, which never break
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot.core.errors import AdminError, DiscordFailure
+from bot.core.errors import AdminError, DiscordFailure, NotAllowed, TranscriptNotSaved
 from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import ServerSettings, Ticket
 from bot.core.numbers import UPLOAD_MAX_BYTES, ticket_number, ticket_tag
@@ -191,19 +192,15 @@ class LifecycleService:
 
     async def _require_staff(self, ticket: Ticket, actor: Actor) -> None:
         if not await self.is_staff(ticket, actor):
-            raise PermissionError(
+            raise NotAllowed(
                 "only this ticket's support team or members with Manage Channels can do that"
             )
-
-    async def is_archived(self, ticket_id: int) -> bool:
-        ticket = await self._store.by_id(ticket_id)
-        return ticket is not None and ticket.archived
 
     async def can_close(self, ticket: Ticket, actor: Actor) -> None:
         if actor.user_id == ticket.user_id:
             if (await self._settings.get(ticket.guild_id)).opener_can_close:
                 return
-            raise PermissionError("on this server only the staff can close tickets")
+            raise NotAllowed("on this server only the staff can close tickets")
         await self._require_staff(ticket, actor)
 
     # -- transcripts ----------------------------------------------------------------------------
@@ -241,7 +238,12 @@ class LifecycleService:
         # Thousands of messages take a second to render and write: not on the event loop.
         html = await asyncio.to_thread(render_transcript, header, messages, names)
         filename = f"transcript-{ticket_number(ticket.number)}-{name}.html"
-        path = await asyncio.to_thread(self._archive.save, ticket, filename, html)
+        try:
+            path = await asyncio.to_thread(self._archive.save, ticket, filename, html)
+        except OSError as exc:
+            # The disk's own words name the path: for the host's admin, not for Discord.
+            _LOG.error("ticket %s: could not save its transcript: %s", _number(ticket), exc)
+            raise TranscriptNotSaved from exc
         await self._store.set_transcript(ticket.ticket_id, path)
         return path, TranscriptFile(filename, html)
 
@@ -255,7 +257,9 @@ class LifecycleService:
 
     async def close(self, channel_id: int, actor: Actor, reason: str | None) -> Ticket:
         """One close at a time per channel; the second of two simultaneous closes is told the
-        ticket is closed. After the row says closed, nothing can undo the close."""
+        ticket is closed. After the row says closed, nothing can undo the close.
+
+        Returns the ticket as closed (`archived` says whether its channel was kept)."""
         async with self._locks.hold(channel_id):
             return await self._close(channel_id, actor, reason)
 
@@ -281,6 +285,17 @@ class LifecycleService:
             archived=archive,
             transcript_path=path,
         )
+        closed = dataclasses.replace(
+            ticket,
+            state="closed",
+            closed_at=now,
+            closed_by=actor.user_id,
+            close_reason=reason,
+            archived=archive,
+            claimed_by=None,
+            claim_locked=False,
+            transcript_path=path,
+        )
         if not archive:
             try:
                 await self._discord.delete_channel(channel_id)
@@ -297,7 +312,7 @@ class LifecycleService:
         await self._events.post(ticket.guild_id, text, attachment)
         if settings.dm_transcript:
             await self._dm_transcript(ticket, why, attachment)
-        return ticket
+        return closed
 
     async def _dm_transcript(self, ticket: Ticket, why: str, file: TranscriptFile | None) -> None:
         """Best effort: the ticket is closed whatever happens to the DM."""
@@ -388,7 +403,7 @@ class LifecycleService:
         if ticket.claimed_by is None:
             raise AdminError("nobody handles this ticket yet")
         if ticket.claimed_by != actor.user_id and not actor.manages_channels:
-            raise PermissionError(f"only <@{ticket.claimed_by}> or a manager can unclaim it")
+            raise NotAllowed(f"only <@{ticket.claimed_by}> or a manager can unclaim it")
         if ticket.claim_locked:  # as it was claimed, whatever the setting says now
             await self._unlock(ticket)
         await self._store.set_claimed(ticket.ticket_id, None, locked=False)

@@ -66,7 +66,7 @@ class Welcome:
     title: str
     description: str
     fields: tuple[Answer, ...]
-    close_custom_id: str
+    ticket_id: int  # the Close button under the welcome names the ticket
     colour: int | None
 
 
@@ -142,6 +142,10 @@ class Reservation(LimitView, Protocol):
 
 class TicketStore(Protocol):
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None: ...
+
+    async def panel_for_button(self, guild_id: int, button_id: str) -> Panel | None:
+        """The panel holding the button, if it is on this server (one read)."""
+        ...
 
     def reserve(self, guild_id: int) -> AbstractAsyncContextManager[Reservation]: ...
 

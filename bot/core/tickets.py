@@ -29,6 +29,7 @@ from bot.core.errors import (
 from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
 from bot.core.numbers import ticket_number, ticket_tag
+from bot.core.panels import ANSWER_MAX
 from bot.core.ports import (
     ChannelSpec,
     DiscordPort,
@@ -54,7 +55,6 @@ SUPPORT_PERMS = OPENER_PERMS | Perm.MANAGE_MESSAGES
 BOT_PERMS = SUPPORT_PERMS | Perm.MANAGE_CHANNELS
 
 CHANNEL_NAME_MAX = 100
-CLOSE_PREFIX = "rmp:close:"
 
 
 class EventSink(Protocol):
@@ -69,10 +69,6 @@ class Limits:
     user_cooldown: float = 20.0
     user_max_open: int = 3
     window: float = 60.0
-
-
-def close_custom_id(ticket_id: int) -> str:
-    return f"{CLOSE_PREFIX}{ticket_id}"
 
 
 def sanitize_channel_name(raw: str) -> str:
@@ -104,6 +100,39 @@ def check_welcome_fits(button: Button, answers: Sequence[Answer]) -> None:
             f"the answers are too long for the welcome message: at most {room} characters "
             "of answers in total for this button",
         )
+
+
+def answer_limits(button: Button) -> tuple[int, ...]:
+    """The most characters each question's text input takes, so that a form filled to the brim
+    still fits the welcome embed (`check_welcome_fits`): a member is never refused after typing.
+
+    Each question keeps its own maximum if all fit; otherwise the room is shared out evenly, a
+    question asking for less than its share leaving the rest to the others (never below its own
+    minimum: a button whose minimums alone overflow is refused after the form, as by the API).
+    """
+    questions = button.questions
+    room = EMBED_TOTAL_MAX - len(button.welcome_text or "") - len(button.label) - WELCOME_OVERHEAD
+    room -= sum(len(q.label) for q in questions)
+    caps = [q.max_length or ANSWER_MAX for q in questions]
+    floors = [min(cap, max(q.min_length or 0, 1)) for q, cap in zip(questions, caps, strict=True)]
+
+    def filled(level: int) -> list[int]:
+        return [min(cap, max(low, level)) for cap, low in zip(caps, floors, strict=True)]
+
+    low, high = 0, ANSWER_MAX  # the highest level whose form still fits the room
+    while low < high:
+        mid = (low + high + 1) // 2
+        if sum(filled(mid)) <= room:
+            low = mid
+        else:
+            high = mid - 1
+    limits = filled(low)
+    spare = room - sum(limits)  # fewer than one a question: to the first that can take it
+    for i, cap in enumerate(caps):
+        if spare > 0 and limits[i] < cap:
+            limits[i] += 1
+            spare -= 1
+    return tuple(limits)
 
 
 def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ...]:
@@ -178,6 +207,18 @@ class TicketService:
         source: Source,
     ) -> OpenedTicket:
         panel, button = await self._resolve(guild_id, panel_id, button_id)
+        return await self.open_from(panel, button, user_id, answers, source)
+
+    async def open_from(
+        self,
+        panel: Panel,
+        button: Button,
+        user_id: int,
+        answers: Sequence[Answer],
+        source: Source,
+    ) -> OpenedTicket:
+        """`open_ticket` for a button already found (`find_button`): the panel is read once."""
+        guild_id = panel.guild_id
         checked = check_answers(button, answers)
         check_welcome_fits(button, checked)
         member = await self._admit(guild_id, user_id)
@@ -218,12 +259,20 @@ class TicketService:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def precheck(self, guild_id: int, user_id: int, panel_id: str, button_id: str) -> None:
+    async def find_button(self, guild_id: int, button_id: str) -> tuple[Panel, Button]:
+        """The button a click names, with its panel, in one read; `ButtonNotFound` if the server
+        has no such button (any more)."""
+        panel = await self._store.panel_for_button(guild_id, button_id)
+        button = panel.button(button_id) if panel is not None else None
+        if panel is None or button is None:
+            raise ButtonNotFound(None, button_id)
+        return panel, button
+
+    async def precheck(self, guild_id: int, user_id: int, button: Button) -> None:
         """Every refusal that doesn't depend on answers, before a member fills in a form.
 
         Nothing is reserved: the open after the form checks everything again, atomically.
         """
-        _, button = await self._resolve(guild_id, panel_id, button_id)
         await self._admit(guild_id, user_id)
         await self._check_limits(self._store.view(guild_id), user_id, button)
 
@@ -367,7 +416,7 @@ class TicketService:
             title=f"Ticket {ticket_tag(ticket.number)} · {button.label}",
             description=description,
             fields=answers,
-            close_custom_id=close_custom_id(ticket.ticket_id),
+            ticket_id=ticket.ticket_id,
             colour=panel.colour,
         )
 

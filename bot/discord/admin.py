@@ -6,28 +6,15 @@ to inject services.)
 
 import datetime
 
-import hikari
 import lightbulb
 
 from bot.core.admin import ApiKeys, Blacklist
-from bot.core.errors import TicketError
 from bot.core.numbers import BLACKLIST_REASON_MAX
+from bot.discord.guild_checks import MANAGE_GUILD, MANAGE_SERVER_ONLY
+from bot.discord.interaction import guild_of
 
 loader = lightbulb.Loader()
-
-MANAGE_GUILD = hikari.Permissions.MANAGE_GUILD
-
-
-def _guild(ctx: lightbulb.Context) -> int:
-    """The server the command runs in; refuses DMs and members without Manage Server."""
-    member = ctx.member
-    if ctx.guild_id is None or member is None:
-        raise lightbulb.exceptions.ExecutionException("use this command in a server")
-    if MANAGE_GUILD not in member.permissions and hikari.Permissions.ADMINISTRATOR not in (
-        member.permissions
-    ):
-        raise PermissionError("you need the Manage Server permission for this command")
-    return int(ctx.guild_id)
+ADMIN = [MANAGE_SERVER_ONLY]
 
 
 def _when(timestamp: float) -> str:
@@ -42,11 +29,14 @@ apikey = lightbulb.Group(
 
 @apikey.register
 class ApiKeyGenerate(
-    lightbulb.SlashCommand, name="generate", description="Create the API key (shown once)"
+    lightbulb.SlashCommand,
+    name="generate",
+    description="Create the API key (shown once)",
+    hooks=ADMIN,
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, keys: ApiKeys) -> None:
-        key = await keys.generate(_guild(ctx), int(ctx.user.id))
+        key = await keys.generate(guild_of(ctx), int(ctx.user.id))
         await ctx.respond(
             f"Your API key (shown only this once — store it now):\n`{key}`\n"
             "Send it as `Authorization: Bearer <key>` or `x-api-key: <key>`.",
@@ -59,10 +49,11 @@ class ApiKeyRegenerate(
     lightbulb.SlashCommand,
     name="regenerate",
     description="Replace the API key; the old one stops working at once",
+    hooks=ADMIN,
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, keys: ApiKeys) -> None:
-        key = await keys.regenerate(_guild(ctx), int(ctx.user.id))
+        key = await keys.regenerate(guild_of(ctx), int(ctx.user.id))
         await ctx.respond(
             f"New API key (shown only this once; the old key no longer works):\n`{key}`",
             ephemeral=True,
@@ -71,21 +62,27 @@ class ApiKeyRegenerate(
 
 @apikey.register
 class ApiKeyRevoke(
-    lightbulb.SlashCommand, name="revoke", description="Delete the API key: API access off"
+    lightbulb.SlashCommand,
+    name="revoke",
+    description="Delete the API key: API access off",
+    hooks=ADMIN,
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, keys: ApiKeys) -> None:
-        await keys.revoke(_guild(ctx))
+        await keys.revoke(guild_of(ctx))
         await ctx.respond("API key revoked: the API refuses it from now on.", ephemeral=True)
 
 
 @apikey.register
 class ApiKeyStatus(
-    lightbulb.SlashCommand, name="status", description="Whether the server has an API key"
+    lightbulb.SlashCommand,
+    name="status",
+    description="Whether the server has an API key",
+    hooks=ADMIN,
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, keys: ApiKeys) -> None:
-        info = await keys.status(_guild(ctx))
+        info = await keys.status(guild_of(ctx))
         if info is None:
             text = "No API key. Create one with `/apikey generate`."
         else:
@@ -102,7 +99,9 @@ blacklist = lightbulb.Group(
 
 
 @blacklist.register
-class BlacklistAdd(lightbulb.SlashCommand, name="add", description="Stop a member opening tickets"):
+class BlacklistAdd(
+    lightbulb.SlashCommand, name="add", description="Stop a member opening tickets", hooks=ADMIN
+):
     user = lightbulb.user("user", "The member to blacklist")
     reason = lightbulb.string(
         "reason", "Why (for the staff)", default=None, max_length=BLACKLIST_REASON_MAX
@@ -110,27 +109,32 @@ class BlacklistAdd(lightbulb.SlashCommand, name="add", description="Stop a membe
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, entries: Blacklist) -> None:
-        await entries.add(_guild(ctx), int(self.user.id), int(ctx.user.id), self.reason)
+        await entries.add(guild_of(ctx), int(self.user.id), int(ctx.user.id), self.reason)
         await ctx.respond(f"{self.user.mention} can no longer open tickets.", ephemeral=True)
 
 
 @blacklist.register
 class BlacklistRemove(
-    lightbulb.SlashCommand, name="remove", description="Let a member open tickets again"
+    lightbulb.SlashCommand,
+    name="remove",
+    description="Let a member open tickets again",
+    hooks=ADMIN,
 ):
     user = lightbulb.user("user", "The member to take off the blacklist")
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, entries: Blacklist) -> None:
-        await entries.remove(_guild(ctx), int(self.user.id))
+        await entries.remove(guild_of(ctx), int(self.user.id))
         await ctx.respond(f"{self.user.mention} can open tickets again.", ephemeral=True)
 
 
 @blacklist.register
-class BlacklistList(lightbulb.SlashCommand, name="list", description="Who is blacklisted"):
+class BlacklistList(
+    lightbulb.SlashCommand, name="list", description="Who is blacklisted", hooks=ADMIN
+):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, entries: Blacklist) -> None:
-        rows = await entries.entries(_guild(ctx))
+        rows = await entries.entries(guild_of(ctx))
         if not rows:
             await ctx.respond("Nobody is blacklisted.", ephemeral=True)
             return
@@ -145,18 +149,3 @@ class BlacklistList(lightbulb.SlashCommand, name="list", description="Who is bla
 
 loader.command(apikey)
 loader.command(blacklist)
-
-
-_EXPLAINED = (TicketError, PermissionError, lightbulb.exceptions.ExecutionException)
-
-
-@loader.error_handler
-async def explain_refusal(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
-    """Domain refusals and permission problems become a short ephemeral line, not a failure."""
-    for cause in exc.causes:
-        if isinstance(
-            cause, TicketError | PermissionError | lightbulb.exceptions.ExecutionException
-        ):
-            await exc.context.respond(str(cause), ephemeral=True)
-            return True
-    return False

@@ -1,13 +1,20 @@
-"""The one table mapping domain errors to what a member sees (an ephemeral line) in Discord.
+"""The one table mapping errors to what a member sees in Discord (an ephemeral line), and every
+other line that explains a refusal or a failure.
 
-Each line means the same as the API's error for the same case (see `bot/api/errors.py`).
+Each line means the same as the API's error for the same case (see `bot/api/errors.py`). An error
+is looked up by its class and then its bases, so a subclass of a mapped error is explained as its
+base is; anything unmapped is a bug, answered with `UNEXPECTED` (its details go to the log).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
+
+import hikari
+import lightbulb
 
 from bot.core.errors import (
     AdminError,
@@ -15,13 +22,18 @@ from bot.core.errors import (
     ButtonNotFound,
     DiscordFailure,
     InvalidRequest,
+    NotAllowed,
     NotMember,
     PanelNotFound,
     RateLimited,
     TooManyOpen,
+    TranscriptNotSaved,
+    lookup,
 )
+from bot.discord.guild_checks import permission_names
 
 GONE = "This button no longer opens tickets — the panel was changed. Ask the staff to refresh it."
+UNEXPECTED = "Something went wrong on the bot's side; the staff can find the details in its log."
 
 
 def _relative(seconds: float) -> str:
@@ -45,7 +57,11 @@ def _rate_limited(e: RateLimited) -> str:
     )
 
 
-_TABLE: dict[type[Exception], Callable[[Any], str]] = {
+def _missing_permission(e: lightbulb.prefab.MissingRequiredPermission) -> str:
+    return f"you need the {permission_names(e.missing)} permission for this command"
+
+
+_TABLE: dict[type[BaseException], Callable[[Any], str]] = {
     PanelNotFound: lambda e: GONE,
     ButtonNotFound: lambda e: GONE,
     NotMember: lambda e: "Only members of this server can open tickets here.",
@@ -53,17 +69,53 @@ _TABLE: dict[type[Exception], Callable[[Any], str]] = {
     TooManyOpen: _too_many,
     RateLimited: _rate_limited,
     InvalidRequest: lambda e: f"Your answers couldn't be used: {e.message}.",
-    DiscordFailure: lambda e: (
-        f"Your ticket couldn't be created: {e.reason}. Nothing was left behind — please tell the "
-        "staff."
-    ),
+    DiscordFailure: str,
+    NotAllowed: str,
+    TranscriptNotSaved: str,
     AdminError: str,
+    # The command ran where it can't (`/ticket …` outside a ticket, a command in a DM).
+    lightbulb.exceptions.ExecutionException: str,
+    lightbulb.prefab.MissingRequiredPermission: _missing_permission,
 }
 
-UNEXPECTED = "Something went wrong on the bot's side; the staff can find the details in its log."
+
+def explain(exc: BaseException) -> str | None:
+    """The line for a mapped refusal or failure; None for anything else (a bug)."""
+    line = lookup(_TABLE, exc)
+    return None if line is None else line(exc)
 
 
-def member_message(exc: Exception) -> str:
+def member_message(exc: BaseException) -> str:
     """The ephemeral line for a refusal or failure; a generic one for anything unexpected."""
-    explain = _TABLE.get(type(exc))
-    return explain(exc) if explain is not None else UNEXPECTED
+    line = explain(exc)
+    return UNEXPECTED if line is None else line
+
+
+def open_failed(exc: BaseException) -> str:
+    """Why a click or a form did not open a ticket."""
+    if isinstance(exc, DiscordFailure):
+        return (
+            f"Your ticket couldn't be created: {exc.reason}. Nothing was left behind — please "
+            "tell the staff."
+        )
+    return member_message(exc)
+
+
+def not_done(done: str, exc: BaseException) -> str:
+    """A ticket action refused or failed after "Closing…" or "Deleting…" was answered."""
+    line = explain(exc)
+    return UNEXPECTED if line is None else f"The ticket was not {done}: {line}"
+
+
+async def explain_refusal(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
+    """The client-wide error handler of the slash commands: a refusal becomes a short ephemeral
+    line. Anything unmapped is a bug: the member reads `UNEXPECTED` rather than "interaction
+    failed", and it is left unhandled so that lightbulb logs it with its traceback."""
+    for cause in exc.causes:
+        line = explain(cause)
+        if line is not None:
+            await exc.context.respond(line, ephemeral=True)
+            return True
+    with contextlib.suppress(hikari.HTTPError):
+        await exc.context.respond(UNEXPECTED, ephemeral=True)
+    return False

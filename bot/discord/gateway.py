@@ -12,13 +12,14 @@ import lightbulb
 
 from bot.config import DiscordConfig
 from bot.core.lifecycle import LifecycleService
-from bot.discord import admin, panel_commands, ticket_commands
+from bot.discord import admin, panel_commands, settings_commands, ticket_commands
+from bot.discord.errors import explain_refusal
 from bot.discord.port import HikariDiscord
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 
 # One lightbulb Loader per command module.
-LOADERS = (admin.loader, panel_commands.loader, ticket_commands.loader)
+LOADERS = (admin.loader, panel_commands.loader, settings_commands.loader, ticket_commands.loader)
 
 _LOG = logging.getLogger("rimpllee.discord")
 
@@ -63,6 +64,7 @@ class DiscordGateway:
         registry = self.client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
         for service in services:
             registry.register_value(type(service), service)
+        self.client.error_handler(explain_refusal)
         for loader in LOADERS:
             await loader.add_to_client(self.client)
 

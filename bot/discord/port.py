@@ -24,7 +24,7 @@ from bot.core.transcripts import (
     TranscriptEmbedField,
     TranscriptMessage,
 )
-from bot.discord.render import panel_embed, panel_rows
+from bot.discord.render import close_custom_id, panel_embed, panel_rows
 
 _LOG = logging.getLogger("rimpllee.discord")
 
@@ -125,7 +125,7 @@ class HikariDiscord:
             embed.add_field(answer.label, answer.value)
         row = self._bot.rest.build_message_action_row()
         row.add_interactive_button(
-            hikari.ButtonStyle.DANGER, welcome.close_custom_id, label="Close", emoji="🔒"
+            hikari.ButtonStyle.DANGER, close_custom_id(welcome.ticket_id), label="Close", emoji="🔒"
         )
         message = await self._call(
             self._bot.rest.create_message(

@@ -7,9 +7,13 @@ from typing import Literal
 import hikari
 
 from bot.core.models import Button, Panel
+from bot.core.tickets import answer_limits
 
+# Every custom_id the bot puts on a component starts with "rmp:" and carries all the router needs,
+# so buttons and forms keep working across restarts.
 OPEN_PREFIX = "rmp:open:"
 FORM_PREFIX = "rmp:form:"
+CLOSE_PREFIX = "rmp:close:"
 CLOSE_FORM_PREFIX = "rmp:closeform:"
 BUTTONS_PER_ROW = 5
 
@@ -33,6 +37,10 @@ def open_custom_id(button: Button) -> str:
 
 def form_custom_id(button: Button) -> str:
     return FORM_PREFIX + button.button_id
+
+
+def close_custom_id(ticket_id: int) -> str:
+    return f"{CLOSE_PREFIX}{ticket_id}"
 
 
 def panel_embed(panel: Panel) -> hikari.Embed:
@@ -59,9 +67,10 @@ def panel_rows(
 def question_modal(
     rest: hikari.api.RESTClient, button: Button
 ) -> list[hikari.api.ModalActionRowBuilder]:
-    """The intake form: one text input per question, keyed by question ID."""
+    """The intake form: one text input per question, keyed by question ID, each taking no more
+    than the welcome message can hold (`answer_limits`)."""
     rows = []
-    for question in button.questions:
+    for question, most in zip(button.questions, answer_limits(button), strict=True):
         row = rest.build_modal_action_row()
         row.add_text_input(
             question.question_id,
@@ -72,7 +81,7 @@ def question_modal(
             placeholder=question.placeholder or hikari.UNDEFINED,
             required=question.required,
             min_length=question.min_length or 0,
-            max_length=question.max_length or 1024,
+            max_length=most,
         )
         rows.append(row)
     return rows

@@ -1,9 +1,10 @@
 """Routes panel buttons and intake forms by custom_id prefix, so they survive restarts.
 
 Nothing waits in memory for a click: `rmp:open:<button>` and `rmp:form:<button>` carry all the
-router needs, and the button is looked up in the store when the interaction arrives. Every
-interaction is answered within Discord's 3 s: the open runs while the router waits up to
-`answer_within`; if it is not done by then the router defers (ephemerally) and follows up.
+router needs, and `TicketService.find_button` reads the button (with its panel, once per step)
+when the interaction arrives. Every interaction is answered within Discord's 3 s: the open runs
+while the router waits up to `answer_within`; if it is not done by then the router defers
+(ephemerally) and follows up. Refusals are worded by the error table (`bot.discord.errors`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from bot.core.errors import TicketError
 from bot.core.lifecycle import REASON_MAX, Actor, LifecycleService
 from bot.core.models import Answer, Button, OpenedTicket, Panel
 from bot.core.numbers import ticket_tag
-from bot.core.tickets import CLOSE_PREFIX, TicketService
-from bot.discord.errors import GONE, UNEXPECTED, member_message
-from bot.discord.render import CLOSE_FORM_PREFIX, FORM_PREFIX, OPEN_PREFIX, question_modal
-from bot.store.panels import SqlitePanelStore
+from bot.core.tickets import TicketService
+from bot.discord.errors import GONE, UNEXPECTED, member_message, not_done, open_failed
+from bot.discord.interaction import ANSWER_WITHIN_S
+from bot.discord.render import (
+    CLOSE_FORM_PREFIX,
+    CLOSE_PREFIX,
+    FORM_PREFIX,
+    OPEN_PREFIX,
+    question_modal,
+)
 
 _LOG = logging.getLogger("rimpllee.discord.router")
 
-ANSWER_WITHIN_S = 2.0
 PRECHECK_WITHIN_S = 1.0  # before a form: the modal must still go out within 3 s
 MODAL_TITLE_MAX = 45
 EPHEMERAL = hikari.MessageFlag.EPHEMERAL
@@ -36,13 +42,11 @@ class InteractionRouter:
     def __init__(
         self,
         tickets: TicketService,
-        panels: SqlitePanelStore,
         lifecycle: LifecycleService,
         *,
         answer_within: float = ANSWER_WITHIN_S,
     ) -> None:
         self._tickets = tickets
-        self._panels = panels
         self._lifecycle = lifecycle
         self._answer_within = answer_within
 
@@ -72,21 +76,15 @@ class InteractionRouter:
             await _reply(interaction, GONE)
 
     async def _on_open(self, interaction: hikari.ComponentInteraction, button_id: str) -> None:
-        found = await self._find(interaction.guild_id, button_id)
+        found = await self._find(interaction, button_id)
         if found is None:
-            await _reply(interaction, GONE)
             return
         panel, button = found
         if button.questions:
             # Tell a member who can't open a ticket now before they fill in the form.
             try:
                 await asyncio.wait_for(
-                    self._tickets.precheck(
-                        int(interaction.guild_id or 0),
-                        int(interaction.user.id),
-                        panel.panel_id,
-                        button.button_id,
-                    ),
+                    self._tickets.precheck(panel.guild_id, int(interaction.user.id), button),
                     PRECHECK_WITHIN_S,
                 )
             except TicketError as refusal:
@@ -107,8 +105,8 @@ class InteractionRouter:
         try:
             ticket = await self._lifecycle.ticket(int(interaction.channel_id))
             await self._lifecycle.can_close(ticket, actor_of(interaction))
-        except (TicketError, PermissionError) as refusal:
-            await _reply(interaction, str(refusal))
+        except TicketError as refusal:
+            await _reply(interaction, member_message(refusal))
             return
         reason = interaction.app.rest.build_modal_action_row().add_text_input(
             "reason",
@@ -142,11 +140,8 @@ class InteractionRouter:
             return
         if not interaction.custom_id.startswith(FORM_PREFIX):
             return
-        found = await self._find(
-            interaction.guild_id, interaction.custom_id.removeprefix(FORM_PREFIX)
-        )
+        found = await self._find(interaction, interaction.custom_id.removeprefix(FORM_PREFIX))
         if found is None:
-            await _reply(interaction, GONE)
             return
         panel, button = found
         labels = {q.question_id: q.label for q in button.questions}
@@ -159,13 +154,17 @@ class InteractionRouter:
         await self._open(interaction, panel, button, answers)
 
     async def _find(
-        self, guild_id: hikari.Snowflake | None, button_id: str
+        self, interaction: hikari.ComponentInteraction | hikari.ModalInteraction, button_id: str
     ) -> tuple[Panel, Button] | None:
-        if guild_id is None:
+        """The clicked button and its panel; None once the member has been told it is gone."""
+        if interaction.guild_id is None:
+            await _reply(interaction, GONE)
             return None
-        panel = await self._panels.panel_for_button(int(guild_id), button_id)
-        button = panel.button(button_id) if panel else None
-        return (panel, button) if panel and button else None
+        try:
+            return await self._tickets.find_button(int(interaction.guild_id), button_id)
+        except TicketError as refusal:
+            await _reply(interaction, member_message(refusal))
+            return None
 
     async def _open(
         self,
@@ -174,16 +173,8 @@ class InteractionRouter:
         button: Button,
         answers: Sequence[Answer],
     ) -> None:
-        assert interaction.guild_id is not None
         opening = asyncio.create_task(
-            self._tickets.open_ticket(
-                int(interaction.guild_id),
-                int(interaction.user.id),
-                panel.panel_id,
-                button.button_id,
-                answers,
-                "button",
-            )
+            self._tickets.open_from(panel, button, int(interaction.user.id), answers, "button")
         )
         done, _ = await asyncio.wait({opening}, timeout=self._answer_within)
         if opening in done:
@@ -219,17 +210,17 @@ async def close_and_report(
         flags=EPHEMERAL,
     )
     try:
-        ticket = await lifecycle.close(channel_id, actor_of(interaction), reason)
-    except (TicketError, PermissionError) as refusal:
-        await interaction.edit_initial_response(f"The ticket was not closed: {refusal}")
+        closed = await lifecycle.close(channel_id, actor_of(interaction), reason)
+    except TicketError as refusal:
+        await interaction.edit_initial_response(not_done("closed", refusal))
         return
     except Exception:
         _LOG.exception("closing the ticket in channel %d failed", channel_id)
         await interaction.edit_initial_response(UNEXPECTED)
         return
-    if ticket.channel_id is not None and await lifecycle.is_archived(ticket.ticket_id):
+    if closed.archived:  # the channel (where this answer is) is still there
         await interaction.edit_initial_response(
-            f"Ticket {ticket_tag(ticket.number)} is closed and archived; "
+            f"Ticket {ticket_tag(closed.number)} is closed and archived; "
             "staff can `/ticket reopen` it."
         )
 
@@ -258,6 +249,6 @@ def _outcome(opening: asyncio.Task[OpenedTicket]) -> str:
     if exc is None:
         return f"Your ticket is open: <#{opening.result().channel_id}>"
     if isinstance(exc, TicketError):
-        return member_message(exc)
+        return open_failed(exc)
     _LOG.error("opening a ticket from a button failed", exc_info=exc)
     return UNEXPECTED

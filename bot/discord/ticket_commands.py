@@ -1,14 +1,13 @@
-"""`/ticket …` (working a ticket, run in its channel) and `/settings …` (Manage Server only).
+"""`/ticket …`: working a ticket, run in its channel.
 
 Every member sees `/ticket`: `LifecycleService` decides who may do what (the ticket button's support
 roles, members with Manage Channels, the opener for closing) and its refusals (`AdminError`,
-`PermissionError`) become an ephemeral line through the client-wide error handler in
-`bot.discord.admin`. Answers are ephemeral, except the public line `/ticket claim` and `unclaim`
-post so the opener knows who handles their ticket.
+`NotAllowed`) become an ephemeral line through the error table (`bot.discord.errors`). Answers
+are ephemeral, except the public line `/ticket claim` and `unclaim` post so the opener knows who
+handles their ticket.
 
-Role, channel and category options are Discord's own role and channel options (pickers); the
-picked object is judged by its ID against the bot's cache with `bot.discord.panel_commands`'
-helpers, so a channel of the wrong type or one the bot cannot use is refused even if sent.
+Role options are Discord's own role pickers; the picked role is judged by its ID against the
+bot's cache (`bot.discord.guild_checks`), so a role the bot does not know is refused even if sent.
 
 (No `from __future__ import annotations` here: lightbulb reads the `invoke` annotations at runtime
 to inject services.)
@@ -20,32 +19,15 @@ import lightbulb
 from bot.core.admin import Settings
 from bot.core.errors import AdminError, TicketError
 from bot.core.lifecycle import REASON_MAX, Actor, LifecycleService, Target
-from bot.core.models import ServerSettings, Ticket
-from bot.core.numbers import OPEN_PER_MEMBER_MAX, UPLOAD_MAX_BYTES, ticket_tag
+from bot.core.models import Ticket
+from bot.core.numbers import UPLOAD_MAX_BYTES, ticket_tag
 from bot.core.tickets import CHANNEL_NAME_MAX
-from bot.discord.admin import MANAGE_GUILD, _guild
-from bot.discord.panel_commands import (
-    CATEGORY_TYPES,
-    NONE_MENTIONS,
-    POSTABLE,
-    POSTABLE_TYPES,
-    _answer,
-    _cached_channel,
-    _in_time,
-    _require,
-    check_category,
-    check_role,
-)
+from bot.discord.errors import not_done
+from bot.discord.guild_checks import check_role
+from bot.discord.interaction import NONE_MENTIONS, answer, in_time
 from bot.discord.router import actor_of, close_and_report
 
 loader = lightbulb.Loader()
-
-# What the bot needs in the log channel: it posts events, and closed tickets' transcripts as files.
-LOG_PERMS = (
-    hikari.Permissions.VIEW_CHANNEL
-    | hikari.Permissions.SEND_MESSAGES
-    | hikari.Permissions.ATTACH_FILES
-)
 
 
 # -- where a /ticket command runs ---------------------------------------------------------------
@@ -127,14 +109,14 @@ class TicketClaim(
         self, ctx: lightbulb.Context, lifecycle: LifecycleService, settings: Settings
     ) -> None:
         _, channel_id, actor = _here(ctx)
-        claimed = await _in_time(ctx, lifecycle.claim(channel_id, actor))
+        claimed = await in_time(ctx, lifecycle.claim(channel_id, actor))
         locked = (await settings.get(claimed.guild_id)).claim_locks
         extra = (
             " The rest of the support team can read it but not write until you `/ticket unclaim`."
             if locked
             else ""
         )
-        await _answer(ctx, f"You now handle ticket {_number(claimed)}.{extra}")
+        await answer(ctx, f"You now handle ticket {_number(claimed)}.{extra}")
         await ctx.respond(f"🙋 <@{actor.user_id}> is handling this ticket.", **NONE_MENTIONS)
 
 
@@ -145,10 +127,10 @@ class TicketUnclaim(
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lifecycle: LifecycleService) -> None:
         _, channel_id, actor = _here(ctx)
-        released = await _in_time(ctx, lifecycle.unclaim(channel_id, actor))
+        released = await in_time(ctx, lifecycle.unclaim(channel_id, actor))
         claimer = released.claimed_by
         by = f" (unclaimed by <@{actor.user_id}>)" if claimer != actor.user_id else ""
-        await _answer(ctx, f"Ticket {_number(released)} is unclaimed: the whole team handles it.")
+        await answer(ctx, f"Ticket {_number(released)} is unclaimed: the whole team handles it.")
         await ctx.respond(f"👋 <@{claimer}> no longer handles this ticket{by}.", **NONE_MENTIONS)
 
 
@@ -165,8 +147,8 @@ class TicketAdd(
     ) -> None:
         guild, channel_id, actor = _here(ctx)
         target_id, kind, mention = _target(bot, guild, self.member, self.role)
-        await _in_time(ctx, lifecycle.add(channel_id, actor, target_id, kind))
-        await _answer(ctx, f"{mention} can now see and write in this ticket.")
+        await in_time(ctx, lifecycle.add(channel_id, actor, target_id, kind))
+        await answer(ctx, f"{mention} can now see and write in this ticket.")
 
 
 @ticket.register
@@ -182,8 +164,8 @@ class TicketRemove(
     ) -> None:
         guild, channel_id, actor = _here(ctx)
         target_id, _, mention = _target(bot, guild, self.member, self.role, removing=True)
-        await _in_time(ctx, lifecycle.remove(channel_id, actor, target_id))
-        await _answer(ctx, f"{mention} no longer has its own access to this ticket.")
+        await in_time(ctx, lifecycle.remove(channel_id, actor, target_id))
+        await answer(ctx, f"{mention} no longer has its own access to this ticket.")
 
 
 @ticket.register
@@ -193,8 +175,8 @@ class TicketRename(lightbulb.SlashCommand, name="rename", description="Rename th
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lifecycle: LifecycleService) -> None:
         _, channel_id, actor = _here(ctx)
-        clean = await _in_time(ctx, lifecycle.rename(channel_id, actor, self.name))
-        await _answer(ctx, f"Renamed this ticket to `{clean}`.")
+        clean = await in_time(ctx, lifecycle.rename(channel_id, actor, self.name))
+        await answer(ctx, f"Renamed this ticket to `{clean}`.")
 
 
 @ticket.register
@@ -206,7 +188,7 @@ class TicketTranscript(
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lifecycle: LifecycleService) -> None:
         _, channel_id, actor = _here(ctx)
-        file = await _in_time(ctx, lifecycle.transcript(channel_id, actor))
+        file = await in_time(ctx, lifecycle.transcript(channel_id, actor))
         data = file.html.encode()
         if len(data) > UPLOAD_MAX_BYTES:
             raise AdminError(
@@ -228,8 +210,8 @@ class TicketReopen(
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, lifecycle: LifecycleService) -> None:
         _, channel_id, actor = _here(ctx)
-        reopened = await _in_time(ctx, lifecycle.reopen(channel_id, actor))
-        await _answer(
+        reopened = await in_time(ctx, lifecycle.reopen(channel_id, actor))
+        await answer(
             ctx, f"Ticket {_number(reopened)} is open again; <@{reopened.user_id}> sees it again."
         )
 
@@ -243,219 +225,13 @@ class TicketDelete(
         _, channel_id, actor = _here(ctx)
         found = await lifecycle.ticket(channel_id, state=None)
         # Answer before the channel (where the interaction happened) is gone.
-        answer = await ctx.respond(
+        answered = await ctx.respond(
             f"Deleting ticket {_number(found)}; its transcript stays saved.", ephemeral=True
         )
         try:
             await lifecycle.delete(channel_id, actor)
-        except (TicketError, PermissionError) as refusal:
-            await ctx.edit_response(answer, f"The ticket was not deleted: {refusal}")
-
-
-# -- /settings …  -------------------------------------------------------------------------------
-
-
-def _on_off(value: bool) -> str:
-    return "on" if value else "off"
-
-
-def _closing(current: ServerSettings) -> str:
-    if current.close_mode == "delete":
-        return "deletes the channel (the transcript is kept)"
-    if current.archive_category_id is not None:
-        return (
-            "archives: hides it from the opener and moves it to "
-            f"<#{current.archive_category_id}>; staff can `/ticket reopen` or `/ticket delete` it"
-        )
-    return (
-        "archives: hides it from the opener where it is; staff can `/ticket reopen` or "
-        "`/ticket delete` it"
-    )
-
-
-def describe_settings(current: ServerSettings) -> list[str]:
-    """What `/settings show` prints, one line a setting, with the command that changes it."""
-    log = f"<#{current.log_channel_id}>" if current.log_channel_id else "off"
-    most = (
-        str(current.user_max_open)
-        if current.user_max_open is not None
-        else "the bot's default (limits.user_max_open)"
-    )
-    return [
-        "**Ticket settings of this server**",
-        f"• Log channel: {log} · `/settings log-channel`",
-        f"• Open tickets per member: {most} · `/settings max-open`",
-        f"• Closing: {_closing(current)} · `/settings close-mode`",
-        f"• Openers can close their ticket: {_on_off(current.opener_can_close)} · "
-        "`/settings opener-can-close`",
-        f"• Transcript sent to the opener by DM: {_on_off(current.dm_transcript)} · "
-        "`/settings dm-transcript`",
-        f"• Claiming locks the ticket to the claimer: {_on_off(current.claim_locks)} · "
-        "`/settings claim-locks`",
-    ]
-
-
-def check_log_channel(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel) -> int:
-    """A text channel of this server where the bot can post events and transcript files."""
-    channel = _cached_channel(bot, guild_id, picked, "channel")
-    if not isinstance(channel, POSTABLE):
-        raise AdminError(f"{channel.name!r} is not a text channel; the log is posted in one")
-    _require(bot, channel, LOG_PERMS, "to post ticket events and transcripts")
-    return int(channel.id)
-
-
-settings = lightbulb.Group(
-    "settings", "How tickets behave on this server", default_member_permissions=MANAGE_GUILD
-)
-
-
-@settings.register
-class SettingsShow(
-    lightbulb.SlashCommand, name="show", description="This server's ticket settings"
-):
-    @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, service: Settings) -> None:
-        await _answer(ctx, *describe_settings(await service.get(_guild(ctx))))
-
-
-@settings.register
-class SettingsLogChannel(
-    lightbulb.SlashCommand,
-    name="log-channel",
-    description="Where ticket events and transcripts are posted; no channel: log off",
-):
-    channel = lightbulb.channel(
-        "channel",
-        "Text or announcement channel; leave out to turn the log off",
-        default=None,
-        channel_types=POSTABLE_TYPES,
-    )
-
-    @lightbulb.invoke
-    async def invoke(
-        self, ctx: lightbulb.Context, service: Settings, bot: hikari.GatewayBot
-    ) -> None:
-        guild = _guild(ctx)
-        channel_id = (
-            check_log_channel(bot, guild, self.channel) if self.channel is not None else None
-        )
-        await service.change(guild, log_channel_id=channel_id)
-        if channel_id is None:
-            await _answer(ctx, "Ticket log turned off.")
-        else:
-            await _answer(
-                ctx,
-                f"Ticket events (opened, claimed, closed with the transcript, …) go to "
-                f"<#{channel_id}>.",
-            )
-
-
-_MODE_CHOICES: list[lightbulb.Choice[str]] = [
-    lightbulb.Choice("delete the channel", "delete"),
-    lightbulb.Choice("archive: hide it from the opener, staff can reopen", "archive"),
-]
-
-
-@settings.register
-class SettingsCloseMode(
-    lightbulb.SlashCommand,
-    name="close-mode",
-    description="What closing a ticket does to its channel",
-):
-    mode = lightbulb.string("mode", "delete or archive", choices=_MODE_CHOICES)
-    archive_category = lightbulb.channel(
-        "archive_category",
-        "Archive only: move closed tickets to this category (leave out: they stay in place)",
-        default=None,
-        channel_types=CATEGORY_TYPES,
-    )
-
-    @lightbulb.invoke
-    async def invoke(
-        self, ctx: lightbulb.Context, service: Settings, bot: hikari.GatewayBot
-    ) -> None:
-        guild = _guild(ctx)
-        if self.mode == "delete" and self.archive_category is not None:
-            raise AdminError("archive_category only applies to the archive mode")
-        category_id = (
-            check_category(bot, guild, self.archive_category)
-            if self.archive_category is not None
-            else None
-        )
-        changed = await service.change(guild, close_mode=self.mode, archive_category_id=category_id)
-        await _answer(ctx, f"Closing a ticket now {_closing(changed)}.")
-
-
-def _switch(
-    name: str, description: str, field: str, on: str, off: str
-) -> type[lightbulb.SlashCommand]:
-    """A `/settings <name> enabled:` command turning a boolean setting on or off."""
-
-    class Switch(lightbulb.SlashCommand, name=name, description=description):
-        enabled = lightbulb.boolean("enabled", "On (True) or off (False)")
-
-        @lightbulb.invoke
-        async def invoke(self, ctx: lightbulb.Context, service: Settings) -> None:
-            guild = _guild(ctx)
-            await service.change(guild, **{field: self.enabled})
-            await _answer(ctx, on if self.enabled else off)
-
-    return Switch
-
-
-settings.register(
-    _switch(
-        "opener-can-close",
-        "Whether openers may close their own ticket",
-        "opener_can_close",
-        "Openers can close their own tickets.",
-        "Only the staff can close tickets now.",
-    )
-)
-settings.register(
-    _switch(
-        "dm-transcript",
-        "Whether the opener gets the transcript by DM when their ticket closes",
-        "dm_transcript",
-        "Openers get their ticket's transcript by DM when it closes (if they accept DMs).",
-        "Openers no longer get transcripts by DM.",
-    )
-)
-settings.register(
-    _switch(
-        "claim-locks",
-        "Whether claiming a ticket leaves the rest of the team read-only",
-        "claim_locks",
-        "Claiming a ticket now leaves the rest of the support team read-only in it "
-        "(for tickets claimed from now on).",
-        "Claiming no longer locks tickets (for tickets claimed from now on).",
-    )
-)
-
-
-@settings.register
-class SettingsMaxOpen(
-    lightbulb.SlashCommand,
-    name="max-open",
-    description="How many tickets a member may have open on this server",
-):
-    count = lightbulb.integer(
-        "count",
-        f"Most open tickets per member (1 to {OPEN_PER_MEMBER_MAX})",
-        min_value=1,
-        max_value=OPEN_PER_MEMBER_MAX,
-    )
-
-    @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, service: Settings) -> None:
-        guild = _guild(ctx)
-        await service.change(guild, user_max_open=self.count)
-        await _answer(
-            ctx,
-            f"A member may now have at most {self.count} open ticket(s) on this server "
-            "(each button's own limit still applies).",
-        )
+        except TicketError as refusal:
+            await ctx.edit_response(answered, not_done("deleted", refusal))
 
 
 loader.command(ticket)
-loader.command(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import aiosqlite
@@ -32,8 +33,13 @@ SELECT p.panel_id, p.guild_id, p.title, p.description, p.colour, p.channel_id, p
                     FROM questions WHERE button_id = bt.button_id ORDER BY position) q)
      ) AS j
      FROM buttons bt WHERE bt.panel_id = p.panel_id ORDER BY bt.position) b) AS buttons
-FROM panels p WHERE p.panel_id = ? AND p.guild_id = ?
-"""
+FROM panels p"""
+_BY_ID = _LOAD_PANEL + " WHERE p.panel_id = ? AND p.guild_id = ?"
+# The panel holding a button, still in one statement: a click needs nothing else.
+_BY_BUTTON = (
+    _LOAD_PANEL
+    + " WHERE p.panel_id = (SELECT panel_id FROM buttons WHERE button_id = ?) AND p.guild_id = ?"
+)
 
 
 def _question(q: dict[str, Any]) -> Question:
@@ -67,9 +73,18 @@ def _button(panel_id: str, b: dict[str, Any]) -> Button:
 
 async def load_panel(db: Database, guild_id: int, panel_id: str) -> Panel | None:
     """The panel if it belongs to `guild_id`: another server's panel is simply not found."""
-    row = await db.fetchone(_LOAD_PANEL, (panel_id, guild_id))
+    return _panel(await db.fetchone(_BY_ID, (panel_id, guild_id)))
+
+
+async def load_panel_for_button(db: Database, guild_id: int, button_id: str) -> Panel | None:
+    """The panel holding the button, if it belongs to `guild_id`."""
+    return _panel(await db.fetchone(_BY_BUTTON, (button_id, guild_id)))
+
+
+def _panel(row: sqlite3.Row | None) -> Panel | None:
     if row is None:
         return None
+    panel_id = row["panel_id"]
     return Panel(
         panel_id=row["panel_id"],
         guild_id=row["guild_id"],
@@ -217,12 +232,7 @@ class SqlitePanelStore:
         return [p for p in panels if p is not None]
 
     async def panel_for_button(self, guild_id: int, button_id: str) -> Panel | None:
-        row = await self._db.fetchone(
-            "SELECT b.panel_id FROM buttons b JOIN panels p USING (panel_id) "
-            "WHERE b.button_id = ? AND p.guild_id = ?",
-            (button_id, guild_id),
-        )
-        return None if row is None else await load_panel(self._db, guild_id, row["panel_id"])
+        return await load_panel_for_button(self._db, guild_id, button_id)
 
     async def panel_for_question(self, guild_id: int, question_id: str) -> Panel | None:
         row = await self._db.fetchone(

@@ -13,7 +13,7 @@ from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import LimitFacts, OpenRef
 from bot.store.database import Database, Params
-from bot.store.panels import load_panel
+from bot.store.panels import load_panel, load_panel_for_button
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
@@ -159,6 +159,9 @@ class SqliteTicketStore:
 
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
         return await load_panel(self._db, guild_id, panel_id)
+
+    async def panel_for_button(self, guild_id: int, button_id: str) -> Panel | None:
+        return await load_panel_for_button(self._db, guild_id, button_id)
 
     def view(self, guild_id: int) -> SqliteLimitView:
         return SqliteLimitView(self._db, guild_id)
