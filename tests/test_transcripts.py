@@ -89,16 +89,19 @@ def content_of(text: str) -> str:
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "div", "p", "h1",
-    "h2", "dl", "dt", "dd", "article", "span", "time", "blockquote", "pre", "code", "strong", "em",
-    "u", "s", "a",
+    "h2", "h3", "h4", "h5", "small", "ul", "ol", "li", "dl", "dt", "dd", "article", "span", "time",
+    "blockquote", "pre", "code", "strong", "em", "u", "s", "a", "img", "script",
 }  # fmt: skip
 ALLOWED_ATTRS = {
     "lang", "charset", "http-equiv", "content", "name", "class", "id", "title", "datetime", "href",
     "rel", "target", "style", "tabindex", "role", "aria-hidden", "data-lang", "data-author",
-    "data-avatar",
+    "data-avatar", "data-f", "src", "alt", "loading", "start",
 }  # fmt: skip
-VOID = {"meta"}
+VOID = {"meta", "img"}
 STYLE_ATTR = re.compile(r"(border-left-color|background):#[0-9a-f]{6}")
+# The only places a transcript points at on disk: its own assets folder.
+LOCAL = re.compile(r"assets/(files|avatars|emoji)/[A-Za-z0-9][A-Za-z0-9._-]*")
+SCRIPT_TAG = '<script src="assets/time.js"></script>'
 
 
 class Doc(HTMLParser):
@@ -143,12 +146,24 @@ def inert(out: str) -> Doc:
         for name, value in attrs.items():
             assert name in ALLOWED_ATTRS, (tag, name, value)
             assert value is not None
-            if name in {"href", "data-avatar"}:
+            if name == "href":
+                assert (
+                    value.startswith(("https://", "http://"))
+                    or LOCAL.fullmatch(value)
+                    or re.fullmatch(r"#m-\d+", value)
+                ), value
+            if name == "data-avatar":
                 assert value.startswith(("https://", "http://")), value
+            if name == "src":
+                assert tag in {"img", "script"}, tag
+                assert LOCAL.fullmatch(value) if tag == "img" else value == "assets/time.js", value
+                assert ".." not in value
             if name == "style":
                 assert STYLE_ATTR.fullmatch(value), value
     lowered = out.lower()
-    for needle in ("<link", "<script", "<img", "<iframe", "@import", "url(", "javascript:"):
+    assert lowered.count("<script") == 1, "only the local time script"
+    assert SCRIPT_TAG in out
+    for needle in ("<link", "<iframe", "<object", "<embed", "@import", "url(", "javascript:"):
         if needle == "javascript:":
             # Allowed only as visible text, never where a browser would act on it.
             assert all("javascript:" not in str(a).lower() for _, a in doc.tags), needle
@@ -291,7 +306,7 @@ def test_unsafe_avatar_url_is_dropped_and_no_avatar_is_fetched() -> None:
 def test_markdown_cannot_inject_markup(text: str) -> None:
     out = render(msg(text))
     inert(out)
-    assert "<script" not in out
+    assert out.count("<script") == 1  # the local time script, nothing from the text
     assert "<img" not in out
 
 
@@ -632,11 +647,13 @@ def test_no_external_requests() -> None:
     )
     out = render(everything)
     inert(out)
-    for needle in ("<link", "<script", "<img", "@import", "url(", "<iframe", "<object", "src="):
+    for needle in ("<link", "<img", "@import", "url(", "<iframe", "<object"):
         assert needle not in out.lower(), needle
+    assert re.findall(r"src=\"[^\"]*\"", out) == ['src="assets/time.js"']  # nothing was saved
     assert (
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">" in out
+        "img-src 'self'; script-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'none'\">" in out
     )
     assert out.startswith('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">')
 
