@@ -25,7 +25,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -1022,8 +1022,10 @@ class TranscriptRenderer:
         self._previous, self._previous_day = msg, day
         return "".join(parts)
 
-    def head(self) -> str:
+    def head(self, assets_note: str | None = None) -> str:
         header = self._header
+        if assets_note is not None:
+            header = replace(header, assets_note=assets_note)
         title = f"Ticket #{header.ticket_number} · {header.ticket_name} · {header.server_name}"
         return (
             "<!DOCTYPE html>\n"
