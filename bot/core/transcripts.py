@@ -868,7 +868,8 @@ def _reply(reply: TranscriptReply, md: _Markdown) -> str:
     if reply.author is None:
         deleted = '<span class="reply-text muted">Original message was deleted</span>'
         return f'<div class="reply">{deleted}</div>'
-    first_line = _clean(reply.content).strip().split("\n", 1)[0][:_REPLY_CHARS]
+    first_line = _clean(reply.content).strip().split("\n", 1)[0]
+    first_line = _BLOCK_MARKER.sub("", first_line)[:_REPLY_CHARS]  # a heading reads as text there
     text = (
         md.render(first_line, blocks=False, links=False) if first_line else "<em>(attachment)</em>"
     )
@@ -958,6 +959,7 @@ def _message(msg: TranscriptMessage, md: _Markdown, *, start: bool, content_visi
 
 
 _REPLY_CHARS = 200
+_BLOCK_MARKER = re.compile(r"^(?:#{1,3}|-#|>{1,3}|[-*]|\d{1,9}\.) +")
 
 
 @dataclass(slots=True)
