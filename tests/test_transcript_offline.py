@@ -73,11 +73,11 @@ async def closed_ticket(
         {"reason": "sorted"},
     )
     await submit.wait_response()
+    ticket_id = found.ticket_id
     async with asyncio.timeout(20):
-        while (found := await store.by_id(found.ticket_id)) is not None and found.state != "closed":
+        while (now := await store.by_id(ticket_id)) is None or now.state != "closed":
             await asyncio.sleep(0.02)
-    assert found is not None
-    return found
+    return now
 
 
 async def a_conversation(
