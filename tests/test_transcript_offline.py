@@ -258,3 +258,30 @@ async def test_a_failed_download_leaves_a_link_and_the_ticket_closes(
     assert "shot.png" in html
     assert "not saved: the download failed" in html
     assert not (Path(closed.transcript_path).parent / "assets" / "files").exists()
+
+
+async def test_replies_forwards_stickers_and_pins_reach_the_transcript(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    opener = world.members[0].id
+    status, body, _ = await post(app, ticket(opener, HELP_BUTTON_ID))
+    assert status == 200, body
+    channel_id = int(body["ticket"]["channelId"])
+    first = await emulator.send_user_message(channel_id, opener, "## My order <b>42</b>")
+    await emulator.send_user_message(channel_id, world.admin.id, "Found it", reply_to=first.id)
+    elsewhere = world.panel_channel_id
+    quoted = await emulator.send_user_message(elsewhere, opener, "the receipt, forwarded")
+    await emulator.send_user_message(channel_id, opener, "", forward=(elsewhere, quoted.id))
+    await emulator.send_user_message(channel_id, opener, "", stickers=["Thank You"])
+    await emulator.send_user_message(channel_id, world.admin.id, "", type=6)
+    closed = await closed_ticket(app, emulator, world, channel_id)
+    assert closed.transcript_path is not None
+    html = Path(closed.transcript_path).read_text("utf-8")
+    assert '<h4 class="md">My order &lt;b&gt;42&lt;/b&gt;</h4>' in html
+    assert f'<a class="reply-text" href="#m-{first.id}">My order &lt;b&gt;42&lt;/b&gt;</a>' in html
+    assert "↱ Forwarded" in html
+    assert "the receipt, forwarded" in html
+    assert "Sticker: Thank You" in html
+    assert "pinned a message to this channel." in html
+    assert "First staff reply" in html
+    assert "by sandbox-admin" in html
