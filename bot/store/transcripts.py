@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,7 @@ def _safe(name: str) -> str:
 
 
 def _write_whole(path: Path, data: bytes) -> None:
-    temp = path.with_name(path.name + ".tmp")
+    temp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")  # two writers never share one
     temp.write_bytes(data)
     os.replace(temp, path)
 
@@ -40,8 +41,9 @@ class TranscriptFolder:
     def __init__(self, folder: Path, filename: str) -> None:
         self.folder = folder
         self.html = folder / filename
-        self._body = folder / (filename + ".body.tmp")
-        self._temp = folder / (filename + ".tmp")
+        unique = secrets.token_hex(4)  # a /ticket transcript while the ticket closes: two drafts
+        self._body = folder / f"{filename}.{unique}.body.tmp"
+        self._temp = folder / f"{filename}.{unique}.tmp"
         folder.mkdir(parents=True, exist_ok=True)
         self._body.write_bytes(b"")
 
