@@ -23,6 +23,7 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld
 from bot.sandbox.state import Attachment
 from bot.store.tickets import SqliteLifecycleStore
+from tests.browser import chromium, chromium_missing
 from tests.conftest import FakeClock
 
 LINES = (
@@ -108,6 +109,7 @@ async def _measure(
     seconds = time.perf_counter() - started
     files = [p for p in (path.parent / "assets").rglob("*") if p.is_file()]
     html = path.read_text("utf-8")
+    browser = await _browser_load(path)
     # The same ticket again, traced (the closed channel is gone: a fresh one of the same size).
     channel_id = await _ticket(emu, world, bot, clock, size)
     tracemalloc.start()
@@ -125,7 +127,22 @@ async def _measure(
         "saved_mib": sum(p.stat().st_size for p in files) / 1024 / 1024,
         "inline_images": html.count('<a class="image"'),
         "peak_traced_mib": peak / 1024 / 1024,
+        "browser_load_s": browser,
     }
+
+
+async def _browser_load(path: Path) -> float | None:
+    """Seconds from navigation to the load event in Chromium (every image loaded), or None."""
+    if chromium_missing():
+        return None
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(path.as_uri(), wait_until="load")
+        timing = await page.evaluate(
+            "() => { const t = performance.getEntriesByType('navigation')[0];"
+            " return t.loadEventEnd - t.startTime; }"
+        )
+    return float(timing) / 1000
 
 
 async def transcript_bench(
@@ -146,18 +163,24 @@ def render_transcripts(numbers: dict[str, Any]) -> list[str]:
         "Transcripts: a ticket closed for real (history by REST, files from the emulated CDN,",
         "rendered a page at a time); baseline a tenth of the long ticket, same run",
         f"  {'ticket':<10} {'messages':>8} {'attach.':>7} {'close s':>8} {'HTML MiB':>9} "
-        f"{'files':>6} {'files MiB':>9} {'peak MiB':>9}",
+        f"{'files':>6} {'files MiB':>9} {'peak MiB':>9} {'browser s':>9}",
     ]
     for name in ("baseline", "long"):
         row = numbers[name]
         lines.append(
             f"  {name:<10} {row['messages']:8d} {row['attachments']:7d} {row['close_s']:8.2f} "
             f"{row['html_mib']:9.2f} {row['saved_files']:6d} {row['saved_mib']:9.2f} "
-            f"{row['peak_traced_mib']:9.2f}"
+            f"{row['peak_traced_mib']:9.2f} "
+            + (
+                f"{row['browser_load_s']:9.2f}"
+                if row["browser_load_s"] is not None
+                else "   (none)"
+            )
         )
     lines.append(
         f"  long / baseline: time {numbers['time_ratio']:.1f}x for 10x the messages; "
         f"peak memory {numbers['memory_ratio']:.2f}x (flat = bounded)"
     )
     lines.append("  peak MiB: Python memory allocated during the close (tracemalloc, a second run)")
+    lines.append("  browser s: Chromium, from opening the HTML file to its load event (all images)")
     return lines

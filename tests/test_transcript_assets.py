@@ -23,7 +23,7 @@ from bot.core.transcript_assets import (
 )
 from bot.core.transcripts import TranscriptAttachment, TranscriptAuthor, TranscriptMessage
 from bot.discord.transcript_messages import download
-from bot.sandbox.cdn import solid_png
+from bot.sandbox.cdn import solid_gif, solid_png
 from bot.store.transcripts import TranscriptFiles, TranscriptFolder
 
 PNG = solid_png(4, 4, (1, 2, 3))
@@ -35,6 +35,7 @@ PNG = solid_png(4, 4, (1, 2, 3))
         (PNG, "png"),
         (b"\xff\xd8\xff\xe0rest", "jpg"),
         (b"GIF89a....", "gif"),
+        (solid_gif(3, 3, (1, 2, 3)), "gif"),
         (b"GIF87a....", "gif"),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
         (b"<svg onload=alert(1)>", None),

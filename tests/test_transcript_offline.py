@@ -23,7 +23,7 @@ import pytest
 from bot.app import Rimpllee
 from bot.core.models import Ticket
 from bot.core.transcript_assets import MB
-from bot.sandbox.cdn import solid_png
+from bot.sandbox.cdn import solid_gif, solid_png
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
 from bot.sandbox.state import Attachment
@@ -33,10 +33,7 @@ from tests.test_api import post, ticket
 
 pytestmark = pytest.mark.asyncio
 
-# A 1x1 GIF, and a small but real PDF.
-GIF = bytes.fromhex(
-    "474946383961010001008000000000ffffffffff21f90401000000002c00000000010001000002024401003b"
-)
+# A small but real PDF.
 PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
     b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
@@ -99,7 +96,7 @@ async def a_conversation(
         ),
         files=[
             _file("base before.png", solid_png(320, 180, (40, 120, 220)), "image/png"),
-            _file("tnt.gif", GIF, "image/gif"),
+            _file("tnt.gif", solid_gif(120, 80, (200, 40, 160)), "image/gif"),
             _file("receipt.pdf", PDF, "application/pdf"),
         ],
     )

@@ -661,6 +661,7 @@ font-weight:600}
 .msg{position:relative;display:flex;gap:16px;padding:2px 48px 2px 16px;min-height:22px}
 .msg:hover{background:#2e3035}
 .msg.start{margin-top:17px;padding-top:2px}
+main .msg{content-visibility:auto;contain-intrinsic-size:auto 44px}
 .avatar{flex:0 0 40px;width:40px;height:40px;border-radius:50%;color:#fff;display:flex;
 align-items:center;justify-content:center;font-weight:600;font-size:18px;user-select:none}
 .gutter{flex:0 0 40px;text-align:right;color:transparent;font-size:11px;line-height:22px}

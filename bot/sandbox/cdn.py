@@ -60,6 +60,33 @@ def solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
+def solid_gif(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain GIF of one colour. Its LZW data sends a clear code every two pixels, so every
+    code stays 3 bits wide and no table is needed to write it."""
+    codes: list[int] = []
+    pixels = width * height
+    for start in range(0, pixels, 2):
+        codes += [4] + [0] * min(2, pixels - start)  # clear, then colour 0
+    codes.append(5)  # end of information
+    data = bytearray()
+    bits = count = 0
+    for code in codes:
+        bits |= code << count
+        count += 3
+        while count >= 8:
+            data.append(bits & 0xFF)
+            bits >>= 8
+            count -= 8
+    if count:
+        data.append(bits)
+    blocks = b"".join(
+        bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255)
+    )
+    screen = struct.pack("<HHBBB", width, height, 0x80, 0, 0) + bytes(rgb) + b"\x00\x00\x00"
+    image = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02" + blocks + b"\x00"
+    return b"GIF89a" + screen + image + b";"
+
+
 class CdnSigner:
     """Signs and checks attachment links; `base_url` is set when the emulator starts."""
 

@@ -29,9 +29,19 @@
     ["hour", 3600], ["minute", 60], ["second", 1]
   ];
 
+  // Building a formatter is the slow part: one per style, for every <time> of the page.
+  var formatters = {};
+  function formatter(style) {
+    if (!(style in formatters)) {
+      formatters[style] = new Intl.DateTimeFormat(undefined, styles[style] || full);
+    }
+    return formatters[style];
+  }
+  var relativeFormat = null;
+
   function relative(date) {
     var seconds = (date.getTime() - Date.now()) / 1000;
-    var format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+    var format = relativeFormat || (relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }));
     for (var i = 0; i < units.length; i++) {
       if (Math.abs(seconds) >= units[i][1] || units[i][0] === "second") {
         return format.format(Math.round(seconds / units[i][1]), units[i][0]);
@@ -54,10 +64,8 @@
     if (isNaN(date.getTime()) || !(style in styles || style === "R")) {
       continue;
     }
-    el.textContent = style === "R"
-      ? relative(date)
-      : new Intl.DateTimeFormat(undefined, styles[style]).format(date);
-    el.title = new Intl.DateTimeFormat(undefined, full).format(date);
+    el.textContent = style === "R" ? relative(date) : formatter(style).format(date);
+    el.title = formatter("title").format(date);
   }
   var notes = document.querySelectorAll(".zone");
   for (var j = 0; j < notes.length; j++) {
