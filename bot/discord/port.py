@@ -28,6 +28,7 @@ CALL_TIMEOUT_S = 15.0
 LATE_CREATE_CHECKS = 5
 LATE_CREATE_INTERVAL_S = 0.5
 DISCORD_CDN_URL = hikari.urls.CDN_URL
+UNBOUNDED_S = 24 * 3600.0
 _OVERWRITE_TYPES = {
     "role": hikari.PermissionOverwriteType.ROLE,
     "member": hikari.PermissionOverwriteType.MEMBER,
@@ -235,13 +236,15 @@ class HikariDiscord:
                 return
             yield [transcript_message(m, lambda u: self._author(guild_id, u)) for m in page]
 
-    def _author(self, guild_id: int | None, user: hikari.User) -> TranscriptAuthor:
+    def _display_name(self, guild_id: int | None, user: hikari.User) -> str:
         member = self._bot.cache.get_member(guild_id, user.id) if guild_id else None
-        name = (member.display_name if member else None) or user.global_name or user.username
+        return (member.display_name if member else None) or user.global_name or user.username
+
+    def _author(self, guild_id: int | None, user: hikari.User) -> TranscriptAuthor:
         url = str(user.make_avatar_url(file_format="PNG", size=128) or user.default_avatar_url)
         return TranscriptAuthor(
             id=int(user.id),
-            name=name,
+            name=self._display_name(guild_id, user),
             avatar_url=self._on_cdn(url),
             bot=user.is_bot,
         )
@@ -256,8 +259,11 @@ class HikariDiscord:
         return f"{self._cdn_url}/emojis/{emoji_id}.{'gif' if animated else 'png'}"
 
     async def fetch_file(self, url: str, max_bytes: int) -> bytes | None:
-        """A file from Discord's CDN (or wherever an attachment lives), read up to `max_bytes`."""
-        return await self._call(download(url, max_bytes), "download a file for a transcript", None)
+        """A file from Discord's CDN (or wherever an attachment lives), read up to `max_bytes`.
+        The caller bounds the time (per file and per transcript)."""
+        return await self._call(
+            download(url, max_bytes), "download a file for a transcript", None, UNBOUNDED_S
+        )
 
     def names(self, guild_id: int) -> Names:
         cache = self._bot.cache
