@@ -23,6 +23,7 @@ from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
 from bot.core.tickets import Limits, TicketService
+from bot.core.transcript_assets import MB, AssetLimits
 from bot.discord.gateway import DiscordGateway
 from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
@@ -92,6 +93,10 @@ class Rimpllee:
             transcripts,
             self.events(db),
             clock,
+            AssetLimits(
+                file_max_bytes=self.config.transcripts.file_max_mb * MB,
+                total_max_bytes=self.config.transcripts.total_max_mb * MB,
+            ),
         )
         await self.discord.install_commands(
             services.keys,

@@ -44,6 +44,7 @@ class DiscordConfig:
     token: str
     rest_url: str
     intents: hikari.Intents
+    cdn_url: str = "https://cdn.discordapp.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,12 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptsConfig:
+    file_max_mb: int = 10
+    total_max_mb: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     level: str
 
@@ -78,6 +85,7 @@ class Config:
     limits: LimitsConfig
     log: LogConfig
     source: pathlib.Path
+    transcripts: TranscriptsConfig = TranscriptsConfig()
 
 
 _Parser = Callable[[Any], Any]
@@ -163,6 +171,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "token": ("", string),
             "rest_url": ("https://discord.com/api/v10", _url),
             "intents": (["GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES", "MESSAGE_CONTENT"], _intents),
+            "cdn_url": ("https://cdn.discordapp.com", _url),
         },
     ),
     "http": (
@@ -181,6 +190,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "user_cooldown_seconds": (20, _integer(0)),
             "user_max_open": (3, _integer(1)),
         },
+    ),
+    "transcripts": (
+        TranscriptsConfig,
+        {"file_max_mb": (10, _integer(0, 1024)), "total_max_mb": (100, _integer(0, 1_000_000))},
     ),
     "log": (LogConfig, {"level": ("INFO", _log_level)}),
 }

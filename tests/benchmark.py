@@ -64,6 +64,7 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.store.admin import SqliteKeyStore
+from tests.benchmark_transcripts import render_transcripts, transcript_bench
 from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -324,6 +325,7 @@ class Settings:
     concurrency: int
     rounds: int
     profile: bool
+    transcript_messages: int = 10_000
 
 
 @dataclass
@@ -334,6 +336,7 @@ class Report:
     throughput: dict[str, dict[str, Any]] = field(default_factory=dict)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
     profile_429: str = ""
+    transcripts: dict[str, Any] = field(default_factory=dict)
 
 
 def open_body(user_id: int) -> bytes:
@@ -559,6 +562,10 @@ async def run(settings: Settings) -> Report:
             bench = Bench(settings, emu, world, bot, clock, session)
             await bench.latency(report)
             await bench.throughput(report, load, bare_url, lenient_url)
+            if settings.transcript_messages:
+                report.transcripts = await transcript_bench(
+                    emu, world, bot, clock, settings.transcript_messages
+                )
         report.peak_rss_mib["load generator"] = load.peak_rss_kib / 1024
     pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     if pending:
@@ -630,6 +637,8 @@ def render(report: Report, wall_s: float) -> str:
         + "   ".join(f"{name} {mib:.1f} MiB" for name, mib in report.peak_rss_mib.items()),
         f"Wall time {wall_s:.1f} s",
     ]
+    if report.transcripts:
+        lines += ["", *render_transcripts(report.transcripts)]
     if report.profile_429:
         lines += ["", "Profile of the server during one 429 rate_limited run", report.profile_429]
     return "\n".join(lines)
@@ -645,6 +654,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, help="load generator workers")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds (median)")
     parser.add_argument("--profile", action="store_true", help="cProfile one 429 run")
+    parser.add_argument(
+        "--transcript-messages",
+        type=int,
+        default=10_000,
+        help="messages of the long ticket (0: skip)",
+    )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -665,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
         rounds=args.rounds,
         profile=args.profile,
+        transcript_messages=args.transcript_messages,
     )
     needed = WARMUP_OPENS + settings.opens + settings.rounds + int(settings.profile)
     if settings.members - 1 < needed:

@@ -17,6 +17,7 @@ from bot.core.transcripts import (
     TranscriptEmbedField,
     TranscriptHeader,
     TranscriptMessage,
+    TranscriptReply,
     render_transcript,
 )
 
@@ -141,6 +142,25 @@ MESSAGES = (
         content="Thank you so much!! 🎉 <:pog:123456789012345678>",
         created_at=_at(124),
         edited_at=None,
+    ),
+    TranscriptMessage(
+        id=9,
+        author=STAFF,
+        content="",
+        created_at=_at(125),
+        edited_at=None,
+        type=6,  # a pin
+    ),
+    TranscriptMessage(
+        id=10,
+        author=STAFF,
+        content=(
+            "## Summary\n- griefing at spawn, twice\n- ban: 7 days\n"
+            "-# evidence kept in this transcript"
+        ),
+        created_at=_at(126),
+        edited_at=None,
+        reply=TranscriptReply(7, MEMBER, "Thank you so much!! 🎉"),
     ),
     TranscriptMessage(
         id=8,

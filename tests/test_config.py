@@ -205,7 +205,8 @@ def test_a_key_inside_a_multi_line_string_is_not_taken_for_a_key(tmp_path: pathl
 def test_unknown_section(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[http]\nport = 1\n\n[htpp]\nport = 2\n")
     assert load_error(path) == (
-        f"{path}:4: unknown section 'htpp' (known sections: database, discord, http, limits, log)"
+        f"{path}:4: unknown section 'htpp' "
+        "(known sections: database, discord, http, limits, log, transcripts)"
         "; did you mean 'http'?"
     )
 

@@ -160,6 +160,7 @@ async def test_without_message_content_the_transcript_says_so(
             "discord": {
                 "token": emulator.token,
                 "rest_url": emulator.rest_url,
+                "cdn_url": emulator.cdn_url,
                 "intents": ["GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES"],
             },
             "http": {"port": 0},
@@ -206,12 +207,22 @@ async def test_the_log_channel_and_the_openers_dm_get_the_transcript(
         )
         await submit.wait_response()
         await _wait_closed(app, channel_id)
+    dm = emulator.state.dm_channel(opener)
+
+    def closing_done() -> bool:  # the log post and the DM follow the closed row
+        posts = emulator.state.messages[log.id].values()
+        return sum(m.content.startswith("🔒") for m in posts) == 2 and bool(
+            emulator.state.messages[dm.id]
+        )
+
+    async with asyncio.timeout(10):
+        while not closing_done():
+            await asyncio.sleep(0.02)
     posted = list(emulator.state.messages[log.id].values())
     opened = [m for m in posted if m.content.startswith("📥")]
     closed = [m for m in posted if m.content.startswith("🔒")]
     assert len(opened) == len(closed) == 2
     assert all(m.attachments and m.attachments[0].filename.endswith(".html") for m in closed)
-    dm = emulator.state.dm_channel(opener)
     (letter,) = emulator.state.messages[dm.id].values()
     assert letter.attachments[0].data.startswith(b"<!DOCTYPE html>")
     assert emulator.state.messages[emulator.state.dm_channel(shy).id] == {}

@@ -8,19 +8,25 @@ import re
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.core.transcripts import (
     CONTENT_HIDDEN_WARNING,
     Names,
+    SavedFile,
     TranscriptAttachment,
     TranscriptAuthor,
     TranscriptEmbed,
     TranscriptEmbedField,
+    TranscriptForward,
     TranscriptHeader,
     TranscriptMessage,
+    TranscriptRenderer,
+    TranscriptReply,
     avatar_colour,
+    custom_emoji,
     format_utc,
     human_size,
     render_transcript,
@@ -68,8 +74,9 @@ def msg(
     edited_at: float | None = None,
     embeds: tuple[TranscriptEmbed, ...] = (),
     attachments: tuple[TranscriptAttachment, ...] = (),
+    **more: Any,
 ) -> TranscriptMessage:
-    return TranscriptMessage(id, author, content, at, edited_at, embeds, attachments)
+    return TranscriptMessage(id, author, content, at, edited_at, embeds, attachments, **more)
 
 
 def render(*messages: TranscriptMessage, header: TranscriptHeader = HEADER) -> str:
@@ -89,16 +96,19 @@ def content_of(text: str) -> str:
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "main", "footer", "div", "p", "h1",
-    "h2", "dl", "dt", "dd", "article", "span", "time", "blockquote", "pre", "code", "strong", "em",
-    "u", "s", "a",
+    "h2", "h3", "h4", "h5", "small", "ul", "ol", "li", "dl", "dt", "dd", "article", "span", "time",
+    "blockquote", "pre", "code", "strong", "em", "u", "s", "a", "img", "script",
 }  # fmt: skip
 ALLOWED_ATTRS = {
     "lang", "charset", "http-equiv", "content", "name", "class", "id", "title", "datetime", "href",
     "rel", "target", "style", "tabindex", "role", "aria-hidden", "data-lang", "data-author",
-    "data-avatar",
+    "data-avatar", "data-f", "src", "alt", "loading", "start",
 }  # fmt: skip
-VOID = {"meta"}
+VOID = {"meta", "img"}
 STYLE_ATTR = re.compile(r"(border-left-color|background):#[0-9a-f]{6}")
+# The only places a transcript points at on disk: its own assets folder.
+LOCAL = re.compile(r"assets/(files|avatars|emoji)/[A-Za-z0-9][A-Za-z0-9._-]*")
+SCRIPT_TAG = '<script src="assets/time.js"></script>'
 
 
 class Doc(HTMLParser):
@@ -143,12 +153,24 @@ def inert(out: str) -> Doc:
         for name, value in attrs.items():
             assert name in ALLOWED_ATTRS, (tag, name, value)
             assert value is not None
-            if name in {"href", "data-avatar"}:
+            if name == "href":
+                assert (
+                    value.startswith(("https://", "http://"))
+                    or LOCAL.fullmatch(value)
+                    or re.fullmatch(r"#m-\d+", value)
+                ), value
+            if name == "data-avatar":
                 assert value.startswith(("https://", "http://")), value
+            if name == "src":
+                assert tag in {"img", "script"}, tag
+                assert LOCAL.fullmatch(value) if tag == "img" else value == "assets/time.js", value
+                assert ".." not in value
             if name == "style":
                 assert STYLE_ATTR.fullmatch(value), value
     lowered = out.lower()
-    for needle in ("<link", "<script", "<img", "<iframe", "@import", "url(", "javascript:"):
+    assert lowered.count("<script") == 1, "only the local time script"
+    assert SCRIPT_TAG in out
+    for needle in ("<link", "<iframe", "<object", "<embed", "@import", "url(", "javascript:"):
         if needle == "javascript:":
             # Allowed only as visible text, never where a browser would act on it.
             assert all("javascript:" not in str(a).lower() for _, a in doc.tags), needle
@@ -291,7 +313,7 @@ def test_unsafe_avatar_url_is_dropped_and_no_avatar_is_fetched() -> None:
 def test_markdown_cannot_inject_markup(text: str) -> None:
     out = render(msg(text))
     inert(out)
-    assert "<script" not in out
+    assert out.count("<script") == 1  # the local time script, nothing from the text
     assert "<img" not in out
 
 
@@ -632,11 +654,13 @@ def test_no_external_requests() -> None:
     )
     out = render(everything)
     inert(out)
-    for needle in ("<link", "<script", "<img", "@import", "url(", "<iframe", "<object", "src="):
+    for needle in ("<link", "<img", "@import", "url(", "<iframe", "<object"):
         assert needle not in out.lower(), needle
+    assert re.findall(r"src=\"[^\"]*\"", out) == ['src="assets/time.js"']  # nothing was saved
     assert (
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">" in out
+        "img-src 'self'; script-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'none'\">" in out
     )
     assert out.startswith('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">')
 
@@ -704,3 +728,193 @@ def test_sample_script_writes_a_transcript(
     assert "Who are you reporting?" in doc.visible
     assert "(edited)" in doc.visible
     assert "base_after_tnt.png" in doc.visible
+
+
+# --------------------------------------------------------------------------------------------------
+# Discord's newer markdown and message kinds, each with hostile input
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# Big", '<h3 class="md">Big</h3>'),
+        ("## Middle", '<h4 class="md">Middle</h4>'),
+        ("### Small **bold**", '<h5 class="md">Small <strong>bold</strong></h5>'),
+        ("#### not a heading", "#### not a heading"),
+        ("#no space", "#no space"),
+        ("a # b", "a # b"),
+        ("-# quiet words", '<small class="subtext">quiet words</small>'),
+        ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),
+        ("* one\n* two\nafter", "<ul><li>one</li><li>two</li></ul>after"),
+        ("1. first\n2. second", "<ol><li>first</li><li>second</li></ol>"),
+        ("3. third\n4. fourth", '<ol start="3"><li>third</li><li>fourth</li></ol>'),
+        ("- a\n  - nested\n- b", "<ul><li>a<ul><li>nested</li></ul></li><li>b</li></ul>"),
+        ("> # quoted heading", '<blockquote><h3 class="md">quoted heading</h3></blockquote>'),
+        ("-not a list", "-not a list"),
+        ("[masked **link**](https://a.example/x)", ">masked <strong>link</strong></a>"),
+    ],
+)
+def test_discord_blocks(text: str, expected: str) -> None:
+    assert expected in content_of(text)
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "# {p}",
+        "## {p} **{p}**",
+        "-# {p}",
+        "- {p}\n  - {p}\n1. {p}",
+        "3. {p}",
+        "> - {p}",
+        "[{p}](https://a.example/{p})",
+        "<:{p}:123>",
+        "<t:{p}:R>",
+    ],
+)
+def test_hostile_text_in_new_blocks_is_text(template: str, payload: str) -> None:
+    text = template.format(p=payload)
+    out = render(msg(text))
+    inert(out)
+    assert payload not in out
+
+
+def test_deep_lists_stop_nesting_and_stay_well_formed() -> None:
+    text = "\n".join(" " * (2 * i) + f"- level {i}" for i in range(30))
+    out = render(msg(text))
+    inert(out)
+    assert out.count("<ul>") == 4  # nesting is bounded; deeper items join the last list
+    for text in ("- " * 500, "# " * 500, "-# " * 500, "1. " * 500, ("- a\n" * 300)):
+        inert(render(msg(text)))
+
+
+SAVED = SavedFile("assets/files/1-0-shot.png", image=True)
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_reply_forward_sticker_and_system_text_is_text(payload: str) -> None:
+    hostile = TranscriptAuthor(999, payload, None)
+    messages = [
+        msg(payload, id=1, author=hostile),
+        msg(
+            "answer",
+            id=2,
+            author=BOB,
+            reply=TranscriptReply(1, hostile, f"# {payload}\nsecond line"),
+        ),
+        msg("", id=3, author=BOB, reply=TranscriptReply(None, None, "")),
+        msg(
+            "",
+            id=4,
+            forwarded=TranscriptForward(
+                f"**{payload}**",
+                T0,
+                (TranscriptEmbed(payload, payload, None),),
+                (TranscriptAttachment(payload, "https://cdn.example/f", 1),),
+            ),
+            stickers=(payload,),
+        ),
+        msg(payload, id=5, author=hostile, type=6),
+        msg(payload, id=6, author=hostile, type=4),
+        msg("", id=7, author=hostile, type=1, target=payload),
+        msg("", id=8, author=hostile, type=7),
+    ]
+    out = render(*messages)
+    doc = inert(out)
+    assert payload not in out
+    text = doc.visible
+    assert "Original message was deleted" in text
+    assert "↱ Forwarded" in text
+    assert f"Sticker: {payload}" in text
+    assert f"{payload} pinned a message to this channel." in text
+    assert f"{payload} changed the channel name: {payload}" in text
+    assert f"{payload} added {payload} to the thread." in text
+    assert f"{payload} joined the server." in text
+    assert 'href="#m-1"' in out  # the reply points at the message it answers
+    assert "second line" not in text  # only the quoted line
+
+
+def test_saved_files_are_shown_from_the_folder_and_nowhere_else() -> None:
+    attachments = (
+        TranscriptAttachment('"><img src=x>.png', "https://cdn.example/a.png", 5, saved=SAVED),
+        TranscriptAttachment(
+            "report.pdf",
+            "https://cdn.example/r.pdf",
+            7,
+            saved=SavedFile("assets/files/1-1-r.pdf", False),
+        ),
+        TranscriptAttachment(
+            "escape.png", "https://cdn.example/e", 1, saved=SavedFile("../../etc/passwd", True)
+        ),
+        TranscriptAttachment(
+            "abs.png", "https://cdn.example/e", 1, saved=SavedFile("/etc/passwd", True)
+        ),
+        TranscriptAttachment(
+            "big.zip", "https://cdn.example/big.zip", 9, not_saved="over the limit"
+        ),
+    )
+    author = TranscriptAuthor(1, "A", None, avatar=SavedFile("assets/avatars/1.png", True))
+    emoji = {5: SavedFile("assets/emoji/5.png", True), 6: SavedFile("https://evil.example/x", True)}
+    out = render_transcript(
+        HEADER,
+        [msg("hi <:pog:5> <:bad:6> <a:gone:7>", author=author, attachments=attachments)],
+        NAMES,
+        emoji,
+    )
+    doc = inert(out)
+    srcs = [attrs["src"] for tag, attrs in doc.tags if tag == "img"]
+    assert srcs == [
+        "assets/avatars/1.png",
+        "assets/emoji/5.png",
+        "assets/files/1-0-shot.png",
+    ]
+    hrefs = [attrs["href"] for tag, attrs in doc.tags if tag == "a"]
+    assert "assets/files/1-1-r.pdf" in hrefs
+    assert "https://cdn.example/e" in hrefs  # a path that could leave the folder: a link only
+    assert "https://cdn.example/big.zip" in hrefs
+    assert "not saved: over the limit" in doc.visible
+    assert ":bad:" in doc.visible
+    assert ":gone:" in doc.visible
+    assert 'alt="&quot;&gt;&lt;img src=x&gt;.png"' in out
+
+
+def test_header_states_duration_and_first_staff_reply() -> None:
+    out = render(
+        msg("hello", id=1, author=ALICE, at=T0 + 60),
+        msg("bot here", id=2, author=BOT, at=T0 + 61),
+        msg("<b>Bob</b>", id=3, author=BOB, at=T0 + 12 * 60),
+        msg("later", id=4, author=BOB, at=T0 + 20 * 60),
+    )
+    text = inert(out).visible
+    assert "open for 3 h 5 min" in text
+    assert "First staff reply2023-11-14 22:25:20 UTC by Bob (12 min after opening)" in text
+    still = render(
+        msg("hello"),
+        header=replace(HEADER, closed_at=None, closed_by=None, close_reason=None, made_at=T0 + 90),
+    )
+    assert "still open (open for 1 min so far)" in inert(still).visible
+    assert "First staff replynone" in inert(still).visible
+
+
+def test_times_carry_their_style_for_the_local_script() -> None:
+    out = render(msg("<t:1700000000:R> <t:1700000000:d>"))
+    assert 'data-f="R">14 November 2023 22:13 UTC</time>' in out
+    assert 'data-f="d">2023-11-14</time>' in out
+    assert 'data-f="s">2023-11-14 22:13:20 UTC</time>' in out  # the header
+    assert '<span class="zone">times in UTC</span>' in out
+
+
+def test_a_renderer_fed_one_message_at_a_time_gives_the_same_page() -> None:
+    messages = [msg(f"m{i}", id=i, author=(ALICE, BOB)[i % 2], at=T0 + i * 30) for i in range(50)]
+    renderer = TranscriptRenderer(HEADER, NAMES)
+    body = [renderer.message(m) for m in messages]
+    assert renderer.head() + "".join(body) + renderer.tail() == render(*messages)
+
+
+def test_custom_emoji_are_found_once_each() -> None:
+    assert custom_emoji("<:a:1> <a:b:2> <:a:1> `<:c:3>` <:bad name:4>") == [
+        (1, False),
+        (2, True),
+        (3, False),
+    ]

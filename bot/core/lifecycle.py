@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -21,7 +22,8 @@ from bot.core.models import ServerSettings, Ticket
 from bot.core.numbers import UPLOAD_MAX_BYTES, ticket_number, ticket_tag
 from bot.core.ports import NO_PERMS, Perm
 from bot.core.tickets import OPENER_PERMS, SUPPORT_PERMS, sanitize_channel_name
-from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, render_transcript
+from bot.core.transcript_assets import AssetLimits, AssetSink, TranscriptAssets
+from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, TranscriptRenderer
 
 _LOG = logging.getLogger("rimpllee.lifecycle")
 
@@ -40,8 +42,11 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class TranscriptFile:
+    """The transcript's HTML file, as saved (its assets stay in its folder)."""
+
     filename: str
-    html: str
+    path: str
+    size: int
 
 
 class LifecyclePort(Protocol):
@@ -53,7 +58,13 @@ class LifecyclePort(Protocol):
     @property
     def content_visible(self) -> bool: ...
 
-    async def history(self, channel_id: int) -> list[TranscriptMessage]: ...
+    def history(self, channel_id: int) -> AsyncIterator[list[TranscriptMessage]]:
+        """Every message, oldest first, a page at a time."""
+        ...
+
+    async def fetch_file(self, url: str, max_bytes: int) -> bytes | None: ...
+
+    def emoji_url(self, emoji_id: int, animated: bool) -> str: ...
 
     def names(self, guild_id: int) -> Names: ...
 
@@ -117,10 +128,20 @@ class ButtonLabels(Protocol):
     async def button_label(self, guild_id: int, button_id: str | None) -> str | None: ...
 
 
-class TranscriptArchive(Protocol):
-    def save(self, ticket: Ticket, filename: str, html: str) -> str:
-        """Store the transcript; returns where it is (kept on the ticket row)."""
+class TranscriptDraft(AssetSink, Protocol):
+    """One transcript being written: its assets, its body a page at a time, then the whole."""
+
+    def write_body(self, html: str) -> None: ...
+
+    def finish(self, head: str, tail: str) -> tuple[str, int]:
+        """Put the HTML in place; returns where it is (kept on the ticket row) and its size."""
         ...
+
+    def discard(self) -> None: ...
+
+
+class TranscriptArchive(Protocol):
+    def open(self, ticket: Ticket, filename: str) -> TranscriptDraft: ...
 
 
 class EventLog:
@@ -165,7 +186,9 @@ class LifecycleService:
         archive: TranscriptArchive,
         events: EventLog,
         clock: Clock = time.time,
+        asset_limits: AssetLimits | None = None,
     ) -> None:
+        self._asset_limits = asset_limits or AssetLimits()
         self._store = store
         self._settings = settings
         self._labels = labels
@@ -213,9 +236,8 @@ class LifecycleService:
         reason: str | None = None,
         closed_at: float | None = None,
     ) -> tuple[str, TranscriptFile]:
-        """Read the whole channel history, render it, store it; returns path and file."""
+        """Read the channel's history a page at a time, save its files, render it, store it."""
         assert ticket.channel_id is not None
-        messages = await self._discord.history(ticket.channel_id)
         names = self._discord.names(ticket.guild_id)
         name = (
             self._discord.channel_name(ticket.channel_id)
@@ -234,18 +256,46 @@ class LifecycleService:
             closed_by=names.users.get(closed_by, str(closed_by)) if closed_by else None,
             close_reason=reason,
             content_visible=self._discord.content_visible,
+            made_at=self._clock(),
         )
-        # Thousands of messages take a second to render and write: not on the event loop.
-        html = await asyncio.to_thread(render_transcript, header, messages, names)
         filename = f"transcript-{ticket_number(ticket.number)}-{name}.html"
         try:
-            path = await asyncio.to_thread(self._archive.save, ticket, filename, html)
+            draft = await asyncio.to_thread(self._archive.open, ticket, filename)
+            try:
+                path, size = await self._write_transcript(ticket.channel_id, header, names, draft)
+            except BaseException:
+                await asyncio.to_thread(draft.discard)
+                raise
         except OSError as exc:
             # The disk's own words name the path: for the host's admin, not for Discord.
             _LOG.error("ticket %s: could not save its transcript: %s", _number(ticket), exc)
             raise TranscriptNotSaved from exc
         await self._store.set_transcript(ticket.ticket_id, path)
-        return path, TranscriptFile(filename, html)
+        return path, TranscriptFile(filename, path, size)
+
+    async def _write_transcript(
+        self, channel_id: int, header: TranscriptHeader, names: Names, draft: TranscriptDraft
+    ) -> tuple[str, int]:
+        """A page of messages at a time: its files saved, then its HTML rendered and written
+        (in a thread: thousands of messages take a second to render)."""
+        assets = TranscriptAssets(self._discord, draft, self._asset_limits)
+        renderer = TranscriptRenderer(header, names, assets.emoji)
+
+        def write(page: list[TranscriptMessage]) -> None:
+            draft.write_body("".join(renderer.message(m) for m in page))
+
+        async for page in self._discord.history(channel_id):
+            await asyncio.to_thread(write, await assets.save_page(page))
+        if assets.saved_files:
+            _LOG.info(
+                "transcript of ticket #%04d: saved %d files (%.1f MB)",
+                header.ticket_number,
+                assets.saved_files,
+                assets.saved_bytes / 1024 / 1024,
+            )
+        return await asyncio.to_thread(
+            draft.finish, renderer.head(assets.summary()), renderer.tail()
+        )
 
     async def transcript(self, channel_id: int, actor: Actor) -> TranscriptFile:
         ticket = await self.ticket(channel_id, state=None)
@@ -306,7 +356,7 @@ class LifecycleService:
         text = (
             f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{actor.user_id}>{why}"
         )
-        attachment = file if len(file.html.encode()) <= UPLOAD_MAX_BYTES else None
+        attachment = file if file.size <= UPLOAD_MAX_BYTES else None
         if attachment is None:
             text += f" (transcript too large to attach; saved at {path})"
         await self._events.post(ticket.guild_id, text, attachment)

@@ -1,27 +1,31 @@
-"""Ticket transcripts: one self-contained HTML file that reads like the Discord conversation.
+"""Ticket transcripts: HTML that reads like the Discord conversation, one message at a time.
 
-`render_transcript` is pure: plain dataclasses in, a string out; no clock, no I/O, no hikari, so the
-same input always gives the same bytes.
+The renderer is pure: plain dataclasses in, strings out; no clock, no I/O, no hikari, so the same
+input always gives the same bytes. `TranscriptRenderer` renders message by message (a ticket of
+ten thousand messages is never held whole); `render_transcript` is the same for a list.
 
-Self-contained: inline CSS only, no scripts, and nothing the page fetches when it is opened (no
-fonts, stylesheets or images; avatars are coloured circles with an initial). A
-Content-Security-Policy (`default-src 'none'`) forbids loading or running anything anyway, as a
-second line behind the escaping. Attachments and URLs are plain links: a link is not fetched until
-somebody clicks it, and only http(s) URLs ever become links.
+Self-contained: inline CSS, and nothing outside the transcript's own folder. Attachments, avatars
+and custom emoji that were saved beside the transcript (`bot.core.transcript_assets`) are shown
+from there by relative paths under `assets/`; what was not saved stays a plain link, which is not
+fetched until somebody clicks it, and only http(s) URLs ever become links. A small local script
+(`assets/time.js`) shows times in the reader's time zone; without it they read in UTC. A
+Content-Security-Policy allows images and scripts from the page's own origin only, and nothing
+else, as a second line behind the escaping.
 
 Escaping: every piece of user text is escaped with `html.escape` first. The markdown pass then runs
 on the escaped text, in which `<`, `>`, `"`, `'` and `&` only occur inside entities, and it emits
 that text verbatim, adding only fixed tags. The attributes it writes come from digits, from fixed
-strings, or from URLs that it unescapes, checks to be http(s) and escapes again. Its delimiters
-(`*`, `_`, `~`, `|`, backticks) never occur inside an entity, so no span can cut one in half.
+strings, from local paths checked against a fixed pattern, or from URLs that it unescapes, checks
+to be http(s) and escapes again. Its delimiters (`*`, `_`, `~`, `|`, `#`, `-`, backticks) never
+occur inside an entity, so no span can cut one in half.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
@@ -31,11 +35,20 @@ from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
+class SavedFile:
+    """A file saved beside the transcript: its path relative to the HTML, under `assets/`."""
+
+    path: str
+    image: bool  # a PNG, JPEG, GIF or WebP, checked from its bytes: shown inline
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptAuthor:
     id: int
     name: str
     avatar_url: str | None
     bot: bool = False
+    avatar: SavedFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +56,8 @@ class TranscriptAttachment:
     filename: str
     url: str
     size: int
+    saved: SavedFile | None = None
+    not_saved: str | None = None  # why it was not saved, when it was meant to be
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +75,25 @@ class TranscriptEmbed:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptReply:
+    """The message a reply answers; `author` None when it was deleted."""
+
+    message_id: int | None
+    author: TranscriptAuthor | None
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptForward:
+    """A forwarded message's snapshot."""
+
+    content: str
+    created_at: float | None
+    embeds: tuple[TranscriptEmbed, ...] = ()
+    attachments: tuple[TranscriptAttachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptMessage:
     id: int
     author: TranscriptAuthor
@@ -68,6 +102,11 @@ class TranscriptMessage:
     edited_at: float | None
     embeds: tuple[TranscriptEmbed, ...] = ()
     attachments: tuple[TranscriptAttachment, ...] = ()
+    type: int = 0  # Discord's message type: 6 a pin, 7 a join, ... (see SYSTEM_MESSAGES)
+    target: str | None = None  # who a system message is about (added to a thread, ...)
+    reply: TranscriptReply | None = None
+    forwarded: TranscriptForward | None = None
+    stickers: tuple[str, ...] = ()  # names
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +123,8 @@ class TranscriptHeader:
     closed_by: str | None
     close_reason: str | None
     content_visible: bool  # False when the bot lacked the Message Content intent
+    made_at: float | None = None  # when the transcript was made (for a ticket still open)
+    assets_note: str | None = None  # what could not be saved beside the transcript, if anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +146,26 @@ GROUP_SECONDS = 7 * 60
 
 # Nesting deeper than this is shown as the (escaped) text it is; bounds the recursion.
 _MAX_DEPTH = 12
+_MAX_LIST_DEPTH = 4
+
+# Messages Discord shows as a line of its own rather than a message ({author} and {target} are
+# names, {content} the message's text). Other types are shown as ordinary messages.
+SYSTEM_MESSAGES: Mapping[int, str] = {
+    1: "{author} added {target} to the thread.",
+    2: "{author} removed {target} from the thread.",
+    4: "{author} changed the channel name: {content}",
+    6: "{author} pinned a message to this channel.",
+    7: "{author} joined the server.",
+    18: "{author} started a thread: {content}",
+}
+_SYSTEM_ICONS: Mapping[int, str] = {1: "→", 2: "←", 4: "✎", 6: "📌", 7: "→", 18: "#"}
+# Replies, slash-command and context-menu answers: ordinary messages for the "first reply".
+_CHAT_TYPES = frozenset({0, 19, 20, 23})
+
+# Where saved files live, relative to the transcript's HTML; the renderer shows nothing else.
+ASSETS_DIR = "assets"
+TIME_SCRIPT = f"{ASSETS_DIR}/time.js"
+_LOCAL_PATH = re.compile(r"assets/(?:files|avatars|emoji)/[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
 
 # --------------------------------------------------------------------------------------------------
 # Text helpers
@@ -211,12 +272,16 @@ def format_utc(ts: float) -> str:
     return f"{_date(dt)} {_hms(dt)} UTC" if dt else str(ts)
 
 
-def _time_tag(ts: float, text: Callable[[datetime], str], css: str = "") -> str:
+def _time_tag(ts: float, style: str, css: str = "") -> str:
+    """A `<time>` in UTC; `data-f` tells the local script how to show it in the reader's zone."""
     dt = _utc(ts)
     if dt is None:
         return _esc(str(ts))
     cls = f' class="{css}"' if css else ""
-    return f'<time{cls} datetime="{_iso(dt)}" title="{_full(dt)}">{text(dt)}</time>'
+    return (
+        f'<time{cls} datetime="{_iso(dt)}" title="{_full(dt)}" data-f="{style}">'
+        f"{_TIME_STYLES[style](dt)}</time>"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -232,8 +297,10 @@ def _duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-# Discord's `<t:unix:style>`; R (relative) has no "now" in a transcript, so it is shown in full.
-_TIMESTAMP_STYLES: Mapping[str, Callable[[datetime], str]] = {
+# Discord's `<t:unix:style>` styles, then ours: "s" (date and seconds, the header), "m" (date and
+# minutes, a message), "g" (minutes, the gutter of a grouped message), "day" (a day divider). R
+# (relative) is shown in full in the file; the local script makes it relative to the reader's now.
+_TIME_STYLES: Mapping[str, Callable[[datetime], str]] = {
     "t": lambda dt: f"{_hm(dt)} UTC",
     "T": lambda dt: f"{_hms(dt)} UTC",
     "d": _date,
@@ -241,7 +308,12 @@ _TIMESTAMP_STYLES: Mapping[str, Callable[[datetime], str]] = {
     "f": lambda dt: f"{_long_date(dt)} {_hm(dt)} UTC",
     "F": lambda dt: f"{_WEEKDAYS[dt.weekday()]}, {_long_date(dt)} {_hm(dt)} UTC",
     "R": lambda dt: f"{_long_date(dt)} {_hm(dt)} UTC",
+    "s": lambda dt: f"{_date(dt)} {_hms(dt)} UTC",
+    "m": lambda dt: f"{_date(dt)} {_hm(dt)} UTC",
+    "g": _hm,
+    "day": _long_date,
 }
+_TIMESTAMP_STYLES = frozenset("tTdDfFR")
 
 # --------------------------------------------------------------------------------------------------
 # Markdown, on escaped text (see the module docstring). Patterns follow Discord's own rules.
@@ -255,6 +327,9 @@ _ESCAPED_CHAR = re.compile(r"\\([^0-9A-Za-z\s])")
 _QUOTE_REST = re.compile(r" *&gt;&gt;&gt;[ \n]([\s\S]*)")
 _QUOTE_LINES = re.compile(r" *&gt;(?!&gt;&gt;) +[^\n]*(?:\n *&gt;(?!&gt;&gt;) +[^\n]*)*\n?")
 _QUOTE_PREFIX = re.compile(r"^ *&gt; ?", re.MULTILINE)
+_HEADING = re.compile(r"(#{1,3}) +(\S[^\n]*)\n?")
+_SUBTEXT = re.compile(r"-# +(\S[^\n]*)\n?")
+_LIST_ITEM = re.compile(r"( *)(?:[-*]|(\d{1,9})\.) +(\S[^\n]*)")
 _AUTOLINK = re.compile(r"&lt;(https?://[^\s]+?)&gt;")
 _MASKED_LINK = re.compile(r"\[([^\[\]\n]+)\]\(\s*(?:&lt;)?(https?://[^\s()]+?)(?:&gt;)?\s*\)")
 _URL = re.compile(r"https?://\S+")
@@ -262,7 +337,8 @@ _USER_MENTION = re.compile(r"&lt;@!?(\d{1,20})&gt;")
 _ROLE_MENTION = re.compile(r"&lt;@&amp;(\d{1,20})&gt;")
 _CHANNEL_MENTION = re.compile(r"&lt;#(\d{1,20})&gt;")
 _COMMAND_MENTION = re.compile(r"&lt;/([\w\- ]{1,100}):(\d{1,20})&gt;")
-_CUSTOM_EMOJI = re.compile(r"&lt;a?:([A-Za-z0-9_]{1,32}):\d{1,20}&gt;")
+_CUSTOM_EMOJI = re.compile(r"&lt;a?:([A-Za-z0-9_]{1,32}):(\d{1,20})&gt;")
+_RAW_CUSTOM_EMOJI = re.compile(r"<(a?):[A-Za-z0-9_]{1,32}:(\d{1,20})>")  # on raw text
 _TIMESTAMP = re.compile(r"&lt;t:(-?\d{1,14})(?::([tTdDfFR]))?&gt;")
 _EVERYONE = re.compile(r"(?<!\w)@(everyone|here)\b")
 _BOLD = re.compile(r"\*\*([\s\S]+?)\*\*(?!\*)")
@@ -284,8 +360,9 @@ _Handler = Callable[[re.Match[str], int, bool], _Result]  # (match, depth, links
 class _Markdown:
     """Discord's basic markdown → HTML, on text that is already escaped."""
 
-    def __init__(self, names: Names) -> None:
+    def __init__(self, names: Names, emoji: Mapping[int, SavedFile]) -> None:
         self._names = names
+        self._saved_emoji = emoji
         self._rules: tuple[tuple[re.Pattern[str], _Handler], ...] = (
             (_CODE_BLOCK, self._code_block),
             (_INLINE_CODE, self._inline_code),
@@ -308,20 +385,20 @@ class _Markdown:
         )
 
     def render(self, text: str, *, blocks: bool = True, links: bool = True) -> str:
-        """Raw user text → HTML. `blocks`: quotes allowed; `links`: URLs become links."""
-        return self._parse(_esc(text), 0, top=blocks, links=links)
+        """Raw user text → HTML. `blocks`: quotes, headings, lists; `links`: URLs become links."""
+        return self._parse(_esc(text), 0, top=blocks, quotes=blocks, links=links)
 
-    def _parse(self, s: str, depth: int, *, top: bool, links: bool) -> str:
+    def _parse(self, s: str, depth: int, *, top: bool, links: bool, quotes: bool = False) -> str:
         if depth > _MAX_DEPTH:
             return s
         out: list[str] = []
         pos, end = 0, len(s)
         while pos < end:
             if top and (pos == 0 or s[pos - 1] == "\n"):
-                quoted = self._quote(s, pos, depth, links)
-                if quoted is not None:
-                    out.append(quoted[0])
-                    pos = quoted[1]
+                block = self._block(s, pos, depth, links, quotes)
+                if block is not None:
+                    out.append(block[0])
+                    pos = block[1]
                     continue
             plain = _PLAIN.match(s, pos)
             if plain is not None:
@@ -342,7 +419,20 @@ class _Markdown:
     def _inner(self, s: str, depth: int, links: bool) -> str:
         return self._parse(s, depth + 1, top=False, links=links)
 
-    # Blocks
+    # Blocks (at the start of a line)
+
+    def _block(self, s: str, pos: int, depth: int, links: bool, quotes: bool) -> _Result:
+        if quotes and (quoted := self._quote(s, pos, depth, links)) is not None:
+            return quoted
+        if (m := _HEADING.match(s, pos)) is not None:
+            level = len(m.group(1))
+            tag = f"h{level + 2}"  # the page's h1 is the ticket, h2 a message's author
+            return f'<{tag} class="md">{self._inner(m.group(2), depth, links)}</{tag}>', m.end()
+        if (m := _SUBTEXT.match(s, pos)) is not None:
+            return f'<small class="subtext">{self._inner(m.group(1), depth, links)}</small>', (
+                m.end()
+            )
+        return self._list(s, pos, depth, links)
 
     def _quote(self, s: str, pos: int, depth: int, links: bool) -> _Result:
         m = _QUOTE_REST.match(s, pos)
@@ -353,8 +443,39 @@ class _Markdown:
             if m is None:
                 return None
             inner = _QUOTE_PREFIX.sub("", m.group().removesuffix("\n"))
-        body = self._parse(inner, depth + 1, top=False, links=links)
+        body = self._parse(inner, depth + 1, top=True, links=links)  # no quote in a quote
         return f"<blockquote>{body}</blockquote>", m.end()
+
+    def _list(self, s: str, pos: int, depth: int, links: bool) -> _Result:
+        """Consecutive `- item`, `* item` or `1. item` lines; deeper indentation nests."""
+        out: list[str] = []
+        levels: list[tuple[int, str]] = []  # (indentation, "ul" or "ol") of each open list
+        end = pos
+        while (m := _LIST_ITEM.match(s, end)) is not None:
+            indent, number = len(m.group(1)), m.group(2)
+            if levels and indent > levels[-1][0] and len(levels) < _MAX_LIST_DEPTH:
+                nested = True  # inside the open item
+            else:
+                nested = False
+                while len(levels) > 1 and indent < levels[-1][0]:
+                    out.append(f"</li></{levels.pop()[1]}>")
+                if levels:
+                    out.append("</li>")
+            if nested or not levels:
+                tag = "ol" if number is not None else "ul"
+                start = f' start="{int(number)}"' if number is not None and int(number) != 1 else ""
+                out.append(f"<{tag}{start}>")
+                levels.append((indent, tag))
+            out.append(f"<li>{self._inner(m.group(3), depth, links)}")
+            end = m.end()
+            if s.startswith("\n", end):
+                end += 1
+                if _LIST_ITEM.match(s, end) is None:
+                    break
+        if not levels:
+            return None
+        out.extend(f"</li></{tag}>" for _, tag in reversed(levels))
+        return "".join(out), end
 
     def _code_block(self, m: re.Match[str], _depth: int, _links: bool) -> _Result:
         lang = m.group(1)
@@ -454,13 +575,29 @@ class _Markdown:
         return self._mention(m.group(), title), m.end()
 
     def _emoji(self, m: re.Match[str], _depth: int, _links: bool) -> _Result:
-        return f'<span class="emoji" title="Custom emoji">:{m.group(1)}:</span>', m.end()
+        name = m.group(1)
+        saved = self._saved_emoji.get(int(m.group(2)))
+        if saved is not None and (src := _local(saved)) is not None:
+            return f'<img class="emoji" src="{src}" alt=":{name}:" title=":{name}:">', m.end()
+        return f'<span class="emoji" title="Custom emoji">:{name}:</span>', m.end()
 
     def _timestamp(self, m: re.Match[str], _depth: int, _links: bool) -> _Result:
-        fmt = _TIMESTAMP_STYLES[m.group(2) or "f"]
         if _utc(int(m.group(1))) is None:
             return None
-        return _time_tag(int(m.group(1)), fmt, "timestamp"), m.end()
+        return _time_tag(int(m.group(1)), m.group(2) or "f", "timestamp"), m.end()
+
+
+def custom_emoji(text: str) -> list[tuple[int, bool]]:
+    """The custom emoji in raw message text, as (id, animated), in order, without repeats."""
+    found: dict[int, bool] = {}
+    for m in _RAW_CUSTOM_EMOJI.finditer(text):
+        found.setdefault(int(m.group(2)), bool(m.group(1)))
+    return list(found.items())
+
+
+def _local(saved: SavedFile) -> str | None:
+    """The saved file's relative path, if it is one the renderer may point at."""
+    return saved.path if _LOCAL_PATH.fullmatch(saved.path) and ".." not in saved.path else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -524,6 +661,7 @@ font-weight:600}
 .msg{position:relative;display:flex;gap:16px;padding:2px 48px 2px 16px;min-height:22px}
 .msg:hover{background:#2e3035}
 .msg.start{margin-top:17px;padding-top:2px}
+main .msg{content-visibility:auto;contain-intrinsic-size:auto 44px}
 .avatar{flex:0 0 40px;width:40px;height:40px;border-radius:50%;color:#fff;display:flex;
 align-items:center;justify-content:center;font-weight:600;font-size:18px;user-select:none}
 .gutter{flex:0 0 40px;text-align:right;color:transparent;font-size:11px;line-height:22px}
@@ -565,14 +703,43 @@ justify-content:center;padding-bottom:5px;border-radius:3px 10px 3px 3px;backgro
 color:#f2f3f5;font-size:9px;font-weight:700;letter-spacing:.03em}
 .attachment .filename{word-break:break-all}
 .attachment .size{color:#949ba4;font-size:12px}
+.attachment .note{color:#f0b232}
+.image{display:block;margin-top:6px;max-width:min(400px,100%)}
+.image img{display:block;max-width:100%;max-height:350px;border-radius:8px;background:#2b2d31}
+img.avatar{object-fit:cover;background:#2b2d31}
+img.emoji{width:1.375em;height:1.375em;vertical-align:-.3em;object-fit:contain}
+.content h3,.content h4,.content h5{margin:8px 0 0;color:#f2f3f5;line-height:1.375;
+white-space:pre-wrap}
+.content h3{font-size:1.5em}.content h4{font-size:1.25em}.content h5{font-size:1em}
+.subtext{display:block;color:#949ba4;font-size:.8125em}
+.content ul,.content ol{margin:4px 0 0;padding-left:1.5em;white-space:normal}
+.content li{white-space:pre-wrap}
+.reply{display:flex;align-items:center;gap:4px;margin:0 0 2px;color:#b5bac1;font-size:14px;
+white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.reply::before{content:"";flex:0 0 28px;height:10px;margin-left:-36px;margin-right:8px;
+border-left:2px solid #4e5058;border-top:2px solid #4e5058;border-radius:6px 0 0 0;
+align-self:flex-end}
+.reply .author{font-size:14px;margin-right:2px}
+.reply-text{overflow:hidden;text-overflow:ellipsis}
+.forward{margin-top:4px;padding-left:12px;border-left:4px solid #4e5058}
+.forward-label{color:#949ba4;font-size:12px;font-style:italic}
+.sticker{margin-top:6px;color:#b5bac1;font-style:italic}
+.msg.system{color:#949ba4;margin-top:8px}
+.msg.system .gutter{color:#949ba4;font-size:16px;text-align:center}
+.msg.system .author{color:#f2f3f5}
+.msg.system time{font-size:12px;margin-left:4px}
 .footer{color:#949ba4;font-size:12px;text-align:center;padding:16px;border-top:1px solid #3f4147}
 @media print{.spoiler{color:inherit;background:none}.spoiler *{visibility:visible}}
 """.strip()
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+# Images and the time script from the transcript's own folder; nothing else, from anywhere.
+CSP = (
+    "default-src 'none'; img-src 'self'; script-src 'self'; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'"
+)
 
 
-def _header(header: TranscriptHeader, message_count: int) -> str:
+def _header(header: TranscriptHeader, stats: _Stats) -> str:
     if header.source == "api":
         source = "API"
     elif header.button_label is not None:
@@ -582,12 +749,15 @@ def _header(header: TranscriptHeader, message_count: int) -> str:
     facts = [
         ("Opened by", f'{_esc(header.opener)} <span class="id">({header.opener_id})</span>'),
         ("Source", source),
-        ("Opened", _time_tag(header.opened_at, lambda dt: f"{_date(dt)} {_hms(dt)} UTC")),
+        ("Opened", _time_tag(header.opened_at, "s")),
     ]
     if header.closed_at is None:
-        facts.append(("Closed", '<span class="muted">still open</span>'))
+        still = '<span class="muted">still open</span>'
+        if header.made_at is not None and (span := header.made_at - header.opened_at) >= 0:
+            still += f' <span class="muted">(open for {_duration(span)} so far)</span>'
+        facts.append(("Closed", still))
     else:
-        closed = _time_tag(header.closed_at, lambda dt: f"{_date(dt)} {_hms(dt)} UTC")
+        closed = _time_tag(header.closed_at, "s")
         if (span := header.closed_at - header.opened_at) >= 0:
             closed += f' <span class="muted">(open for {_duration(span)})</span>'
         facts.append(("Closed", closed))
@@ -601,13 +771,22 @@ def _header(header: TranscriptHeader, message_count: int) -> str:
             else '<span class="muted">no reason given</span>'
         )
         facts.append(("Reason", reason))
-    facts.append(("Messages", str(message_count)))
+    if stats.first_reply is None:
+        first = '<span class="muted">none</span>'
+    else:
+        at, name = stats.first_reply
+        first = f"{_time_tag(at, 's')} by {_esc(name)}"
+        if (wait := at - header.opened_at) >= 0:
+            first += f' <span class="muted">({_duration(wait)} after opening)</span>'
+    facts.append(("First staff reply", first))
+    facts.append(("Messages", str(stats.count)))
     rows = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
-    warning = (
-        ""
-        if header.content_visible
-        else f'<div class="warning" role="note">⚠ {_esc(CONTENT_HIDDEN_WARNING)}</div>'
-    )
+    warnings = []
+    if not header.content_visible:
+        warnings.append(_esc(CONTENT_HIDDEN_WARNING))
+    if header.assets_note:
+        warnings.append(_esc(header.assets_note))
+    warning = "".join(f'<div class="warning" role="note">⚠ {w}</div>' for w in warnings)
     return (
         '<header class="ticket">'
         f'<div class="server">{_esc(header.server_name)}</div>'
@@ -646,8 +825,16 @@ def _extension(filename: str) -> str:
 def _attachment(attachment: TranscriptAttachment) -> str:
     name = _esc(attachment.filename) or "(unnamed file)"
     size = human_size(attachment.size)
+    local = _local(attachment.saved) if attachment.saved is not None else None
+    if local is not None and attachment.saved is not None and attachment.saved.image:
+        return (
+            f'<a class="image" href="{local}" title="{name}" target="_blank">'
+            f'<img src="{local}" alt="{name}" loading="lazy"></a>'
+        )
     url = safe_url(_clean(attachment.url))
-    if url is None:
+    if local is not None:
+        link = f'<a class="filename" href="{local}" title="{name}" target="_blank">{name}</a>'
+    elif url is None:
         link = f'<span class="filename">{name}</span>'
         size += " · link not shown (not an http(s) URL)"
     else:
@@ -656,14 +843,83 @@ def _attachment(attachment: TranscriptAttachment) -> str:
             f'<a class="filename" href="{href}" title="{href}" '
             f'rel="noopener noreferrer nofollow" target="_blank">{name}</a>'
         )
+    note = ""
+    if local is None and attachment.not_saved:
+        note = f' · <span class="note">not saved: {_esc(attachment.not_saved)}</span>'
     return (
         '<div class="attachment">'
         f'<span class="icon" aria-hidden="true">{_extension(attachment.filename)}</span>'
-        f'<div>{link}<div class="size">{size}</div></div></div>'
+        f'<div>{link}<div class="size">{size}{note}</div></div></div>'
+    )
+
+
+def _avatar(author: TranscriptAuthor) -> str:
+    local = _local(author.avatar) if author.avatar is not None and author.avatar.image else None
+    if local is not None:
+        return f'<img class="avatar" src="{local}" alt="" aria-hidden="true">'
+    avatar_url = safe_url(_clean(author.avatar_url or ""))
+    data = f' data-avatar="{_esc(avatar_url)}"' if avatar_url else ""
+    return (
+        f'<div class="avatar" style="background:{avatar_colour(author.id)}"{data} '
+        f'aria-hidden="true">{_initial(author.name)}</div>'
+    )
+
+
+def _reply(reply: TranscriptReply, md: _Markdown) -> str:
+    if reply.author is None:
+        deleted = '<span class="reply-text muted">Original message was deleted</span>'
+        return f'<div class="reply">{deleted}</div>'
+    first_line = _clean(reply.content).strip().split("\n", 1)[0]
+    first_line = _BLOCK_MARKER.sub("", first_line)[:_REPLY_CHARS]  # a heading reads as text there
+    text = (
+        md.render(first_line, blocks=False, links=False) if first_line else "<em>(attachment)</em>"
+    )
+    author = (
+        f'<span class="author" title="User {reply.author.id}">@{_esc(reply.author.name)}</span>'
+    )
+    body = f'<span class="reply-text">{text}</span>'
+    if reply.message_id is not None:
+        body = f'<a class="reply-text" href="#m-{reply.message_id}">{text}</a>'
+    return f'<div class="reply">{author}{body}</div>'
+
+
+def _extras(
+    embeds: Sequence[TranscriptEmbed], attachments: Sequence[TranscriptAttachment], md: _Markdown
+) -> list[str]:
+    return [_embed(e, md) for e in embeds] + [_attachment(a) for a in attachments]
+
+
+def _forward(forward: TranscriptForward, md: _Markdown) -> str:
+    parts = ['<div class="forward-label">↱ Forwarded</div>']
+    if forward.content:
+        parts.append(f'<div class="content">{md.render(forward.content)}</div>')
+    parts.extend(_extras(forward.embeds, forward.attachments, md))
+    if forward.created_at is not None:
+        parts.append(f'<div class="muted">{_time_tag(forward.created_at, "m")}</div>')
+    return f'<div class="forward">{"".join(parts)}</div>'
+
+
+def _system(msg: TranscriptMessage, md: _Markdown) -> str:
+    """A pin, a join, ...: one line, as Discord shows it."""
+    author = msg.author
+    name = f'<span class="author" title="User {author.id}">{_esc(author.name)}</span>'
+    target = _esc(msg.target) if msg.target else "someone"
+    text = SYSTEM_MESSAGES[msg.type].format(
+        author=name,
+        target=f'<span class="author">{target}</span>',
+        content=md.render(msg.content, blocks=False, links=False),
+    )
+    icon = _SYSTEM_ICONS.get(msg.type, "•")
+    return (
+        f'<article class="msg system" id="m-{msg.id}" data-author="{author.id}">'
+        f'<div class="gutter" aria-hidden="true">{icon}</div>'
+        f'<div class="body">{text}{_time_tag(msg.created_at, "m")}</div></article>'
     )
 
 
 def _message(msg: TranscriptMessage, md: _Markdown, *, start: bool, content_visible: bool) -> str:
+    if msg.type in SYSTEM_MESSAGES:
+        return _system(msg, md)
     body: list[str] = []
     edited = ""
     if msg.edited_at is not None:
@@ -672,30 +928,29 @@ def _message(msg: TranscriptMessage, md: _Markdown, *, start: bool, content_visi
         )
     if msg.content:
         body.append(f'<div class="content">{md.render(msg.content)}{edited}</div>')
-    elif not msg.embeds and not msg.attachments:
+    elif not (msg.embeds or msg.attachments or msg.forwarded or msg.stickers):
         note = "message text not visible" if not content_visible else "no text content"
         body.append(f'<div class="content note">({note}){edited}</div>')
     elif edited:
         body.append(f'<div class="content">{edited}</div>')
-    body.extend(_embed(embed, md) for embed in msg.embeds)
-    body.extend(_attachment(attachment) for attachment in msg.attachments)
+    if msg.forwarded is not None:
+        body.append(_forward(msg.forwarded, md))
+    body.extend(_extras(msg.embeds, msg.attachments, md))
+    body.extend(
+        f'<div class="sticker" title="Sticker">Sticker: {_esc(n)}</div>' for n in msg.stickers
+    )
 
     author = msg.author
     if start:
-        avatar_url = safe_url(_clean(author.avatar_url or ""))
-        data = f' data-avatar="{_esc(avatar_url)}"' if avatar_url else ""
         badge = '<span class="badge">BOT</span>' if author.bot else ""
-        when = _time_tag(msg.created_at, lambda dt: f"{_date(dt)} {_hm(dt)} UTC")
-        side = (
-            f'<div class="avatar" style="background:{avatar_colour(author.id)}"{data} '
-            f'aria-hidden="true">{_initial(author.name)}</div>'
-        )
+        side = _avatar(author)
+        reply = _reply(msg.reply, md) if msg.reply is not None else ""
         meta = (
-            f'<h2 class="meta"><span class="author" title="User {author.id}">'
-            f"{_esc(author.name)}</span>{badge}{when}</h2>"
+            f'{reply}<h2 class="meta"><span class="author" title="User {author.id}">'
+            f"{_esc(author.name)}</span>{badge}{_time_tag(msg.created_at, 'm')}</h2>"
         )
     else:
-        side = f'<div class="gutter">{_time_tag(msg.created_at, _hm)}</div>'
+        side = f'<div class="gutter">{_time_tag(msg.created_at, "g")}</div>'
         meta = ""
     cls = "msg start" if start else "msg"
     return (
@@ -704,42 +959,105 @@ def _message(msg: TranscriptMessage, md: _Markdown, *, start: bool, content_visi
     )
 
 
-def render_transcript(
-    header: TranscriptHeader, messages: Sequence[TranscriptMessage], names: Names
-) -> str:
-    """The whole transcript as one self-contained HTML document (see the module docstring)."""
-    md = _Markdown(names)
-    title = f"Ticket #{header.ticket_number} · {header.ticket_name} · {header.server_name}"
-    parts = [
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_esc(title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n",
-        _header(header, len(messages)),
-        '\n<main class="messages">\n',
-    ]
-    previous: TranscriptMessage | None = None
-    previous_day: str | None = None
-    for msg in messages:
+_REPLY_CHARS = 200
+_BLOCK_MARKER = re.compile(r"^(?:#{1,3}|-#|>{1,3}|[-*]|\d{1,9}\.) +")
+
+
+@dataclass(slots=True)
+class _Stats:
+    count: int = 0
+    first_reply: tuple[float, str] | None = None  # when, and who
+
+
+class TranscriptRenderer:
+    """One transcript, a message at a time: `message()` for each in order, then `head()` (which
+    knows the count and the first reply by then) and `tail()`; the page is head + messages + tail.
+    """
+
+    def __init__(
+        self,
+        header: TranscriptHeader,
+        names: Names,
+        emoji: Mapping[int, SavedFile] | None = None,
+    ) -> None:
+        self._header = header
+        self._md = _Markdown(names, {} if emoji is None else emoji)
+        self._stats = _Stats()
+        self._previous: TranscriptMessage | None = None
+        self._previous_day: str | None = None
+
+    @property
+    def count(self) -> int:
+        return self._stats.count
+
+    def message(self, msg: TranscriptMessage) -> str:
+        """The message's HTML, with a day divider before it when the day changes."""
+        stats = self._stats
+        stats.count += 1
+        author = msg.author
+        if (
+            stats.first_reply is None
+            and msg.type in _CHAT_TYPES
+            and author.id != self._header.opener_id
+            and not author.bot
+        ):
+            stats.first_reply = (msg.created_at, author.name)
+        parts = []
         dt = _utc(msg.created_at)
         day = _date(dt) if dt else None
-        if dt is not None and day != previous_day:
-            parts.append(f'<div class="divider"><span>{_long_date(dt)}</span></div>\n')
+        if dt is not None and day != self._previous_day:
+            parts.append(
+                f'<div class="divider"><span>{_time_tag(msg.created_at, "day")}</span></div>\n'
+            )
+        previous = self._previous
         start = (
             previous is None
-            or previous.author.id != msg.author.id
-            or day != previous_day
+            or previous.author.id != author.id
+            or day != self._previous_day
             or not 0 <= msg.created_at - previous.created_at < GROUP_SECONDS
+            or msg.reply is not None
+            or previous.type in SYSTEM_MESSAGES
         )
-        parts.append(_message(msg, md, start=start, content_visible=header.content_visible))
+        parts.append(
+            _message(msg, self._md, start=start, content_visible=self._header.content_visible)
+        )
         parts.append("\n")
-        previous, previous_day = msg, day
-    if not messages:
-        parts.append('<p class="footer">No messages.</p>\n')
-    parts.append(
-        f'</main>\n<footer class="footer">End of transcript · {len(messages)} '
-        f"message{'' if len(messages) == 1 else 's'} · times in UTC</footer>\n</body>\n</html>\n"
-    )
-    return "".join(parts)
+        self._previous, self._previous_day = msg, day
+        return "".join(parts)
+
+    def head(self, assets_note: str | None = None) -> str:
+        header = self._header
+        if assets_note is not None:
+            header = replace(header, assets_note=assets_note)
+        title = f"Ticket #{header.ticket_number} · {header.ticket_name} · {header.server_name}"
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            '<meta name="referrer" content="no-referrer">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{_esc(title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
+            f'{_header(header, self._stats)}\n<main class="messages">\n'
+        )
+
+    def tail(self) -> str:
+        count = self._stats.count
+        empty = '<p class="footer">No messages.</p>\n' if not count else ""
+        return (
+            f'{empty}</main>\n<footer class="footer">End of transcript · {count} '
+            f"message{'' if count == 1 else 's'} · "
+            '<span class="zone">times in UTC</span></footer>\n'
+            f'<script src="{TIME_SCRIPT}"></script>\n</body>\n</html>\n'
+        )
+
+
+def render_transcript(
+    header: TranscriptHeader,
+    messages: Iterable[TranscriptMessage],
+    names: Names,
+    emoji: Mapping[int, SavedFile] | None = None,
+) -> str:
+    """The whole transcript as one HTML document (see the module docstring)."""
+    renderer = TranscriptRenderer(header, names, emoji)
+    body = "".join(renderer.message(msg) for msg in messages)
+    return renderer.head() + body + renderer.tail()

@@ -45,7 +45,7 @@ class DiscordGateway:
             max_retries=max_retries,
         )
         self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
-        self.port = HikariDiscord(self.bot)
+        self.port = HikariDiscord(self.bot, cdn_url=config.cdn_url)
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)
         self.bot.subscribe(hikari.StoppingEvent, self._stop_client)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 import hikari
@@ -16,15 +16,9 @@ from bot.core.errors import DiscordFailure
 from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
 from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
-from bot.core.transcripts import (
-    Names,
-    TranscriptAttachment,
-    TranscriptAuthor,
-    TranscriptEmbed,
-    TranscriptEmbedField,
-    TranscriptMessage,
-)
+from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
 from bot.discord.render import close_custom_id, panel_embed, panel_rows
+from bot.discord.transcript_messages import download, transcript_message
 
 _LOG = logging.getLogger("rimpllee.discord")
 
@@ -33,7 +27,8 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 15.0
 LATE_CREATE_CHECKS = 5
 LATE_CREATE_INTERVAL_S = 0.5
-HISTORY_TIMEOUT_S = 300.0  # thousands of messages are read 100 a page
+DISCORD_CDN_URL = hikari.urls.CDN_URL
+UNBOUNDED_S = 24 * 3600.0
 _OVERWRITE_TYPES = {
     "role": hikari.PermissionOverwriteType.ROLE,
     "member": hikari.PermissionOverwriteType.MEMBER,
@@ -53,9 +48,16 @@ GRANTED = ", ".join(
 
 
 class HikariDiscord:
-    def __init__(self, bot: hikari.GatewayBot, *, timeout: float = CALL_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        bot: hikari.GatewayBot,
+        *,
+        timeout: float = CALL_TIMEOUT_S,
+        cdn_url: str = DISCORD_CDN_URL,
+    ) -> None:
         self._bot = bot
         self.timeout = timeout
+        self._cdn_url = cdn_url.rstrip("/")
 
     @property
     def bot_user_id(self) -> int:
@@ -219,24 +221,49 @@ class HikariDiscord:
     def content_visible(self) -> bool:
         return hikari.Intents.MESSAGE_CONTENT in self._bot.intents
 
-    async def history(self, channel_id: int) -> list[TranscriptMessage]:
-        """Every message, oldest first, through Discord's paginated endpoint (100 a page)."""
+    async def history(self, channel_id: int) -> AsyncIterator[list[TranscriptMessage]]:
+        """Every message, oldest first, a page (100) at a time: a long ticket is never held
+        whole. Each page has its own time limit."""
         channel = self._bot.cache.get_guild_channel(channel_id)
         guild_id = channel.guild_id if channel else None
-
-        async def collect() -> list[TranscriptMessage]:
-            pages = self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min())
-            return [
-                _transcript_message(m, self._display_name(guild_id, m.author)) async for m in pages
-            ]
-
-        return await self._call(
-            collect(), "read the ticket's messages", channel_id, HISTORY_TIMEOUT_S
+        pages = aiter(
+            self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min()).chunk(100)
         )
+        while True:
+            try:
+                page = await self._call(anext(pages), "read the ticket's messages", channel_id)
+            except StopAsyncIteration:
+                return
+            yield [transcript_message(m, lambda u: self._author(guild_id, u)) for m in page]
 
     def _display_name(self, guild_id: int | None, user: hikari.User) -> str:
         member = self._bot.cache.get_member(guild_id, user.id) if guild_id else None
         return (member.display_name if member else None) or user.global_name or user.username
+
+    def _author(self, guild_id: int | None, user: hikari.User) -> TranscriptAuthor:
+        url = str(user.make_avatar_url(file_format="PNG", size=128) or user.default_avatar_url)
+        return TranscriptAuthor(
+            id=int(user.id),
+            name=self._display_name(guild_id, user),
+            avatar_url=self._on_cdn(url),
+            bot=user.is_bot,
+        )
+
+    def _on_cdn(self, url: str) -> str:
+        """hikari builds CDN links on Discord's CDN; the configured one (a sandbox's) wins."""
+        if url.startswith(DISCORD_CDN_URL):
+            return self._cdn_url + url.removeprefix(DISCORD_CDN_URL)
+        return url
+
+    def emoji_url(self, emoji_id: int, animated: bool) -> str:
+        return f"{self._cdn_url}/emojis/{emoji_id}.{'gif' if animated else 'png'}"
+
+    async def fetch_file(self, url: str, max_bytes: int) -> bytes | None:
+        """A file from Discord's CDN (or wherever an attachment lives), read up to `max_bytes`.
+        The caller bounds the time (per file and per transcript)."""
+        return await self._call(
+            download(url, max_bytes), "download a file for a transcript", None, UNBOUNDED_S
+        )
 
     def names(self, guild_id: int) -> Names:
         cache = self._bot.cache
@@ -380,33 +407,4 @@ class HikariDiscord:
 def _attachment(file: TranscriptFile | None) -> hikari.UndefinedOr[hikari.Resourceish]:
     if file is None:
         return hikari.UNDEFINED
-    return hikari.Bytes(file.html.encode(), file.filename, mimetype="text/html")
-
-
-def _transcript_message(message: hikari.Message, author_name: str) -> TranscriptMessage:
-    author = message.author
-    return TranscriptMessage(
-        id=int(message.id),
-        author=TranscriptAuthor(
-            id=int(author.id),
-            name=author_name,
-            avatar_url=str(author.display_avatar_url) if author.display_avatar_url else None,
-            bot=author.is_bot,
-        ),
-        content=message.content or "",
-        created_at=message.timestamp.timestamp(),
-        edited_at=message.edited_timestamp.timestamp() if message.edited_timestamp else None,
-        embeds=tuple(
-            TranscriptEmbed(
-                title=e.title,
-                description=e.description,
-                colour=int(e.colour) if e.colour is not None else None,
-                fields=tuple(TranscriptEmbedField(f.name, f.value) for f in e.fields),
-            )
-            for e in message.embeds
-        ),
-        attachments=tuple(
-            TranscriptAttachment(filename=a.filename, url=a.url, size=a.size)
-            for a in message.attachments
-        ),
-    )
+    return hikari.File(file.path, file.filename)

@@ -189,16 +189,15 @@ class TicketTranscript(
     async def invoke(self, ctx: lightbulb.Context, lifecycle: LifecycleService) -> None:
         _, channel_id, actor = _here(ctx)
         file = await in_time(ctx, lifecycle.transcript(channel_id, actor))
-        data = file.html.encode()
-        if len(data) > UPLOAD_MAX_BYTES:
+        if file.size > UPLOAD_MAX_BYTES:
             raise AdminError(
-                f"the transcript is {len(data) / 1024 / 1024:.1f} MB, more than Discord takes as "
+                f"the transcript is {file.size / 1024 / 1024:.1f} MB, more than Discord takes as "
                 "an attachment; it was saved with the bot's transcripts on its host"
             )
         await ctx.respond(
             f"Transcript of this ticket so far: `{file.filename}`",
             ephemeral=True,
-            attachment=hikari.Bytes(data, file.filename, mimetype="text/html"),
+            attachment=hikari.File(file.path, file.filename),
             **NONE_MENTIONS,
         )
 

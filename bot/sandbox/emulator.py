@@ -8,8 +8,11 @@ REST requests the bot made, and inject faults on a route.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox import interactions as ix
+from bot.sandbox.cdn import Cdn
 from bot.sandbox.gateway import Gateway
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
-from bot.sandbox.state import JSON, DiscordState, Message, bot_token_for
+from bot.sandbox.state import JSON, Attachment, DiscordState, Message, bot_token_for
+from bot.sandbox.validation import UPLOAD_MAX_BYTES
 
 _LOG = logging.getLogger("rimpllee.sandbox")
 
@@ -72,6 +77,7 @@ class DiscordEmulator:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.add_routes(self._rest.routes())
+        app.add_routes(Cdn(self.state).routes())
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_post("/_sandbox/faults", self._control_fault)
         control = SandboxControl(self)
@@ -113,6 +119,7 @@ class DiscordEmulator:
         await site.start()
         bound = self._runner.addresses[0]
         self._base_url = f"http://{bound[0]}:{bound[1]}"
+        self.state.cdn.base_url = self._base_url
 
     async def stop(self) -> None:
         await self.gateway.close_all()
@@ -123,6 +130,11 @@ class DiscordEmulator:
     @property
     def rest_url(self) -> str:
         return self._base_url + PREFIX
+
+    @property
+    def cdn_url(self) -> str:
+        """Where the emulated CDN serves attachments, avatars and emoji."""
+        return self._base_url
 
     @property
     def gateway_url(self) -> str:
@@ -279,9 +291,30 @@ class DiscordEmulator:
             data["guild_id"] = command["guild_id"]
         return await self._dispatch(record, guild, channel, member, data)
 
-    async def send_user_message(self, channel_id: int, user_id: int, content: str) -> Message:
+    async def send_user_message(
+        self,
+        channel_id: int,
+        user_id: int,
+        content: str,
+        *,
+        files: list[Attachment] | None = None,
+        reply_to: int | None = None,
+        forward: tuple[int, int] | None = None,
+        stickers: list[str] | None = None,
+        type: int = 0,
+    ) -> Message:
+        """A member writes: text, files (uploaded to the CDN), a reply to a message of the channel,
+        a forward of (channel, message), stickers; `type` for Discord's system messages."""
         channel = self.state.channels[channel_id]
-        message = self.state.add_message(channel, self.state.users[user_id], content)
+        fields: dict[str, Any] = {"attachments": list(files or []), "type": type}
+        if reply_to is not None:
+            fields["reply_to"] = self.state.messages[channel_id][reply_to]
+            fields["type"] = 19
+        if forward is not None:
+            fields["forwarded"] = self.state.messages[forward[0]][forward[1]]
+        if stickers:
+            fields["sticker_names"] = list(stickers)
+        message = self.state.add_message(channel, self.state.users[user_id], content, **fields)
         await self.publish("MESSAGE_CREATE", message.payload())
         return message
 
@@ -451,8 +484,43 @@ class SandboxControl:
         return await self._answer(record)
 
     async def say(self, request: web.Request) -> web.Response:
-        """`{"content": "hello"}`: a member writes in a channel."""
+        """`{"content": "hello"}`: a member writes in a channel. Optional: `files`, a list of
+        `{"name": "shot.png", "data": "<base64>", "content_type": "image/png"}` (uploaded like
+        Discord's: served by the CDN behind signed links that expire); `reply_to`, a message ID
+        of the channel; `stickers`, a list of names."""
         body = await request.json()
         _, user, channel = self._context(body)
-        message = await self._emu.send_user_message(channel, user, str(body["content"]))
-        return web.json_response({"ok": True, "message_id": str(message.id)})
+        try:
+            files = [_upload(raw) for raw in body.get("files") or []]
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            return web.json_response({"ok": False, "error": f"bad file: {exc}"}, status=400)
+        if sum(len(f.data) for f in files) > UPLOAD_MAX_BYTES:
+            return web.json_response({"ok": False, "error": "files over 10 MB"}, status=413)
+        reply_to = int(body["reply_to"]) if body.get("reply_to") else None
+        if reply_to is not None and reply_to not in self._emu.state.messages.get(channel, {}):
+            return web.json_response({"ok": False, "error": "no such message"}, status=404)
+        message = await self._emu.send_user_message(
+            channel,
+            user,
+            str(body.get("content") or ""),
+            files=files,
+            reply_to=reply_to,
+            stickers=[str(s) for s in body.get("stickers") or []],
+        )
+        return web.json_response(
+            {
+                "ok": True,
+                "message_id": str(message.id),
+                "attachments": [a.payload(channel) for a in message.attachments],
+            }
+        )
+
+
+def _upload(raw: JSON) -> Attachment:
+    """A file as a member uploads it; Discord replaces what a file name may not hold."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", str(raw["name"])) or "file"
+    return Attachment(
+        filename=name,
+        data=base64.b64decode(str(raw["data"]), validate=True),
+        content_type=str(raw.get("content_type") or "application/octet-stream"),
+    )

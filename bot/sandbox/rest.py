@@ -657,7 +657,6 @@ async def _message_body(request: web.Request) -> tuple[JSON, list[Attachment]]:
         else:
             files.append(
                 Attachment(
-                    id=len(files),
                     filename=part.filename or "file",
                     data=bytes(data),
                     content_type=part.headers.get("Content-Type", "application/octet-stream"),

@@ -148,7 +148,7 @@ async def seed_database(path: Path, world: SandboxWorld) -> Panel:
 def sandbox_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> Config:
     return config_from_mapping(
         {
-            "discord": {"token": emu.token, "rest_url": emu.rest_url},
+            "discord": {"token": emu.token, "rest_url": emu.rest_url, "cdn_url": emu.cdn_url},
             "http": {"host": "127.0.0.1", "port": http_port},
             "database": {"path": str(database)},
         },

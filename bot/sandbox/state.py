@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.sandbox.cdn import CdnSigner
 
 JSON = dict[str, Any]
 
@@ -68,6 +71,11 @@ class User:
     bot: bool = False
     global_name: str | None = None
     accepts_dms: bool = True  # False: the user closed DMs from server members
+    avatar: bytes | None = None  # a custom avatar (PNG); None: Discord's default one
+
+    @property
+    def avatar_hash(self) -> str | None:
+        return hashlib.md5(self.avatar).hexdigest() if self.avatar else None  # noqa: S324
 
     def payload(self) -> JSON:
         return {
@@ -75,7 +83,7 @@ class User:
             "username": self.username,
             "global_name": self.global_name,
             "discriminator": "0",
-            "avatar": None,
+            "avatar": self.avatar_hash,
             "bot": self.bot,
             "system": False,
             "public_flags": 0,
@@ -193,15 +201,23 @@ class Channel:
         }
 
 
+_FILE_IDS = Snowflakes()
+
+
 @dataclass
 class Attachment:
-    id: int
     filename: str
     data: bytes
     content_type: str
+    id: int = field(default_factory=_FILE_IDS.next)
+    cdn: CdnSigner | None = None  # set when the message is stored: its links are then signed
 
     def payload(self, channel_id: int) -> JSON:
-        url = f"https://cdn.discordapp.com/attachments/{channel_id}/{self.id}/{self.filename}"
+        url = (
+            self.cdn.attachment_url(channel_id, self.id, self.filename)
+            if self.cdn is not None
+            else f"https://cdn.discordapp.com/attachments/{channel_id}/{self.id}/{self.filename}"
+        )
         return {
             "id": str(self.id),
             "filename": self.filename,
@@ -228,6 +244,10 @@ class Message:
     edited_at: float | None = None
     webhook_id: int | None = None
     application_id: int | None = None
+    type: int = 0  # 19 a reply, 6 a pin, ...
+    reply_to: Message | None = None
+    forwarded: Message | None = None
+    sticker_names: list[str] = field(default_factory=list)
 
     def readable_without_intent(self, bot_id: int) -> bool:
         """What Discord shows a bot without Message Content: its own messages, messages that
@@ -252,9 +272,10 @@ class Message:
             "embeds": self.embeds if with_content else [],
             "components": self.components if with_content else [],
             "pinned": False,
-            "type": 0,
+            "type": self.type,
             "flags": self.flags,
         }
+        self._add_references(body, with_content)
         if self.guild_id is not None:
             body["guild_id"] = str(self.guild_id)
         if self.webhook_id is not None:
@@ -262,6 +283,56 @@ class Message:
         if self.application_id is not None:
             body["application_id"] = str(self.application_id)
         return body
+
+    def _add_references(self, body: JSON, with_content: bool) -> None:
+        """Replies, forwards and stickers, in Discord's shapes."""
+        if self.sticker_names:
+            body["sticker_items"] = [
+                {"id": str(1000 + i), "name": name, "format_type": 1}
+                for i, name in enumerate(self.sticker_names)
+            ]
+        if self.reply_to is not None:
+            body["message_reference"] = self.reply_to.reference(0)
+            body["referenced_message"] = self.reply_to.payload(with_content=with_content)
+        if self.forwarded is not None:
+            body["message_reference"] = self.forwarded.reference(1)
+            snapshot = self.forwarded.payload(with_content=with_content)
+            body["message_snapshots"] = [
+                {
+                    "message": {
+                        k: snapshot[k]
+                        for k in (
+                            "type", "content", "embeds", "attachments", "timestamp",
+                            "edited_timestamp", "flags", "mentions", "mention_roles",
+                        )
+                    }
+                }
+            ]  # fmt: skip
+
+    def reference(self, kind: int) -> JSON:
+        ref: JSON = {"type": kind, "message_id": str(self.id), "channel_id": str(self.channel_id)}
+        if self.guild_id is not None:
+            ref["guild_id"] = str(self.guild_id)
+        return ref
+
+
+@dataclass
+class Emoji:
+    id: int
+    name: str
+    image: bytes  # PNG
+    animated: bool = False
+
+    def payload(self) -> JSON:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "roles": [],
+            "require_colons": True,
+            "managed": False,
+            "animated": self.animated,
+            "available": True,
+        }
 
 
 @dataclass
@@ -272,6 +343,7 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
+    emojis: dict[int, Emoji] = field(default_factory=dict)
 
     @property
     def everyone(self) -> Role:
@@ -311,7 +383,7 @@ class Guild:
             "max_video_channel_users": 25,
             "features": [],
             "roles": [r.payload() for r in self.roles.values()],
-            "emojis": [],
+            "emojis": [e.payload() for e in self.emojis.values()],
             "stickers": [],
         }
 
@@ -377,6 +449,7 @@ class DiscordState:
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, dict[int, Message]] = {}
         self.commands: dict[int | None, list[JSON]] = {}
+        self.cdn = CdnSigner()
 
     def add_user(self, username: str, *, bot: bool = False) -> User:
         user = User(id=self.ids.next(), username=username, bot=bot)
@@ -471,7 +544,14 @@ class DiscordState:
         )
         return self.store_message(channel, message)
 
+    def add_emoji(self, guild: Guild, name: str, image: bytes) -> Emoji:
+        emoji = Emoji(id=self.ids.next(), name=name, image=image)
+        guild.emojis[emoji.id] = emoji
+        return emoji
+
     def store_message(self, channel: Channel, message: Message) -> Message:
+        for attachment in message.attachments:
+            attachment.cdn = self.cdn
         self.messages[channel.id][message.id] = message
         channel.last_message_id = message.id
         return message
