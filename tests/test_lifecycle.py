@@ -220,6 +220,9 @@ async def test_the_log_channel_and_the_openers_dm_get_the_transcript(
         )
         await submit.wait_response()
         await _wait_closed(app, channel_id)
+    async with asyncio.timeout(10):  # the log post comes after the row says closed
+        while sum(m.content.startswith("🔒") for m in emulator.state.messages[log.id].values()) < 2:
+            await asyncio.sleep(0.02)
     posted = list(emulator.state.messages[log.id].values())
     opened = [m for m in posted if m.content.startswith("📥")]
     closed = [m for m in posted if m.content.startswith("🔒")]

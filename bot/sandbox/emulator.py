@@ -17,7 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox import interactions as ix
+from bot.sandbox.checks import RequestChecks
 from bot.sandbox.gateway import Gateway
+from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
 from bot.sandbox.state import JSON, DiscordState, Message, bot_token_for
 
@@ -25,6 +27,8 @@ _LOG = logging.getLogger("rimpllee.sandbox")
 
 # Routes Discord serves without the bot's token: the interaction token is the credential.
 _TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+# Routes Discord answers without rate-limit headers (hikari's routes.py agrees).
+_UNLIMITED_ROUTES = ("/interactions/", "/oauth2/token")
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,13 @@ class Fault:
 class DiscordEmulator:
     """The emulated Discord: state, REST, gateway, and the means to act as its users."""
 
-    def __init__(self, state: DiscordState | None = None, *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        state: DiscordState | None = None,
+        *,
+        token: str | None = None,
+        check_responses: bool = True,
+    ) -> None:
         self.state = state or DiscordState()
         self.token = token or bot_token_for(self.state.bot.id)
         self.owner_id = 0
@@ -64,6 +74,11 @@ class DiscordEmulator:
         self.gateway = Gateway(self.state, self.token, lambda: self.gateway_url)
         self.observers: list[Callable[[str, JSON], None]] = []
         self._rest = RestApi(self)
+        self.checks = RequestChecks(self)
+        self.rate_limiter = RateLimiter()
+        # Every JSON answer is checked against the spec's schema for it; a difference is an
+        # emulator failure (tests fail on those), so the bot is tested on what Discord sends.
+        self.check_responses = check_responses
         self._runner: web.AppRunner | None = None
         self._base_url = ""
 
@@ -157,6 +172,12 @@ class DiscordEmulator:
                 {"message": "500: Internal Server Error", "code": 0}, status=500
             )
         if canonical.startswith(PREFIX):
+            response.headers.update(request.get(_RATE_LIMIT_HEADERS, {}))
+            if self.check_responses and (
+                problems := self.checks.answer_problems(request, response)
+            ):
+                _LOG.error("emulator answered unlike Discord: %s", problems)
+                self.internal_errors.append(AssertionError("\n".join(problems)))
             self.requests.append(
                 RecordedRequest(request.method, route, request.path, body, response.status)
             )
@@ -168,6 +189,13 @@ class DiscordEmulator:
         needs_token = request.path.startswith(PREFIX) and not route.startswith(_TOKEN_ROUTES)
         if needs_token and request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordHTTPError(401, 0, "401: Unauthorized")
+        if request.path.startswith(PREFIX):
+            if not route.startswith(_UNLIMITED_ROUTES):
+                verdict = self.rate_limiter.hit(request.method, route, _major(request))
+                request[_RATE_LIMIT_HEADERS] = verdict.headers
+                if verdict.retry_after is not None:
+                    return web.json_response(verdict.body(), status=429)
+            await self.checks.check(request, request.path.removeprefix(PREFIX))
         for fault in self.faults:
             if fault.remaining and fault.method == request.method and fault.route == route:
                 fault.remaining -= 1
@@ -331,6 +359,15 @@ class DiscordEmulator:
         payload = ix.interaction_payload(self.state, record, guild, channel, member, data, message)
         await self.publish("INTERACTION_CREATE", payload)
         return record
+
+
+_RATE_LIMIT_HEADERS = web.RequestKey("rate_limit_headers", dict[str, str])
+
+
+def _major(request: web.Request) -> str:
+    """The major parameters of a route: its rate-limit bucket is theirs alone."""
+    info = request.match_info
+    return "/".join(info.get(k, "") for k in ("channel_id", "guild_id", "app_id", "token"))
 
 
 _DEFAULT_MESSAGES = {

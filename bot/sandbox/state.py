@@ -85,6 +85,7 @@ class User:
             "premium_type": 0,
             "banner": None,
             "accent_color": None,
+            "primary_guild": None,
         }
 
 
@@ -126,6 +127,7 @@ class Member:
             "user": self.user.payload(),
             "nick": self.nick,
             "avatar": None,
+            "banner": None,
             "roles": [str(r) for r in self.role_ids],
             "joined_at": iso(self.joined_at),
             "premium_since": None,
@@ -174,6 +176,7 @@ class Channel:
             return {
                 "id": str(self.id),
                 "type": DM,
+                "flags": 0,
                 "last_message_id": str(self.last_message_id) if self.last_message_id else None,
                 "recipients": [{"id": str(self.recipient_id)}],
             }
