@@ -381,6 +381,12 @@ def _command(command: JSON, at: Path, errors: FormErrors) -> None:
     characters."""
     kind = command.get("type") or CHAT_INPUT
     description = command.get("description")
+    if "nsfw" in command and not isinstance(command["nsfw"], bool | None):  # not in the spec
+        errors.add(
+            [*at, "nsfw"],
+            "BOOLEAN_TYPE_CONVERT",
+            f'Could not interpret "{command["nsfw"]}" as boolean.',
+        )
     if kind == CHAT_INPUT:
         _name(command.get("name"), [*at, "name"], errors)
         if not isinstance(description, str) or not 1 <= len(description) <= 100:
