@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.sandbox import interactions as ix
 from bot.sandbox.checks import RequestChecks
+from bot.sandbox.control import SandboxControl
 from bot.sandbox.gateway import Gateway
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
@@ -88,36 +89,13 @@ class DiscordEmulator:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.add_routes(self._rest.routes())
         app.router.add_get("/gateway", self.gateway.handle)
-        app.router.add_post("/_sandbox/faults", self._control_fault)
         control = SandboxControl(self)
+        app.router.add_post("/_sandbox/faults", control.faults)
         app.router.add_post("/_sandbox/command", control.command)
         app.router.add_post("/_sandbox/click", control.click)
         app.router.add_post("/_sandbox/submit", control.submit)
         app.router.add_post("/_sandbox/say", control.say)
         return app
-
-    async def _control_fault(self, request: web.Request) -> web.Response:
-        """Control endpoint: make Discord fail the next matching call(s), e.g. channel creation."""
-        body = await request.json() if request.body_exists else {}
-        fault = self.inject_fault(
-            str(body.get("method", "POST")),
-            str(body.get("route", "/guilds/{guild_id}/channels")),
-            int(body.get("status", 403)),
-            code=int(body.get("code", 50013)),
-            times=int(body.get("times", 1)),
-        )
-        return web.json_response(
-            {
-                "ok": True,
-                "fault": {
-                    "method": fault.method,
-                    "route": fault.route,
-                    "status": fault.status,
-                    "code": fault.code,
-                    "times": fault.remaining,
-                },
-            }
-        )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._runner = web.AppRunner(
@@ -411,85 +389,3 @@ async def _peek_body(request: web.Request) -> Any:
         except ValueError:
             return None
     return {"content_type": request.content_type, "length": request.content_length}
-
-
-_OPTION_TYPES = {str: 3, int: 4, bool: 5}
-
-
-class SandboxControl:
-    """Act as the emulated server's members over HTTP, for people trying the sandbox by hand.
-
-    Every endpoint takes JSON with `user_id` (default: the first member with Manage Server) and
-    `channel_id` (default: the first text channel), and answers with what the bot answered.
-    """
-
-    def __init__(self, emu: DiscordEmulator) -> None:
-        self._emu = emu
-
-    def _context(self, body: JSON) -> tuple[int, int, int]:
-        state = self._emu.state
-        guild = next(iter(state.guilds.values()))
-        admin = next(
-            (
-                m.user.id
-                for m in guild.members.values()
-                if guild.permissions(m.user.id) & (1 << 5)
-                and not m.user.bot
-                and m.user.id != guild.owner_id
-            ),
-            guild.owner_id,
-        )
-        text = next(c.id for c in guild.channels.values() if c.type == 0)
-        return guild.id, int(body.get("user_id") or admin), int(body.get("channel_id") or text)
-
-    async def _answer(self, record: ix.InteractionRecord) -> web.Response:
-        try:
-            response = await record.wait_response(timeout=5)
-            if response.get("type") == ix.DEFERRED_CHANNEL_MESSAGE:
-                await record.wait_followup(timeout=30)
-        except TimeoutError:
-            return web.json_response({"ok": False, "error": "the bot did not answer"}, status=504)
-        return web.json_response(
-            {"ok": True, "response": record.responses[0], "followups": record.followups}
-        )
-
-    async def command(self, request: web.Request) -> web.Response:
-        """`{"command": "panel create", "options": {"title": "Support"}}`."""
-        body = await request.json()
-        guild, user, channel = self._context(body)
-        raw = body.get("options") or {}
-        options = (
-            raw
-            if isinstance(raw, list)
-            else [
-                {"name": k, "type": _OPTION_TYPES.get(type(v), 3), "value": v}
-                for k, v in raw.items()
-            ]
-        )
-        record = await self._emu.run_command(guild, user, channel, str(body["command"]), options)
-        return await self._answer(record)
-
-    async def click(self, request: web.Request) -> web.Response:
-        """`{"message_id": "…", "custom_id": "rmp:open:btn_help"}`."""
-        body = await request.json()
-        guild, user, channel = self._context(body)
-        record = await self._emu.click_button(
-            guild, user, channel, int(body["message_id"]), str(body["custom_id"])
-        )
-        return await self._answer(record)
-
-    async def submit(self, request: web.Request) -> web.Response:
-        """`{"custom_id": "rmp:form:btn_help", "values": {"qst_help_topic": "…"}}`."""
-        body = await request.json()
-        guild, user, channel = self._context(body)
-        record = await self._emu.submit_modal(
-            guild, user, channel, str(body["custom_id"]), dict(body.get("values") or {})
-        )
-        return await self._answer(record)
-
-    async def say(self, request: web.Request) -> web.Response:
-        """`{"content": "hello"}`: a member writes in a channel."""
-        body = await request.json()
-        _, user, channel = self._context(body)
-        message = await self._emu.send_user_message(channel, user, str(body["content"]))
-        return web.json_response({"ok": True, "message_id": str(message.id)})
