@@ -24,6 +24,7 @@ from bot.core.panel_file import load_panels
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.state import (
     ATTACH_FILES,
+    DM,
     EMBED_LINKS,
     GUILD_CATEGORY,
     JSON,
@@ -209,10 +210,15 @@ def example_curl(api_url: str, user_id: int) -> str:
 
 
 class Narrator:
-    """Prints what the bot did in the emulated Discord, so a person can see it without a client."""
+    """Prints every change the bot makes in the emulated Discord, so a person can see it without a
+    client: channels created, renamed, moved, re-permissioned and deleted; messages (with their
+    attachments) sent, edited and deleted; DMs with the recipient's name."""
 
     def __init__(self, state: DiscordState) -> None:
         self._state = state
+        self._channels: dict[str, JSON] = {
+            str(c.id): c.payload() for c in state.channels.values() if c.type != DM
+        }
 
     def _name(self, target_id: int, guild: Guild) -> str:
         if target_id == guild.id:
@@ -223,30 +229,82 @@ class Narrator:
         return f"@{user.username}" if user else str(target_id)
 
     def __call__(self, event: str, payload: JSON) -> None:
+        bot = str(self._state.bot.id)
         if event == "CHANNEL_CREATE":
+            self._channels[payload["id"]] = payload
             self._channel(payload)
-        elif event == "MESSAGE_CREATE" and payload["author"]["id"] == str(self._state.bot.id):
+        elif event == "CHANNEL_UPDATE":
+            before = self._channels.get(payload["id"])
+            self._channels[payload["id"]] = payload
+            if before is not None:
+                self._channel_update(before, payload)
+        elif event == "MESSAGE_CREATE" and payload["author"]["id"] == bot:
             self._message(payload)
         elif event == "CHANNEL_DELETE":
+            self._channels.pop(payload["id"], None)
             print(f"[discord] #{payload['name']} deleted", flush=True)
-        elif event == "MESSAGE_UPDATE" and payload["author"]["id"] == str(self._state.bot.id):
-            print(f"[discord] message {payload['id']} edited", flush=True)
+        elif event == "MESSAGE_UPDATE" and payload["author"]["id"] == bot:
+            print(
+                f"[discord] message {payload['id']} edited: {payload['content']!r}"
+                + self._attachments(payload),
+                flush=True,
+            )
+        elif event == "MESSAGE_DELETE":
+            channel = self._state.channels.get(int(payload["channel_id"]))
+            where = f" in #{channel.name}" if channel else ""
+            print(f"[discord] message {payload['id']} deleted{where}", flush=True)
+
+    def _overwrite_line(self, ow: JSON, guild: Guild) -> str:
+        allow, deny = _perm_names(int(ow["allow"])), _perm_names(int(ow["deny"]))
+        parts = ([f"allow {allow}"] if allow else []) + ([f"deny {deny}"] if deny else [])
+        return f"          {self._name(int(ow['id']), guild)}: {'; '.join(parts) or 'nothing'}"
 
     def _channel(self, payload: JSON) -> None:
         guild = self._state.guilds[int(payload["guild_id"])]
         parent = guild.channels.get(int(payload["parent_id"] or 0))
         where = f" in category {parent.name!r}" if parent else ""
         lines = [f"[discord] #{payload['name']} created{where}"]
-        for ow in payload["permission_overwrites"]:
-            allow, deny = _perm_names(int(ow["allow"])), _perm_names(int(ow["deny"]))
-            parts = ([f"allow {allow}"] if allow else []) + ([f"deny {deny}"] if deny else [])
-            lines.append(f"          {self._name(int(ow['id']), guild)}: {'; '.join(parts)}")
+        lines += [self._overwrite_line(ow, guild) for ow in payload["permission_overwrites"]]
         print("\n".join(lines), flush=True)
+
+    def _channel_update(self, before: JSON, after: JSON) -> None:
+        guild = self._state.guilds[int(after["guild_id"])]
+        name = after["name"]
+        lines = []
+        if before["name"] != name:
+            lines.append(f"[discord] #{before['name']} renamed to #{name}")
+        if before.get("parent_id") != after.get("parent_id"):
+            parent = guild.channels.get(int(after["parent_id"] or 0))
+            where = f"to category {parent.name!r}" if parent else "out of its category"
+            lines.append(f"[discord] #{name} moved {where}")
+        if before.get("topic") != after.get("topic"):
+            lines.append(f"[discord] #{name} topic set to {after.get('topic')!r}")
+        old = {ow["id"]: ow for ow in before["permission_overwrites"]}
+        new = {ow["id"]: ow for ow in after["permission_overwrites"]}
+        changed = [ow for key, ow in new.items() if old.get(key) != ow]
+        removed = [key for key in old if key not in new]
+        if changed or removed:
+            lines.append(f"[discord] #{name} permissions changed")
+            lines += [self._overwrite_line(ow, guild) for ow in changed]
+            lines += [f"          {self._name(int(key), guild)}: removed" for key in removed]
+        if lines:
+            print("\n".join(lines), flush=True)
+
+    @staticmethod
+    def _attachments(payload: JSON) -> str:
+        return "".join(
+            f"\n          attachment {a['filename']} ({a['size']} bytes)"
+            for a in payload.get("attachments", [])
+        )
 
     def _message(self, payload: JSON) -> None:
         channel = self._state.channels.get(int(payload["channel_id"]))
-        name = channel.name if channel else payload["channel_id"]
-        lines = [f"[discord] message {payload['id']} in #{name}: {payload['content']!r}"]
+        if channel is not None and channel.type == DM:
+            user = self._state.users.get(channel.recipient_id)
+            where = f"DM to @{user.username if user else channel.recipient_id}"
+        else:
+            where = f"in #{channel.name if channel else payload['channel_id']}"
+        lines = [f"[discord] message {payload['id']} {where}: {payload['content']!r}"]
         message = self._state.messages.get(int(payload["channel_id"]), {}).get(int(payload["id"]))
         if message is not None and message.allowed_mentions is not None:
             lines.append(f"          allowed mentions: {json.dumps(message.allowed_mentions)}")
@@ -256,7 +314,7 @@ class Narrator:
         buttons = [c.get("label") for row in payload["components"] for c in row["components"]]
         if buttons:
             lines.append(f"          buttons: {buttons}")
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines) + self._attachments(payload), flush=True)
 
 
 _PERMISSION_NAMES = {
