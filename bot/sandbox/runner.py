@@ -186,7 +186,8 @@ def state_document(
                         "label": b.label,
                         "max_open": b.max_open,
                         "questions": [
-                            {"label": q.label, "required": q.required} for q in b.questions
+                            {"id": q.question_id, "label": q.label, "required": q.required}
+                            for q in b.questions
                         ],
                     }
                     for b in panel.buttons
@@ -379,4 +380,65 @@ async def run_sandbox(
             await stop.wait()
         finally:
             await app.stop()
+            await emu.stop()
+
+
+def emulator_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> str:
+    """A config.toml for `rimpllee run` against this emulator (JSON strings are TOML strings)."""
+    return (
+        "# Written by `rimpllee emulator`: the bot against the emulated Discord.\n"
+        f"[discord]\ntoken = {json.dumps(emu.token)}\nrest_url = {json.dumps(emu.rest_url)}\n"
+        f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
+        f"[database]\npath = {json.dumps(str(database))}\n"
+    )
+
+
+def _fresh_bot_database(data_dir: Path) -> Path:
+    """Each run seeds a fresh database for the bot, as the emulated server starts fresh."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for stale in data_dir.glob("bot.db*"):
+        stale.unlink()
+    return (data_dir / "bot.db").absolute()
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+async def run_emulator(*, state_file: Path, port: int, http_port: int, data_dir: Path) -> None:
+    """The emulated Discord alone, seeded like the sandbox, for `rimpllee run` in another process:
+    it writes the bot's config (token, REST URL, a seeded database) and a state file."""
+    emu = DiscordEmulator(DiscordState(fixed_ids_ms=SANDBOX_EPOCH_MS))
+    world = seed(emu.state)
+    emu.owner_id = world.owner.id
+    emu.observers.append(Narrator(emu.state))
+    with shutdown_signals() as stop:
+        await emu.start(port=port)
+        try:
+            database = _fresh_bot_database(data_dir)
+            panel = await seed_database(database, world)
+            config = data_dir / "config.toml"
+            write_text(config, emulator_config(emu, http_port=http_port, database=database))
+            api_url = f"http://127.0.0.1:{http_port}/api/v1"
+            document = state_document(world, emu, api_url, panel)
+            base = emu.rest_url.removesuffix("/api/v10")
+            document |= {
+                "discord_token": emu.token,
+                "control_url": base + "/_sandbox",
+                "config_path": str(config),
+                "database_path": str(database),
+            }
+            write_state_file(state_file, document)
+            print(
+                f"Emulated Discord is up.\n"
+                f"  REST:        {emu.rest_url}\n"
+                f"  Control:     {base}/_sandbox\n"
+                f"  State file:  {state_file}\n\n"
+                f"Run the bot against it:\n  rimpllee run --config {config}\n\n"
+                "Press Ctrl+C to stop.",
+                flush=True,
+            )
+            await stop.wait()
+        finally:
             await emu.stop()
