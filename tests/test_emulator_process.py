@@ -69,17 +69,22 @@ async def test_the_bot_runs_against_the_standalone_emulator(
 
     member = state["member_ids"][0]
     async with aiohttp.ClientSession() as http:
-        opened = await http.post(
-            state["api_url"] + "/tickets",
-            headers={"Authorization": f"Bearer {state['api_key']}"},
-            json={
-                "userId": member,
-                "panelId": panel["id"],
-                "buttonId": help_button["id"],
-                "answers": [{"label": question["label"], "value": "Refund"}],
-            },
-        )
-        ticket = await opened.json()
+        async with asyncio.timeout(30):
+            while True:  # healthy, but 503 not_ready until the server's guild is in its cache
+                opened = await http.post(
+                    state["api_url"] + "/tickets",
+                    headers={"Authorization": f"Bearer {state['api_key']}"},
+                    json={
+                        "userId": member,
+                        "panelId": panel["id"],
+                        "buttonId": help_button["id"],
+                        "answers": [{"label": question["label"], "value": "Refund"}],
+                    },
+                )
+                ticket = await opened.json()
+                if opened.status != 503 or ticket["error"]["code"] != "not_ready":
+                    break
+                await asyncio.sleep(0.1)
         assert opened.status == 200, ticket
         channel = await http.get(
             f"{state['discord_rest_url']}/channels/{ticket['ticket']['channelId']}",
