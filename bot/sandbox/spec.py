@@ -38,13 +38,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from bot.sandbox.state import JSON
 from bot.sandbox.validation import FormErrors
 
-SPEC_URI = "urn:discord-api-spec"
 SPEC_FILE = "discord_spec/openapi.json"
 _UNION = "x-rimpllee-union"
 _PERMISSION_FIELDS = frozenset({"allow", "deny", "permissions", "default_member_permissions"})
@@ -127,13 +124,43 @@ def _prepare(document: JSON) -> JSON:
                 annotate(value)
 
     annotate(document)
+    _inline(document)
     return document
+
+
+def _inline(document: JSON) -> None:
+    """Every `$ref` replaced by the schema it names (the same dict, so recursive schemas become
+    cycles, which validation walks only as deep as the instance): no lookups per request."""
+
+    def target(ref: str) -> Any:
+        node = _pointer(document, ref)
+        for _ in range(20):
+            if not (isinstance(node, dict) and set(node) == {"$ref"}):
+                break
+            node = _pointer(document, node["$ref"])
+        return node
+
+    def walk(node: Any) -> None:
+        children = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in list(children):
+            if isinstance(child, dict) and "$ref" in child:
+                if set(child) == {"$ref"}:
+                    node[key] = target(child["$ref"])
+                    continue
+                walk(child)
+                ref = child.pop("$ref")
+                child["allOf"] = [*child.get("allOf", []), target(ref)]
+            elif isinstance(child, dict | list):
+                walk(child)
+
+    walk(document)
 
 
 def _pointer(document: JSON, ref: str) -> Any:
     node: Any = document
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
+    for part in ref.removeprefix("#").removeprefix("/").split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
     return node
 
 
@@ -290,8 +317,6 @@ class DiscordSpec:
 
     def __init__(self, document: JSON) -> None:
         self.document = _prepare(document)
-        resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
-        self._registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
         self._by_shape: dict[tuple[str, int], list[tuple[str, str]]] = {}
         for path, item in self.document["paths"].items():
             for method in _METHODS:
@@ -308,8 +333,7 @@ class DiscordSpec:
         return cls(json.loads(text))
 
     def _validator(self, pointer: str) -> Validator:
-        schema = {"$ref": f"{SPEC_URI}#{pointer}"}
-        validator: Validator = _Validator(schema, registry=self._registry)
+        validator: Validator = _Validator(_pointer(self.document, pointer))
         return validator
 
     def _schema(self, schema: Any) -> Any:
