@@ -891,3 +891,47 @@ async def test_the_same_requests_made_valid_are_accepted(
             assert answer.status in (200, 201, 204), (path, await answer.text())
     record = emulator.interactions_by_token[targets["token"]]
     assert record.responses[0]["type"] == ix.MODAL
+
+
+GARBAGE_BODIES: list[Any] = [
+    [],
+    "text",
+    7,
+    None,
+    {"type": "x", "name": 5, "id": {}, "parent_id": [], "recipient_id": {"a": 1}},
+    {"permission_overwrites": "all", "components": {"a": 1}, "embeds": "e", "flags": "f"},
+    {"data": "x", "allowed_mentions": [], "options": 3, "content": ["a"]},
+    [{"name": None, "options": [{"type": "s"}]}],
+]
+
+
+async def test_no_malformed_request_on_any_route_gets_a_500(
+    emulator: DiscordEmulator, targets: dict[str, str]
+) -> None:
+    """Every route the emulator serves, with bodies and queries of the wrong shape: refused
+    (4xx), never an emulator failure."""
+    routes = {
+        (route.method, route.resource.canonical)
+        for route in emulator.app().router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/api/v10")
+    }
+    fill = {
+        "guild_id": targets["guild"], "channel_id": targets["channel"],
+        "message_id": targets["message"], "app_id": targets["app"], "token": targets["token"],
+        "interaction_id": targets["iid"], "user_id": str(emulator.state.bot.id), "target_id": "x1",
+    }  # fmt: skip
+    headers = {"Authorization": f"Bot {emulator.token}"}
+    async with aiohttp.ClientSession() as session:
+        for method, canonical in sorted(routes):
+            if method == "HEAD":
+                continue
+            url = emulator.rest_url.removesuffix("/api/v10") + canonical.format(**fill)
+            for body in GARBAGE_BODIES:
+                answer = await session.request(
+                    method, url + "?limit=x&after=-&before=[]", json=body, headers=headers
+                )
+                assert answer.status < 500, (method, canonical, body, await answer.text())
+            if method == "GET":  # and well-formed: its answer is checked against the spec
+                answer = await session.get(url, headers=headers)
+                assert answer.status < 500, (method, canonical, await answer.text())
+    assert emulator.internal_errors == []
