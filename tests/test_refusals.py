@@ -879,6 +879,21 @@ async def test_the_same_requests_made_valid_are_accepted(
     headers = {"Authorization": f"Bot {emulator.token}"}
     valid = [
         ("PUT", "/applications/{app}/commands", [COMMAND]),
+        # The spec's quirks, read as Discord reads them (bot/sandbox/spec.py): permissions as
+        # strings or integers, snowflakes as strings or integers, unknown fields ignored.
+        ("PUT", "/applications/{app}/commands", command(default_member_permissions="32")),
+        ("PUT", "/applications/{app}/commands", command(default_member_permissions=32, x=1)),
+        (
+            "PATCH",
+            "/channels/{channel}",
+            {
+                "parent_id": int(targets["category"]),
+                "permission_overwrites": [
+                    {"id": int(targets["guild"]), "type": 0, "allow": "1024", "deny": 2048}
+                ],
+            },
+        ),
+        ("PUT", "/channels/{channel}/permissions/{guild}", {"type": 0, "allow": "1024"}),
         ("POST", "/channels/{channel}/messages", {"content": "x", "components": [ROW]}),
         ("PATCH", "/channels/{channel}", {"name": "renamed", "topic": "t" * 1024}),
         ("GET", "/channels/{channel}/messages?after=1&limit=100", None),

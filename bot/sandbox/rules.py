@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.sandbox import interactions as ix
 from bot.sandbox.state import JSON
 from bot.sandbox.validation import FormErrors
 
@@ -18,7 +19,6 @@ Path = list[str | int]
 
 # Message flags (docs: resources/message#message-object-message-flags).
 SUPPRESS_EMBEDS = 1 << 2
-EPHEMERAL = 1 << 6
 SUPPRESS_NOTIFICATIONS = 1 << 12
 IS_VOICE_MESSAGE = 1 << 13
 IS_COMPONENTS_V2 = 1 << 15
@@ -33,20 +33,20 @@ IS_COMPONENTS_V2 = 1 << 15
 # docs: resources/webhook#edit-webhook-message-jsonform-params (as edit message)
 CREATE_FLAGS = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_VOICE_MESSAGE | IS_COMPONENTS_V2
 EDIT_FLAGS = SUPPRESS_EMBEDS | IS_COMPONENTS_V2
-INTERACTION_FLAGS = CREATE_FLAGS | EPHEMERAL
+INTERACTION_FLAGS = CREATE_FLAGS | ix.EPHEMERAL
 
 # Interaction and callback types (docs: interactions/receiving-and-responding
 #   #interaction-object-interaction-type, #interaction-response-object-interaction-callback-type).
-PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
+PING, PONG, LAUNCH_ACTIVITY = 1, 1, 12
+_MESSAGE = {ix.CHANNEL_MESSAGE, ix.DEFERRED_CHANNEL_MESSAGE}
+_UPDATE = {ix.DEFERRED_UPDATE_MESSAGE, ix.UPDATE_MESSAGE}
 CALLBACKS_FOR = {
-    PING: {1},
-    APPLICATION_COMMAND: {4, 5, 9, 12},
-    MESSAGE_COMPONENT: {4, 5, 6, 7, 9, 12},
-    AUTOCOMPLETE: {8},
-    MODAL_SUBMIT: {4, 5, 6, 7},
+    PING: {PONG},
+    ix.APPLICATION_COMMAND: {*_MESSAGE, ix.MODAL, LAUNCH_ACTIVITY},
+    ix.MESSAGE_COMPONENT: {*_MESSAGE, *_UPDATE, ix.MODAL, LAUNCH_ACTIVITY},
+    ix.AUTOCOMPLETE: {ix.AUTOCOMPLETE_RESULT},
+    ix.MODAL_SUBMIT: {*_MESSAGE, *_UPDATE},
 }
-CALLBACK_MESSAGE_TYPES = {4, 7}
-CALLBACK_MODAL = 9
 
 # Application commands (docs: interactions/application-commands#application-command-object).
 CHAT_INPUT = 1
@@ -293,13 +293,13 @@ def _callback(body: JSON, interaction_type: int | None, errors: FormErrors) -> N
     data = body.get("data")
     if not isinstance(data, dict):
         return
-    if kind in CALLBACK_MESSAGE_TYPES:
+    if kind in (ix.CHANNEL_MESSAGE, ix.UPDATE_MESSAGE):
         _message(data, ["data"], INTERACTION_FLAGS, errors)
-    elif kind == 5:
+    elif kind == ix.DEFERRED_CHANNEL_MESSAGE:
         flags = data.get("flags")
         if isinstance(flags, int) and flags & ~INTERACTION_FLAGS:
             errors.add(["data", "flags"], "MESSAGE_INVALID_FLAGS", "Invalid flags.")
-    elif kind == CALLBACK_MODAL:
+    elif kind == ix.MODAL:
         _modal(data, errors)
 
 
