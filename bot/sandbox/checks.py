@@ -29,6 +29,11 @@ class RequestChecks:
             channel_type=self._channel_type, interaction_type=self._interaction_type
         )
 
+    def warm(self, routes: list[web.RouteDef]) -> None:
+        """Build the validators of every route served now, so no request pays for it."""
+        for route in routes:
+            self.spec.operation(route.method, route.path.removeprefix(PREFIX))
+
     def _channel_type(self, raw: str) -> int | None:
         channel = self._emu.state.channels.get(int(raw)) if raw.isdigit() else None
         return None if channel is None else channel.type

@@ -87,7 +87,9 @@ class DiscordEmulator:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
-        app.add_routes(self._rest.routes())
+        routes = self._rest.routes()
+        app.add_routes(routes)
+        self.checks.warm(routes)
         app.router.add_get("/gateway", self.gateway.handle)
         control = SandboxControl(self)
         app.router.add_post("/_sandbox/faults", control.faults)
