@@ -950,3 +950,24 @@ async def test_no_malformed_request_on_any_route_gets_a_500(
                 answer = await session.get(url, headers=headers)
                 assert answer.status < 500, (method, canonical, await answer.text())
     assert emulator.internal_errors == []
+
+
+async def test_a_multipart_bodys_payload_json_is_checked_like_a_json_body(
+    emulator: DiscordEmulator, targets: dict[str, str]
+) -> None:
+    """Attachments come as multipart/form-data; its `payload_json` is refused as a JSON body is."""
+    url = f"{emulator.rest_url}/channels/{targets['channel']}/messages"
+    headers = {"Authorization": f"Bot {emulator.token}"}
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        for payload in ({"content": "x" * 2001}, {"content": "transcript"}):
+            form = aiohttp.FormData()
+            form.add_field("payload_json", json.dumps(payload), content_type="application/json")
+            form.add_field("files[0]", b"<html></html>", filename="t.html")
+            async with session.post(url, data=form, headers=headers) as answer:
+                answers.append((answer.status, await answer.json()))
+    (refused, refusal), (accepted, message) = answers
+    assert (refused, refusal["code"]) == (400, 50035)
+    assert "content" in refusal["errors"]
+    assert accepted == 200
+    assert message["attachments"][0]["filename"] == "t.html"

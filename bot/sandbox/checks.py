@@ -81,6 +81,8 @@ async def read_body(request: web.Request) -> tuple[bool, Any]:
     """The JSON body (a multipart body's `payload_json`); (False, None) when there is none."""
     if not request.body_exists:
         return False, None
+    if request.content_type not in ("application/json", "multipart/form-data"):
+        return False, None  # a form body (OAuth2's token exchange) is its handler's to read
     raw = await request.read()
     if request.content_type == "multipart/form-data":
         parts = parse_multipart(request.headers.get("Content-Type", ""), raw)

@@ -23,7 +23,8 @@ How the spec is read, deliberately (its quirks, all handled here and nowhere els
 7. `format` (int32, int64, uri, date-time, …) is not checked; lengths, ranges, patterns, enums,
    item counts and required fields are.
 8. `multipart/form-data` bodies are checked as their `payload_json` part against the operation's
-   `application/json` schema (the spec's multipart schema adds only the `files[n]` parts).
+   `application/json` schema (the spec's multipart schema adds only the `files[n]` parts);
+   `application/x-www-form-urlencoded` bodies (OAuth2's token exchange) are left to their handler.
 """
 
 from __future__ import annotations
