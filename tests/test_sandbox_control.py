@@ -206,6 +206,8 @@ CONTROL_REFUSALS: list[tuple[str, Any, int, str]] = [
     ("say", {"content": 5}, 400, "content must be text"),
     ("faults", {"status": "many"}, 400, "must be integers"),
     ("faults", {"status": 200}, 400, "400-599"),
+    ("rate-limits", {"per_route": "lots"}, 400, "must be numbers"),
+    ("rate-limits", {"per_route": 0}, 400, "at least 1"),
 ]
 
 
@@ -236,3 +238,18 @@ async def test_a_click_on_a_component_the_message_lacks_is_refused(
     )
     assert got == 404
     assert "has no component 'rmp:open:btn_help'" in answer["error"]
+
+
+async def test_rate_limits_are_tightened_and_restored_over_http(
+    emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    status, answer = await post(emulator, "rate-limits", {"per_route": 1, "window_s": 5})
+    assert (status, answer["limits"]["per_route"]) == (200, 1)
+    url = f"{emulator.rest_url}/channels/{world.panel_channel_id}/messages"
+    headers = {"Authorization": f"Bot {emulator.token}"}
+    async with aiohttp.ClientSession() as http:
+        statuses = [(await http.get(url, headers=headers)).status for _ in range(2)]
+        assert statuses == [200, 429]
+        status, answer = await post(emulator, "rate-limits", {})
+        assert answer["limits"] == {"per_route": 50, "window_s": 1.0, "global_per_s": None}
+        assert (await http.get(url, headers=headers)).status == 200

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.sandbox import interactions as ix
+from bot.sandbox.ratelimit import Limits
 from bot.sandbox.state import GUILD_TEXT, JSON, MANAGE_GUILD, Channel, Guild
 
 if TYPE_CHECKING:
@@ -268,6 +269,35 @@ class SandboxControl:
                     "status": fault.status,
                     "code": fault.code,
                     "times": fault.remaining,
+                },
+            }
+        )
+
+    @endpoint
+    async def rate_limits(self, body: JSON) -> web.Response:
+        """`{"per_route": 2, "window_s": 0.5, "global_per_s": 50}`: Discord's limits, tightened
+        (or loosened) so a client's rate-limit handling can be tested; `{}` restores the default."""
+        defaults = Limits()
+        try:
+            per_route = int(body.get("per_route", defaults.per_route))
+            window_s = float(body.get("window_s", defaults.window_s))
+            raw_global = body.get("global_per_s", defaults.global_per_s)
+            global_per_s = None if raw_global is None else int(raw_global)
+        except (TypeError, ValueError):
+            raise ControlError(
+                400, "per_route, window_s and global_per_s must be numbers"
+            ) from None
+        if per_route < 1 or window_s <= 0 or (global_per_s is not None and global_per_s < 1):
+            raise ControlError(400, "per_route and global_per_s must be at least 1, window_s > 0")
+        self._emu.rate_limiter.tight(per_route, window_s, global_per_s)
+        limits = self._emu.rate_limiter.limits
+        return web.json_response(
+            {
+                "ok": True,
+                "limits": {
+                    "per_route": limits.per_route,
+                    "window_s": limits.window_s,
+                    "global_per_s": limits.global_per_s,
                 },
             }
         )

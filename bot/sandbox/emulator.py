@@ -97,6 +97,7 @@ class DiscordEmulator:
         app.router.add_post("/_sandbox/click", control.click)
         app.router.add_post("/_sandbox/submit", control.submit)
         app.router.add_post("/_sandbox/say", control.say)
+        app.router.add_post("/_sandbox/rate-limits", control.rate_limits)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
