@@ -89,6 +89,36 @@ async def _sandbox(state_file: Path, port: int, discord_port: int, data_dir: Pat
     )
 
 
+async def _emulator(state_file: Path, port: int, http_port: int, data_dir: Path) -> None:
+    from bot.sandbox.runner import run_emulator  # noqa: PLC0415
+
+    setup_logging("INFO")
+    await run_emulator(state_file=state_file, port=port, http_port=http_port, data_dir=data_dir)
+
+
+def _add_emulator_command(commands: Any) -> None:
+    emulator = commands.add_parser(
+        "emulator",
+        help="run only the emulated Discord (seeded like the sandbox) for `rimpllee run`",
+    )
+    emulator.add_argument(
+        "--state-file",
+        type=Path,
+        default=Path("data/emulator.json"),
+        help="where to write its URLs, token and IDs (JSON)",
+    )
+    emulator.add_argument("--port", type=int, default=8081, help="its port (0: any free)")
+    emulator.add_argument(
+        "--http-port", type=int, default=8080, help="the HTTP API port written in the bot's config"
+    )
+    emulator.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data/emulator"),
+        help="where the bot's config.toml and seeded database are written",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rimpllee", description="Self-hosted Discord ticket bot with a public REST API."
@@ -129,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="the application ID (Developer Portal → General Information) instead of the token's",
     )
+    _add_emulator_command(commands)
     add_admin_commands(commands)
     return parser
 
@@ -156,6 +187,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         job = lambda: _run(args.config)  # noqa: E731
     elif args.command in ("apikey", "blacklist", "panel"):
         job = lambda: run_admin(args)  # noqa: E731
+    elif args.command == "emulator":
+        job = lambda: _emulator(  # noqa: E731
+            args.state_file, args.port, args.http_port, args.data_dir
+        )
     else:
         job = lambda: _sandbox(  # noqa: E731
             args.state_file, args.port, args.discord_port, args.data_dir

@@ -54,6 +54,7 @@ from bot.app import Rimpllee
 from bot.core.admin import ApiKeys
 from bot.core.limits import FailureLimiter
 from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.ratelimit import Limits
 from bot.sandbox.runner import (
     DEMO_API_KEY,
     DEMO_PANEL_ID,
@@ -337,6 +338,7 @@ class Report:
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
     profile_429: str = ""
     transcripts: dict[str, Any] = field(default_factory=dict)
+    emulator: dict[str, float] = field(default_factory=dict)
 
 
 def open_body(user_id: int) -> bytes:
@@ -537,7 +539,10 @@ async def run(settings: Settings) -> Report:
     errors = LoopErrors()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(errors.handler)
-    emu = DiscordEmulator()
+    # The bot is measured here, not the emulator: no answer checks, and rate limits roomy enough
+    # that hikari never waits on them (its rate limiter still runs on the headers).
+    emu = DiscordEmulator(check_responses=False)
+    emu.rate_limiter.limits = Limits(per_route=1_000_000)
     world = seed(emu.state, member_count=settings.members)
     emu.owner_id = world.owner.id
     clock = FakeClock()
@@ -566,6 +571,7 @@ async def run(settings: Settings) -> Report:
                 report.transcripts = await transcript_bench(
                     emu, world, bot, clock, settings.transcript_messages
                 )
+            await emulator_checks(report, emu, world, session)
         report.peak_rss_mib["load generator"] = load.peak_rss_kib / 1024
     pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     if pending:
@@ -577,6 +583,60 @@ async def run(settings: Settings) -> Report:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     report.peak_rss_mib = {"server process": peak / 1024, **report.peak_rss_mib}
     return report
+
+
+EMULATOR_SAMPLES = 300
+SPEC_LOAD_TIMER = """
+import time
+import bot.sandbox.spec as spec
+started = time.perf_counter()
+spec.DiscordSpec.load().operation("POST", "/channels/1/messages")
+print((time.perf_counter() - started) * 1000)
+"""
+
+
+async def emulator_checks(
+    report: Report, emu: DiscordEmulator, world: SandboxWorld, session: aiohttp.ClientSession
+) -> None:
+    """What checking requests against Discord's spec costs the emulator: the spec's load (once
+    per process) and a message post with the checks against the same post without them."""
+    # Loaded in a child process, so this process's peak RSS stays the bot's and one emulator's.
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SPEC_LOAD_TIMER, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await child.communicate()
+    load_ms = float(out)
+    url = f"{emu.rest_url}/channels/{world.panel_channel_id}/messages"
+    headers = {"Authorization": f"Bot {emu.token}"}
+    body = {
+        "content": "hello",
+        "embeds": [
+            {"title": "Ticket", "description": "d", "fields": [{"name": "a", "value": "b"}]}
+        ],
+        "components": [
+            {"type": 1, "components": [{"type": 2, "style": 4, "label": "Close", "custom_id": "c"}]}
+        ],
+        "allowed_mentions": {"parse": []},
+    }
+
+    async def post_all() -> float:
+        begun = time.perf_counter()
+        for _ in range(EMULATOR_SAMPLES):
+            async with session.post(url, json=body, headers=headers) as answer:
+                assert answer.status == 200
+        return (time.perf_counter() - begun) / EMULATOR_SAMPLES * 1e6
+
+    await post_all()  # warm-up: validators built on first use
+    emu.checks.enabled = False
+    unchecked = await post_all()
+    emu.checks.enabled = True
+    checked = await post_all()
+    report.emulator = {
+        "spec_load_ms": load_ms,
+        "post_checked_us": checked,
+        "post_unchecked_us": unchecked,
+        "checked_over_unchecked": checked / unchecked,
+    }
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -636,6 +696,12 @@ def render(report: Report, wall_s: float) -> str:
         "Peak RSS  "
         + "   ".join(f"{name} {mib:.1f} MiB" for name, mib in report.peak_rss_mib.items()),
         f"Wall time {wall_s:.1f} s",
+        "",
+        f"Emulator: Discord's spec loaded and prepared in {report.emulator['spec_load_ms']:.0f} ms"
+        " (once per process)",
+        f"  POST a message (embed + button), sequential: {report.emulator['post_checked_us']:.0f}"
+        f" us checked vs {report.emulator['post_unchecked_us']:.0f} us unchecked"
+        f" (ratio {report.emulator['checked_over_unchecked']:.2f})",
     ]
     if report.transcripts:
         lines += ["", *render_transcripts(report.transcripts)]

@@ -207,3 +207,18 @@ def channel_named(world: SandboxWorld, name: str) -> Channel:
 
 def role_named(world: SandboxWorld, name: str) -> Role:
     return next(r for r in world.guild.roles.values() if r.name == name)
+
+
+async def wait_healthy(url: str, proc: asyncio.subprocess.Process | None = None) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+        while True:
+            if proc is not None and proc.returncode is not None:
+                raise AssertionError(f"process exited with {proc.returncode}")
+            try:
+                async with http.get(url) as resp:
+                    if resp.status == 200:
+                        body: dict[str, Any] = await resp.json()
+                        return body
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)

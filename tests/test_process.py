@@ -8,7 +8,6 @@ import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,7 +17,7 @@ from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld
 from tests.conftest import CLI, FAKE_TOKEN, run_cli
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_healthy
 
 pytestmark = pytest.mark.asyncio
 
@@ -93,21 +92,6 @@ async def test_unreachable_rest_url_is_one_line(tmp_path: Path) -> None:
     code, _, err = await run_cli("run", "--config", str(config), cwd=tmp_path)
     assert code == 1
     assert "cannot reach Discord" in one_line(err)
-
-
-async def wait_healthy(url: str, proc: asyncio.subprocess.Process | None = None) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, asyncio.timeout(30):
-        while True:
-            if proc is not None and proc.returncode is not None:
-                raise AssertionError(f"process exited with {proc.returncode}")
-            try:
-                async with http.get(url) as resp:
-                    if resp.status == 200:
-                        body: dict[str, Any] = await resp.json()
-                        return body
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
 
 
 @pytest_asyncio.fixture

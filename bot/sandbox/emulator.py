@@ -8,11 +8,8 @@ REST requests the bot made, and inject faults on a route.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,15 +18,19 @@ from aiohttp import web
 
 from bot.sandbox import interactions as ix
 from bot.sandbox.cdn import Cdn
+from bot.sandbox.checks import RequestChecks
+from bot.sandbox.control import SandboxControl
 from bot.sandbox.gateway import Gateway
+from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
 from bot.sandbox.state import JSON, Attachment, DiscordState, Message, bot_token_for
-from bot.sandbox.validation import UPLOAD_MAX_BYTES
 
 _LOG = logging.getLogger("rimpllee.sandbox")
 
 # Routes Discord serves without the bot's token: the interaction token is the credential.
 _TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+# Routes Discord answers without rate-limit headers (hikari's routes.py agrees).
+_UNLIMITED_ROUTES = ("/interactions/", "/oauth2/token")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,13 @@ class Fault:
 class DiscordEmulator:
     """The emulated Discord: state, REST, gateway, and the means to act as its users."""
 
-    def __init__(self, state: DiscordState | None = None, *, token: str | None = None) -> None:
+    def __init__(
+        self,
+        state: DiscordState | None = None,
+        *,
+        token: str | None = None,
+        check_responses: bool = True,
+    ) -> None:
         self.state = state or DiscordState()
         self.token = token or bot_token_for(self.state.bot.id)
         self.owner_id = 0
@@ -69,6 +76,11 @@ class DiscordEmulator:
         self.gateway = Gateway(self.state, self.token, lambda: self.gateway_url)
         self.observers: list[Callable[[str, JSON], None]] = []
         self._rest = RestApi(self)
+        self.checks = RequestChecks(self)
+        self.rate_limiter = RateLimiter()
+        # Every JSON answer is checked against the spec's schema for it; a difference is an
+        # emulator failure (tests fail on those), so the bot is tested on what Discord sends.
+        self.check_responses = check_responses
         self._runner: web.AppRunner | None = None
         self._base_url = ""
 
@@ -76,39 +88,19 @@ class DiscordEmulator:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
-        app.add_routes(self._rest.routes())
+        routes = self._rest.routes()
+        app.add_routes(routes)
+        self.checks.warm(routes)
         app.add_routes(Cdn(self.state).routes())
         app.router.add_get("/gateway", self.gateway.handle)
-        app.router.add_post("/_sandbox/faults", self._control_fault)
         control = SandboxControl(self)
+        app.router.add_post("/_sandbox/faults", control.faults)
         app.router.add_post("/_sandbox/command", control.command)
         app.router.add_post("/_sandbox/click", control.click)
         app.router.add_post("/_sandbox/submit", control.submit)
         app.router.add_post("/_sandbox/say", control.say)
+        app.router.add_post("/_sandbox/rate-limits", control.rate_limits)
         return app
-
-    async def _control_fault(self, request: web.Request) -> web.Response:
-        """Control endpoint: make Discord fail the next matching call(s), e.g. channel creation."""
-        body = await request.json() if request.body_exists else {}
-        fault = self.inject_fault(
-            str(body.get("method", "POST")),
-            str(body.get("route", "/guilds/{guild_id}/channels")),
-            int(body.get("status", 403)),
-            code=int(body.get("code", 50013)),
-            times=int(body.get("times", 1)),
-        )
-        return web.json_response(
-            {
-                "ok": True,
-                "fault": {
-                    "method": fault.method,
-                    "route": fault.route,
-                    "status": fault.status,
-                    "code": fault.code,
-                    "times": fault.remaining,
-                },
-            }
-        )
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._runner = web.AppRunner(
@@ -169,6 +161,12 @@ class DiscordEmulator:
                 {"message": "500: Internal Server Error", "code": 0}, status=500
             )
         if canonical.startswith(PREFIX):
+            response.headers.update(request.get(_RATE_LIMIT_HEADERS, {}))
+            if self.check_responses and (
+                problems := self.checks.answer_problems(request, response)
+            ):
+                _LOG.error("emulator answered unlike Discord: %s", problems)
+                self.internal_errors.append(AssertionError("\n".join(problems)))
             self.requests.append(
                 RecordedRequest(request.method, route, request.path, body, response.status)
             )
@@ -180,6 +178,13 @@ class DiscordEmulator:
         needs_token = request.path.startswith(PREFIX) and not route.startswith(_TOKEN_ROUTES)
         if needs_token and request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordHTTPError(401, 0, "401: Unauthorized")
+        if request.path.startswith(PREFIX):
+            if not route.startswith(_UNLIMITED_ROUTES):
+                verdict = self.rate_limiter.hit(request.method, route, _major(request))
+                request[_RATE_LIMIT_HEADERS] = verdict.headers
+                if verdict.retry_after is not None:
+                    return web.json_response(verdict.body(), status=429)
+            await self.checks.check(request, request.path.removeprefix(PREFIX))
         for fault in self.faults:
             if fault.remaining and fault.method == request.method and fault.route == route:
                 fault.remaining -= 1
@@ -366,6 +371,15 @@ class DiscordEmulator:
         return record
 
 
+_RATE_LIMIT_HEADERS = web.RequestKey("rate_limit_headers", dict[str, str])
+
+
+def _major(request: web.Request) -> str:
+    """The major parameters of a route: its rate-limit bucket is theirs alone."""
+    info = request.match_info
+    return "/".join(info.get(k, "") for k in ("channel_id", "guild_id", "app_id", "token"))
+
+
 _DEFAULT_MESSAGES = {
     0: "500: Internal Server Error",
     50001: "Missing Access",
@@ -407,120 +421,3 @@ async def _peek_body(request: web.Request) -> Any:
         except ValueError:
             return None
     return {"content_type": request.content_type, "length": request.content_length}
-
-
-_OPTION_TYPES = {str: 3, int: 4, bool: 5}
-
-
-class SandboxControl:
-    """Act as the emulated server's members over HTTP, for people trying the sandbox by hand.
-
-    Every endpoint takes JSON with `user_id` (default: the first member with Manage Server) and
-    `channel_id` (default: the first text channel), and answers with what the bot answered.
-    """
-
-    def __init__(self, emu: DiscordEmulator) -> None:
-        self._emu = emu
-
-    def _context(self, body: JSON) -> tuple[int, int, int]:
-        state = self._emu.state
-        guild = next(iter(state.guilds.values()))
-        admin = next(
-            (
-                m.user.id
-                for m in guild.members.values()
-                if guild.permissions(m.user.id) & (1 << 5)
-                and not m.user.bot
-                and m.user.id != guild.owner_id
-            ),
-            guild.owner_id,
-        )
-        text = next(c.id for c in guild.channels.values() if c.type == 0)
-        return guild.id, int(body.get("user_id") or admin), int(body.get("channel_id") or text)
-
-    async def _answer(self, record: ix.InteractionRecord) -> web.Response:
-        try:
-            response = await record.wait_response(timeout=5)
-            if response.get("type") == ix.DEFERRED_CHANNEL_MESSAGE:
-                await record.wait_followup(timeout=30)
-        except TimeoutError:
-            return web.json_response({"ok": False, "error": "the bot did not answer"}, status=504)
-        return web.json_response(
-            {"ok": True, "response": record.responses[0], "followups": record.followups}
-        )
-
-    async def command(self, request: web.Request) -> web.Response:
-        """`{"command": "panel create", "options": {"title": "Support"}}`."""
-        body = await request.json()
-        guild, user, channel = self._context(body)
-        raw = body.get("options") or {}
-        options = (
-            raw
-            if isinstance(raw, list)
-            else [
-                {"name": k, "type": _OPTION_TYPES.get(type(v), 3), "value": v}
-                for k, v in raw.items()
-            ]
-        )
-        record = await self._emu.run_command(guild, user, channel, str(body["command"]), options)
-        return await self._answer(record)
-
-    async def click(self, request: web.Request) -> web.Response:
-        """`{"message_id": "…", "custom_id": "rmp:open:btn_help"}`."""
-        body = await request.json()
-        guild, user, channel = self._context(body)
-        record = await self._emu.click_button(
-            guild, user, channel, int(body["message_id"]), str(body["custom_id"])
-        )
-        return await self._answer(record)
-
-    async def submit(self, request: web.Request) -> web.Response:
-        """`{"custom_id": "rmp:form:btn_help", "values": {"qst_help_topic": "…"}}`."""
-        body = await request.json()
-        guild, user, channel = self._context(body)
-        record = await self._emu.submit_modal(
-            guild, user, channel, str(body["custom_id"]), dict(body.get("values") or {})
-        )
-        return await self._answer(record)
-
-    async def say(self, request: web.Request) -> web.Response:
-        """`{"content": "hello"}`: a member writes in a channel. Optional: `files`, a list of
-        `{"name": "shot.png", "data": "<base64>", "content_type": "image/png"}` (uploaded like
-        Discord's: served by the CDN behind signed links that expire); `reply_to`, a message ID
-        of the channel; `stickers`, a list of names."""
-        body = await request.json()
-        _, user, channel = self._context(body)
-        try:
-            files = [_upload(raw) for raw in body.get("files") or []]
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            return web.json_response({"ok": False, "error": f"bad file: {exc}"}, status=400)
-        if sum(len(f.data) for f in files) > UPLOAD_MAX_BYTES:
-            return web.json_response({"ok": False, "error": "files over 10 MB"}, status=413)
-        reply_to = int(body["reply_to"]) if body.get("reply_to") else None
-        if reply_to is not None and reply_to not in self._emu.state.messages.get(channel, {}):
-            return web.json_response({"ok": False, "error": "no such message"}, status=404)
-        message = await self._emu.send_user_message(
-            channel,
-            user,
-            str(body.get("content") or ""),
-            files=files,
-            reply_to=reply_to,
-            stickers=[str(s) for s in body.get("stickers") or []],
-        )
-        return web.json_response(
-            {
-                "ok": True,
-                "message_id": str(message.id),
-                "attachments": [a.payload(channel) for a in message.attachments],
-            }
-        )
-
-
-def _upload(raw: JSON) -> Attachment:
-    """A file as a member uploads it; Discord replaces what a file name may not hold."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", str(raw["name"])) or "file"
-    return Attachment(
-        filename=name,
-        data=base64.b64decode(str(raw["data"]), validate=True),
-        content_type=str(raw.get("content_type") or "application/octet-stream"),
-    )

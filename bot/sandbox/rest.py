@@ -7,9 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from bot.sandbox import interactions as ix
+from bot.sandbox.multipart import parse_multipart
 from bot.sandbox.state import (
     ADMINISTRATOR,
     ATTACH_FILES,
@@ -188,9 +189,20 @@ class RestApi:
                 "owner": owner.payload(),
                 "verify_key": "00" * 32,
                 "flags": 0,
+                "flags_new": "0",
+                "type": None,
                 "team": None,
+                "redirect_uris": [],
+                "interactions_endpoint_url": None,
+                "role_connections_verification_url": None,
+                "explicit_content_filter": 0,
+                "eligible_oauth2_scopes": [],
                 "approximate_guild_count": len(self.state.guilds),
                 "approximate_user_install_count": 0,
+                "approximate_user_authorization_count": 0,
+                # A server-installable app: lightbulb registers commands with integration_types [0].
+                "integration_types_config": {"0": {}},
+                "bot": self.state.bot.payload(),
             }
         )
 
@@ -292,6 +304,8 @@ class RestApi:
 
     async def get_channel(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
+        if channel.type == DM:
+            return _json(self._dm_payload(channel))
         self.require(self.state.guilds[channel.guild_id], channel, 0)
         return _json(channel.payload())
 
@@ -410,10 +424,12 @@ class RestApi:
         user = self.state.users.get(int(body.get("recipient_id", 0)))
         if user is None:
             raise unknown("User", 10013)
-        dm = self.state.dm_channel(user)
+        return _json(self._dm_payload(self.state.dm_channel(user)))
+
+    def _dm_payload(self, dm: Channel) -> JSON:
         payload = dm.payload()
-        payload["recipients"] = [user.payload()]
-        return _json(payload)
+        payload["recipients"] = [self.state.users[dm.recipient_id].payload()]
+        return payload
 
     async def create_message(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
@@ -500,7 +516,11 @@ class RestApi:
         record.responses.append(body)
         record.answered.set()
         if request.query.get("with_response", "").lower() == "true":
-            return _json({"interaction": callback, "resource": resource})
+            # Discord names a resource only when the answer made or updated a message.
+            answer: JSON = {"interaction": callback}
+            if "message" in resource:
+                answer["resource"] = resource
+            return _json(answer)
         return web.Response(status=204)
 
     async def _interaction_message(
@@ -647,19 +667,15 @@ async def _message_body(request: web.Request) -> tuple[JSON, list[Attachment]]:
         return (body if isinstance(body, dict) else {}), []
     body = {}
     files: list[Attachment] = []
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        data = await part.read()
+    for part in parse_multipart(request.headers["Content-Type"], await request.read()):
         if part.name == "payload_json":
-            body = json.loads(data)
+            body = json.loads(part.data)
         else:
             files.append(
                 Attachment(
                     filename=part.filename or "file",
-                    data=bytes(data),
-                    content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                    data=part.data,
+                    content_type=part.content_type,
                 )
             )
     if sum(len(f.data) for f in files) > UPLOAD_MAX_BYTES:
@@ -675,7 +691,8 @@ def _apply_message(message: Message, body: JSON) -> None:
     if "content" in body:
         message.content = body["content"] or ""
     if "embeds" in body:
-        message.embeds = body["embeds"] or []
+        # Discord answers every embed a bot sends with its type.
+        message.embeds = [{"type": "rich", **e} for e in body["embeds"] or []]
     if "components" in body:
         message.components = _number_components(body["components"] or [])
     if "flags" in body:

@@ -24,6 +24,7 @@ from bot.process import shutdown_signals, start_or_stop
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.state import (
     ATTACH_FILES,
+    DM,
     EMBED_LINKS,
     GUILD_CATEGORY,
     JSON,
@@ -185,7 +186,8 @@ def state_document(
                         "label": b.label,
                         "max_open": b.max_open,
                         "questions": [
-                            {"label": q.label, "required": q.required} for q in b.questions
+                            {"id": q.question_id, "label": q.label, "required": q.required}
+                            for q in b.questions
                         ],
                     }
                     for b in panel.buttons
@@ -209,10 +211,15 @@ def example_curl(api_url: str, user_id: int) -> str:
 
 
 class Narrator:
-    """Prints what the bot did in the emulated Discord, so a person can see it without a client."""
+    """Prints every change the bot makes in the emulated Discord, so a person can see it without a
+    client: channels created, renamed, moved, re-permissioned and deleted; messages (with their
+    attachments) sent, edited and deleted; DMs with the recipient's name."""
 
     def __init__(self, state: DiscordState) -> None:
         self._state = state
+        self._channels: dict[str, JSON] = {
+            str(c.id): c.payload() for c in state.channels.values() if c.type != DM
+        }
 
     def _name(self, target_id: int, guild: Guild) -> str:
         if target_id == guild.id:
@@ -223,30 +230,82 @@ class Narrator:
         return f"@{user.username}" if user else str(target_id)
 
     def __call__(self, event: str, payload: JSON) -> None:
+        bot = str(self._state.bot.id)
         if event == "CHANNEL_CREATE":
+            self._channels[payload["id"]] = payload
             self._channel(payload)
-        elif event == "MESSAGE_CREATE" and payload["author"]["id"] == str(self._state.bot.id):
+        elif event == "CHANNEL_UPDATE":
+            before = self._channels.get(payload["id"])
+            self._channels[payload["id"]] = payload
+            if before is not None:
+                self._channel_update(before, payload)
+        elif event == "MESSAGE_CREATE" and payload["author"]["id"] == bot:
             self._message(payload)
         elif event == "CHANNEL_DELETE":
+            self._channels.pop(payload["id"], None)
             print(f"[discord] #{payload['name']} deleted", flush=True)
-        elif event == "MESSAGE_UPDATE" and payload["author"]["id"] == str(self._state.bot.id):
-            print(f"[discord] message {payload['id']} edited", flush=True)
+        elif event == "MESSAGE_UPDATE" and payload["author"]["id"] == bot:
+            print(
+                f"[discord] message {payload['id']} edited: {payload['content']!r}"
+                + self._attachments(payload),
+                flush=True,
+            )
+        elif event == "MESSAGE_DELETE":
+            channel = self._state.channels.get(int(payload["channel_id"]))
+            where = f" in #{channel.name}" if channel else ""
+            print(f"[discord] message {payload['id']} deleted{where}", flush=True)
+
+    def _overwrite_line(self, ow: JSON, guild: Guild) -> str:
+        allow, deny = _perm_names(int(ow["allow"])), _perm_names(int(ow["deny"]))
+        parts = ([f"allow {allow}"] if allow else []) + ([f"deny {deny}"] if deny else [])
+        return f"          {self._name(int(ow['id']), guild)}: {'; '.join(parts) or 'nothing'}"
 
     def _channel(self, payload: JSON) -> None:
         guild = self._state.guilds[int(payload["guild_id"])]
         parent = guild.channels.get(int(payload["parent_id"] or 0))
         where = f" in category {parent.name!r}" if parent else ""
         lines = [f"[discord] #{payload['name']} created{where}"]
-        for ow in payload["permission_overwrites"]:
-            allow, deny = _perm_names(int(ow["allow"])), _perm_names(int(ow["deny"]))
-            parts = ([f"allow {allow}"] if allow else []) + ([f"deny {deny}"] if deny else [])
-            lines.append(f"          {self._name(int(ow['id']), guild)}: {'; '.join(parts)}")
+        lines += [self._overwrite_line(ow, guild) for ow in payload["permission_overwrites"]]
         print("\n".join(lines), flush=True)
+
+    def _channel_update(self, before: JSON, after: JSON) -> None:
+        guild = self._state.guilds[int(after["guild_id"])]
+        name = after["name"]
+        lines = []
+        if before["name"] != name:
+            lines.append(f"[discord] #{before['name']} renamed to #{name}")
+        if before.get("parent_id") != after.get("parent_id"):
+            parent = guild.channels.get(int(after["parent_id"] or 0))
+            where = f"to category {parent.name!r}" if parent else "out of its category"
+            lines.append(f"[discord] #{name} moved {where}")
+        if before.get("topic") != after.get("topic"):
+            lines.append(f"[discord] #{name} topic set to {after.get('topic')!r}")
+        old = {ow["id"]: ow for ow in before["permission_overwrites"]}
+        new = {ow["id"]: ow for ow in after["permission_overwrites"]}
+        changed = [ow for key, ow in new.items() if old.get(key) != ow]
+        removed = [key for key in old if key not in new]
+        if changed or removed:
+            lines.append(f"[discord] #{name} permissions changed")
+            lines += [self._overwrite_line(ow, guild) for ow in changed]
+            lines += [f"          {self._name(int(key), guild)}: removed" for key in removed]
+        if lines:
+            print("\n".join(lines), flush=True)
+
+    @staticmethod
+    def _attachments(payload: JSON) -> str:
+        return "".join(
+            f"\n          attachment {a['filename']} ({a['size']} bytes)"
+            for a in payload.get("attachments", [])
+        )
 
     def _message(self, payload: JSON) -> None:
         channel = self._state.channels.get(int(payload["channel_id"]))
-        name = channel.name if channel else payload["channel_id"]
-        lines = [f"[discord] message {payload['id']} in #{name}: {payload['content']!r}"]
+        if channel is not None and channel.type == DM:
+            user = self._state.users.get(channel.recipient_id)
+            where = f"DM to @{user.username if user else channel.recipient_id}"
+        else:
+            where = f"in #{channel.name if channel else payload['channel_id']}"
+        lines = [f"[discord] message {payload['id']} {where}: {payload['content']!r}"]
         message = self._state.messages.get(int(payload["channel_id"]), {}).get(int(payload["id"]))
         if message is not None and message.allowed_mentions is not None:
             lines.append(f"          allowed mentions: {json.dumps(message.allowed_mentions)}")
@@ -256,7 +315,7 @@ class Narrator:
         buttons = [c.get("label") for row in payload["components"] for c in row["components"]]
         if buttons:
             lines.append(f"          buttons: {buttons}")
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines) + self._attachments(payload), flush=True)
 
 
 _PERMISSION_NAMES = {
@@ -321,4 +380,65 @@ async def run_sandbox(
             await stop.wait()
         finally:
             await app.stop()
+            await emu.stop()
+
+
+def emulator_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> str:
+    """A config.toml for `rimpllee run` against this emulator (JSON strings are TOML strings)."""
+    return (
+        "# Written by `rimpllee emulator`: the bot against the emulated Discord.\n"
+        f"[discord]\ntoken = {json.dumps(emu.token)}\nrest_url = {json.dumps(emu.rest_url)}\n"
+        f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
+        f"[database]\npath = {json.dumps(str(database))}\n"
+    )
+
+
+def _fresh_bot_database(data_dir: Path) -> Path:
+    """Each run seeds a fresh database for the bot, as the emulated server starts fresh."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for stale in data_dir.glob("bot.db*"):
+        stale.unlink()
+    return (data_dir / "bot.db").absolute()
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+async def run_emulator(*, state_file: Path, port: int, http_port: int, data_dir: Path) -> None:
+    """The emulated Discord alone, seeded like the sandbox, for `rimpllee run` in another process:
+    it writes the bot's config (token, REST URL, a seeded database) and a state file."""
+    emu = DiscordEmulator(DiscordState(fixed_ids_ms=SANDBOX_EPOCH_MS))
+    world = seed(emu.state)
+    emu.owner_id = world.owner.id
+    emu.observers.append(Narrator(emu.state))
+    with shutdown_signals() as stop:
+        await emu.start(port=port)
+        try:
+            database = _fresh_bot_database(data_dir)
+            panel = await seed_database(database, world)
+            config = data_dir / "config.toml"
+            write_text(config, emulator_config(emu, http_port=http_port, database=database))
+            api_url = f"http://127.0.0.1:{http_port}/api/v1"
+            document = state_document(world, emu, api_url, panel)
+            base = emu.rest_url.removesuffix("/api/v10")
+            document |= {
+                "discord_token": emu.token,
+                "control_url": base + "/_sandbox",
+                "config_path": str(config),
+                "database_path": str(database),
+            }
+            write_state_file(state_file, document)
+            print(
+                f"Emulated Discord is up.\n"
+                f"  REST:        {emu.rest_url}\n"
+                f"  Control:     {base}/_sandbox\n"
+                f"  State file:  {state_file}\n\n"
+                f"Run the bot against it:\n  rimpllee run --config {config}\n\n"
+                "Press Ctrl+C to stop.",
+                flush=True,
+            )
+            await stop.wait()
+        finally:
             await emu.stop()

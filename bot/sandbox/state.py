@@ -93,6 +93,7 @@ class User:
             "premium_type": 0,
             "banner": None,
             "accent_color": None,
+            "primary_guild": None,
         }
 
 
@@ -113,6 +114,11 @@ class Role:
             "hoist": False,
             "icon": None,
             "unicode_emoji": None,
+            "colors": {
+                "primary_color": self.color,
+                "secondary_color": None,
+                "tertiary_color": None,
+            },
             "position": self.position,
             "permissions": str(self.permissions),
             "managed": False,
@@ -134,6 +140,7 @@ class Member:
             "user": self.user.payload(),
             "nick": self.nick,
             "avatar": None,
+            "banner": None,
             "roles": [str(r) for r in self.role_ids],
             "joined_at": iso(self.joined_at),
             "premium_since": None,
@@ -182,6 +189,7 @@ class Channel:
             return {
                 "id": str(self.id),
                 "type": DM,
+                "flags": 0,
                 "last_message_id": str(self.last_message_id) if self.last_message_id else None,
                 "recipients": [{"id": str(self.recipient_id)}],
             }
@@ -304,6 +312,7 @@ class Message:
                         for k in (
                             "type", "content", "embeds", "attachments", "timestamp",
                             "edited_timestamp", "flags", "mentions", "mention_roles",
+                            "components",
                         )
                     }
                 }
@@ -381,6 +390,13 @@ class Guild:
             "max_members": 500000,
             "max_presences": None,
             "max_video_channel_users": 25,
+            "max_stage_video_channel_users": 50,
+            "nsfw": False,
+            "premium_progress_bar_enabled": False,
+            "region": "deprecated",
+            "home_header": None,
+            "incidents_data": None,
+            "safety_alerts_channel_id": None,
             "features": [],
             "roles": [r.payload() for r in self.roles.values()],
             "emojis": [e.payload() for e in self.emojis.values()],
