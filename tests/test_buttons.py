@@ -227,11 +227,10 @@ async def _fill_server_budget(
 ) -> None:
     state = emulator.state
     for i in range(30):
-        joined = state.add_member(world.guild, state.add_user(f"busy{i}"))
-        await emulator.publish("GUILD_MEMBER_ADD", joined.payload(with_guild_id=True))
-    cache = app.discord.bot.cache
+        await emulator.member_join(world.guild.id, state.add_user(f"busy{i}"))
+    index = app.discord.members
     async with asyncio.timeout(5):
-        while len(cache.get_members_view_for_guild(world.guild.id)) < len(world.guild.members):
+        while len(index.servers[world.guild.id]) < len(world.guild.members):
             await asyncio.sleep(0.01)
     busy = [m for m in world.guild.members.values() if m.user.username.startswith("busy")]
     for member in busy:

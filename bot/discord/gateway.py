@@ -13,6 +13,7 @@ import lightbulb
 from bot.config import DiscordConfig
 from bot.core.lifecycle import LifecycleService
 from bot.discord import admin, panel_commands, ticket_commands
+from bot.discord.members import MemberAwareBot, MemberIndex
 from bot.discord.port import HikariDiscord
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
@@ -24,6 +25,8 @@ _LOG = logging.getLogger("rimpllee.discord")
 
 CONNECT_TIMEOUT_S = 60.0
 GUILDS_TIMEOUT_S = 30.0
+# Members live in our compact index (bot/discord/members.py), not in hikari's member cache.
+CACHE_COMPONENTS = hikari.api.CacheComponents.ALL & ~hikari.api.CacheComponents.MEMBERS
 
 
 class DiscordGateway:
@@ -33,18 +36,29 @@ class DiscordGateway:
     wrong token or an unreachable URL fails in one clear line instead of a retry loop.
     """
 
-    def __init__(self, config: DiscordConfig, *, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        config: DiscordConfig,
+        *,
+        max_retries: int = 3,
+        cache_components: hikari.api.CacheComponents = CACHE_COMPONENTS,
+    ) -> None:
+        """`cache_components` is for the benchmark's baseline (hikari's member cache on)."""
         self._config = config
-        self.bot = hikari.GatewayBot(
+        self.bot = MemberAwareBot(
             config.token,
             intents=config.intents,
             rest_url=config.rest_url,
             banner=None,
             logs=None,
             max_retries=max_retries,
+            cache_settings=hikari.impl.CacheSettings(components=cache_components),
         )
+        self.members: MemberIndex = self.bot.members
+        if hikari.api.CacheComponents.MEMBERS not in cache_components:
+            self.members.install()
         self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
-        self.port = HikariDiscord(self.bot)
+        self.port = HikariDiscord(self.bot, self.members)
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)
         self.bot.subscribe(hikari.StoppingEvent, self._stop_client)
@@ -90,6 +104,7 @@ class DiscordGateway:
                 "the GUILD_MEMBERS intent is off: every ticket costs one more Discord call "
                 "to check that the user is a member"
             )
+
         await self._check_credentials()
         url = self._config.rest_url
         try:
@@ -134,6 +149,7 @@ class DiscordGateway:
             self._guilds_arrived.set()
 
     async def close(self) -> None:
+        await self.members.close()
         if self.bot.is_alive:
             with contextlib.suppress(hikari.ComponentStateConflictError):
                 await self.bot.close()
