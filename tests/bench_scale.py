@@ -20,7 +20,6 @@ import gc
 import json
 import logging
 import math
-import resource
 import sqlite3
 import statistics
 import sys
@@ -60,6 +59,9 @@ HISTORY_SIZES = (1_000, 100_000, 1_000_000)
 AIM_HISTORY_RATIO = 1.2
 AIM_MEMORY_RATIO = 0.5
 GUILDS_PER_SHARD = 100  # each shard's op 8 requests fit in one minute's gateway budget
+
+
+CHILD_COMMAND = ["-m", "tests.bench_scale", "--member-child"]
 
 
 class ScaleBenchError(Exception):
@@ -301,18 +303,19 @@ async def hold_members(job: dict[str, Any]) -> MemoryRun:
                 await asyncio.sleep(0.1)
         loaded_s = time.perf_counter() - started
         gc.collect()
-        rss = _current_rss_mib()
+        rss, peak = _status_mib("VmRSS"), _status_mib("VmHWM")
     finally:
         await bot.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return MemoryRun(job["variant"], job["members"], ready_s, loaded_s, rss, peak)
 
 
-def _current_rss_mib() -> float:
+def _status_mib(field: str) -> float:
+    """This process's VmRSS or VmHWM (its peak) from Linux's /proc, in MiB. Not ru_maxrss: that
+    one keeps the parent's size across fork and exec, and the parent holds the emulator."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    raise ScaleBenchError("memory is measured from /proc/self/status (Linux only)")
 
 
 def member_child() -> None:
@@ -342,9 +345,7 @@ async def memory_runs(guilds: int, per_guild: int, timeout_s: float) -> list[Mem
                 }
                 child = await asyncio.create_subprocess_exec(
                     sys.executable,
-                    "-m",
-                    "tests.bench_scale",
-                    "--member-child",
+                    *CHILD_COMMAND,
                     cwd=ROOT,
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
@@ -395,11 +396,12 @@ class ScaleReport:
 
 async def run_sections(args: argparse.Namespace) -> tuple[ScaleReport, list[str]]:
     report, lines = ScaleReport(), []
-    if "history" in args.sections:
+    sections = set(args.sections.split(","))
+    if "history" in sections:
         for size in args.history_sizes:
             report.history.append(await history_point(size, args.history_opens, args.refusals))
         lines += ["", *render_history(report.history)]
-    if "members" in args.sections:
+    if "members" in sections:
         report.memory = await memory_runs(args.guilds, args.per_guild, args.member_timeout)
         lines += ["", *render_memory(report.memory, args.guilds, args.per_guild)]
     return report, lines

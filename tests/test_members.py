@@ -265,3 +265,21 @@ async def test_server_members_stay_sorted_through_batches_updates_and_removals()
     last = server.get(ids[-1])
     assert last is not None
     assert last.display_name == f"u{ids[-1]}"
+
+
+async def test_renames_leave_no_stale_names_after_a_merge() -> None:
+    server = ServerMembers()
+    ids = list(range(10**17, 10**17 + 5000))
+    for uid in ids:
+        server.put(uid, f"user{uid}", f"user{uid}", ())
+    server.mark_known()
+    for uid in ids:
+        server.put(uid, f"user{uid}", f"Old {uid}", ())
+    for uid in ids:
+        server.put(uid, f"user{uid}", f"Shown {uid % 7}", (uid % 3,) if uid % 3 else ())
+    server.merge()  # the old records are most of the buffer now: rewritten without them
+    for uid in ids[::97]:
+        entry = server.get(uid)
+        assert entry is not None
+        assert (entry.username, entry.display_name) == (f"user{uid}", f"Shown {uid % 7}")
+        assert entry.role_ids == ((uid % 3,) if uid % 3 else ())

@@ -6,11 +6,14 @@ member, their roles (support roles, the bot's own permissions) and their name (c
 transcripts). So hikari's member cache is off and each server keeps just those:
 
 - the member IDs as a sorted array of 64-bit integers (8 bytes each, looked up by bisection),
-- in parallel, one string per member: the username, and the display name only when it differs,
-- in parallel, their role IDs as a tuple shared by every member with the same roles.
+- in parallel, where each member's name record starts in one byte buffer (the UTF-8 username,
+  and the display name only when it differs), and which of the server's role sets they hold.
 
-Members arriving in bulk (chunks of 1,000) wait in a small dict and are merged in sorted batches
-that grow with the server, so loading a server costs O(n log n) rather than a shift per member.
+No Python object per member survives: a string or tuple kept from each payload would pin the
+memory of the whole parsed payload around it (CPython frees its small-object arenas only when
+they are empty). Members arriving in bulk (chunks of 1,000) wait in a small dict and are merged
+in sorted batches that grow with the server, so loading a server costs O(n log n) rather than a
+shift per member.
 
 A server's members are *known* once Discord has sent every one of them: in GUILD_CREATE when it
 lists them all, otherwise in every chunk answering the Request Guild Members (op 8) sent for it.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hikari
+from hikari.impl import event_manager_base
 
 _LOG = logging.getLogger("rimpllee.discord.members")
 
@@ -61,22 +65,28 @@ class ServerMembers:
     """One server's members (see the module docstring for the layout)."""
 
     __slots__ = (
+        "_at",
+        "_blob",
         "_fresh",
+        "_garbage",
         "_ids",
-        "_names",
+        "_role_index",
+        "_role_of",
         "_role_sets",
-        "_roles",
         "chunks_seen",
         "known",
         "nonce",
     )
 
     def __init__(self) -> None:
-        self._ids = array("q")
-        self._names: list[str] = []
-        self._roles: list[RoleIds] = []
+        self._ids = array("q")  # sorted
+        self._at = array("I")  # where each member's name record starts in `_blob`
+        self._role_of = array("I")  # each member's role set, an index into `_role_sets`
+        self._blob = bytearray()  # name records: 2-byte length, then UTF-8
+        self._garbage = 0  # bytes of records no member points at any more
+        self._role_sets: list[RoleIds] = [()]
+        self._role_index: dict[RoleIds, int] = {(): 0}
         self._fresh: dict[int, tuple[str, RoleIds]] = {}  # never holds an ID of `_ids`
-        self._role_sets: dict[RoleIds, RoleIds] = {(): ()}
         self.known = False
         self.nonce: str | None = None  # of the op 8 request whose chunks are awaited
         self.chunks_seen = 0
@@ -88,51 +98,81 @@ class ServerMembers:
         i = bisect_left(self._ids, user_id)
         return i if i < len(self._ids) and self._ids[i] == user_id else -1
 
+    def _record(self, packed: str) -> int:
+        data = packed.encode()
+        at = len(self._blob)
+        self._blob += len(data).to_bytes(2, "little") + data
+        return at
+
+    def _read(self, at: int) -> str:
+        size = int.from_bytes(self._blob[at : at + 2], "little")
+        return self._blob[at + 2 : at + 2 + size].decode()
+
+    def _role_set(self, role_ids: RoleIds) -> int:
+        index = self._role_index.get(role_ids)
+        if index is None:
+            index = self._role_index[role_ids] = len(self._role_sets)
+            self._role_sets.append(role_ids)
+        return index
+
     def put(self, user_id: int, username: str, display_name: str, role_ids: RoleIds) -> None:
         packed = _pack(username, display_name)
-        roles = self._role_sets.setdefault(role_ids, role_ids)
         i = self._index(user_id)
-        if i >= 0:
-            self._names[i] = packed
-            self._roles[i] = roles
+        if i < 0:
+            self._fresh[user_id] = (packed, role_ids)
+            if len(self._fresh) > max(_MIN_BATCH, len(self._ids) // 4):
+                self.merge()
             return
-        self._fresh[user_id] = (packed, roles)
-        if len(self._fresh) > max(_MIN_BATCH, len(self._ids) // 4):
-            self.merge()
+        self._role_of[i] = self._role_set(role_ids)
+        if self._read(self._at[i]) != packed:
+            self._garbage += 2 + len(self._read(self._at[i]).encode())
+            self._at[i] = self._record(packed)
 
     def remove(self, user_id: int) -> None:
         if self._fresh.pop(user_id, None) is not None:
             return
         i = self._index(user_id)
         if i >= 0:
+            self._garbage += 2 + len(self._read(self._at[i]).encode())
             del self._ids[i]
-            del self._names[i]
-            del self._roles[i]
+            del self._at[i]
+            del self._role_of[i]
 
     def get(self, user_id: int) -> MemberEntry | None:
         fresh = self._fresh.get(user_id)
         if fresh is not None:
             return _entry(user_id, *fresh)
         i = self._index(user_id)
-        return None if i < 0 else _entry(user_id, self._names[i], self._roles[i])
+        if i < 0:
+            return None
+        return _entry(user_id, self._read(self._at[i]), self._role_sets[self._role_of[i]])
 
     def ids(self) -> Iterator[int]:
         yield from self._ids
         yield from list(self._fresh)
 
     def merge(self) -> None:
-        """Fold the fresh members into the sorted arrays (timsort merges the two sorted runs)."""
-        if not self._fresh:
+        """Fold the fresh members into the sorted arrays (timsort merges the two sorted runs),
+        and rewrite the names without the stale records once those are half of them."""
+        if not self._fresh and self._garbage <= len(self._blob) // 2:
             return
         added = sorted(self._fresh)
         ids = self._ids.tolist() + added
-        names = self._names + [self._fresh[u][0] for u in added]
-        roles = self._roles + [self._fresh[u][1] for u in added]
+        at = self._at.tolist() + [self._record(self._fresh[u][0]) for u in added]
+        roles = self._role_of.tolist() + [self._role_set(self._fresh[u][1]) for u in added]
+        self._fresh = {}
         order = sorted(range(len(ids)), key=ids.__getitem__)
         self._ids = array("q", [ids[i] for i in order])
-        self._names = [names[i] for i in order]
-        self._roles = [roles[i] for i in order]
-        self._fresh = {}
+        self._role_of = array("I", [roles[i] for i in order])
+        if self._garbage > len(self._blob) // 2:
+            old, self._blob, self._garbage = self._blob, bytearray(), 0
+            self._at = array("I")
+            for i in order:
+                size = int.from_bytes(old[at[i] : at[i] + 2], "little")
+                self._at.append(len(self._blob))
+                self._blob += old[at[i] : at[i] + 2 + size]
+        else:
+            self._at = array("I", [at[i] for i in order])
 
     def mark_known(self) -> None:
         self.known = True
@@ -180,14 +220,14 @@ class MemberIndex:
         self._nonces = itertools.count(1)
         self._requests: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
-            "GUILD_CREATE": self._guild_create,
-            "GUILD_DELETE": self._guild_delete,
-            "GUILD_MEMBERS_CHUNK": self._chunk,
-            "GUILD_MEMBER_ADD": self._member_seen,
-            "GUILD_MEMBER_UPDATE": self._member_seen,
-            "GUILD_MEMBER_REMOVE": self._member_removed,
-            "INTERACTION_CREATE": self._interaction,
-            "RESUMED": self._resumed,
+            "guild_create": self._guild_create,
+            "guild_delete": self._guild_delete,
+            "guild_members_chunk": self._chunk,
+            "guild_member_add": self._member_seen,
+            "guild_member_update": self._member_seen,
+            "guild_member_remove": self._member_removed,
+            "interaction_create": self._interaction,
+            "resumed": self._resumed,
         }
 
     @property
@@ -197,7 +237,17 @@ class MemberIndex:
         return hikari.Intents.GUILD_MEMBERS in self._bot.intents
 
     def install(self) -> None:
-        self._bot.subscribe(hikari.ShardPayloadEvent, self._on_payload)
+        """Read each raw payload in hikari's own consumer, before hikari handles it.
+
+        hikari's `ShardPayloadEvent` would deliver the same payloads, but later, each in a task:
+        while a burst of chunks arrives, hundreds of parsed payloads then wait in memory, and the
+        fragmentation they leave keeps the process large long after. In the consumer, a payload
+        is indexed and released as it arrives. The consumer table is hikari 2.6's (pinned);
+        `tests/test_members.py` fails if it changes shape.
+        """
+        consumers: dict[str, Any] = getattr(self._bot.event_manager, "_consumers")  # noqa: B009
+        for name, handler in self._handlers.items():
+            consumers[name] = _tap(consumers[name], handler)
 
     async def close(self) -> None:
         for task in list(self._requests):
@@ -232,11 +282,6 @@ class MemberIndex:
         if server := self.servers.get(guild_id):
             roles = tuple(sorted(int(r) for r in member.role_ids if int(r) != guild_id))
             server.put(int(member.id), member.username, member.display_name, roles)
-
-    async def _on_payload(self, event: hikari.ShardPayloadEvent) -> None:
-        handler = self._handlers.get(event.name)
-        if handler is not None:
-            handler(event.shard, event.payload)
 
     def _guild_create(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
         if payload.get("unavailable"):
@@ -298,6 +343,24 @@ class MemberIndex:
         member = payload.get("member")
         if member is not None and "guild_id" in payload:
             self._member_seen(shard, {**member, "guild_id": payload["guild_id"]})
+
+
+def _tap(original: Any, handler: Handler) -> Any:
+    """A consumer that always runs `handler`, then hikari's own one when hikari would have (it
+    caches that event, or someone listens to it: the counts are kept on the consumer in the
+    table, so on this one)."""
+
+    def consume(shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
+        try:
+            handler(shard, payload)
+        finally:
+            if original.is_caching or tapped.listener_group_count or tapped.waiter_group_count:
+                original.callback(shard, payload)
+
+    tapped = event_manager_base._Consumer(consume, original.events_bitmask, True)
+    tapped.listener_group_count = original.listener_group_count
+    tapped.waiter_group_count = original.waiter_group_count
+    return tapped
 
 
 class MemberAwareBot(hikari.GatewayBot):
