@@ -3,8 +3,9 @@
 Run by `python -m tests.benchmark` (or alone: `python -m tests.bench_scale [--sections ...]`).
 
 1. History size: the seeded server with 1k, 100k and 1M tickets on record (closed ones, built in
-   bulk: one `executemany` in one transaction), then sequential opens (p50, p99), a user's
-   cooldown refusal (429 p50) and a max-open refusal (409 p50), each as a ratio to 1k.
+   bulk: one `executemany` in one transaction), one bot on each, all running; then sequential
+   opens (p50, p99), a user's cooldown refusal (429 p50) and a max-open refusal (409 p50), taken
+   in turn on each bot so a shared machine's load falls on every size alike; ratios to 1k.
 2. Members' memory: the emulator in chunk-only mode (its default) holds 1,000 servers of 200
    members; the real bot, as its own process, connects, loads every member through
    GUILD_MEMBERS_CHUNK and reports its RSS; once with the compact member index (the bot as
@@ -171,46 +172,67 @@ def ticket_body(user_id: int, button: str = "btn_report") -> dict[str, Any]:
     return body
 
 
-async def history_point(tickets: int, opens: int, refusals: int) -> HistoryPoint:
+async def history_bot(
+    stack: contextlib.AsyncExitStack,
+    http: aiohttp.ClientSession,
+    tickets: int,
+    members: int,
+) -> tuple[Opener, float]:
+    """An emulator, a database with `tickets` on record, and the real bot on it, all running
+    until `stack` closes; returns the opener for it and the seconds the history took to build."""
     emu = DiscordEmulator()
-    world = seed(emu.state, member_count=WARMUP_OPENS + opens + 3)
+    world = seed(emu.state, member_count=members)
     emu.owner_id = world.owner.id
     clock = FakeClock()
-    with tempfile.TemporaryDirectory(prefix="rimpllee-history-") as tmp:
-        database = Path(tmp) / "history.db"
-        await seed_database(database, world)
-        build_s = await asyncio.to_thread(add_history, database, world, tickets, clock.now)
-        async with contextlib.AsyncExitStack() as stack:
-            await emu.start()
-            stack.push_async_callback(emu.stop)
-            bot = Rimpllee(
-                sandbox_config(emu, http_port=0, database=database), max_retries=0, clock=clock
-            )
-            await bot.start()
-            stack.push_async_callback(bot.stop)
-            async with asyncio.timeout(30):
-                while not bot.discord.members.is_known(world.guild.id):
-                    await asyncio.sleep(0.01)
-            http = await stack.enter_async_context(aiohttp.ClientSession())
-            run = Opener(emu, world, bot, clock, http)
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="rimpllee-history-"))
+    database = Path(tmp) / "history.db"
+    await seed_database(database, world)
+    build_s = await asyncio.to_thread(add_history, database, world, tickets, clock.now)
+    await emu.start()
+    stack.push_async_callback(emu.stop)
+    bot = Rimpllee(sandbox_config(emu, http_port=0, database=database), max_retries=0, clock=clock)
+    await bot.start()
+    stack.push_async_callback(bot.stop)
+    async with asyncio.timeout(30):
+        while not bot.discord.members.is_known(world.guild.id):
+            await asyncio.sleep(0.01)
+    return Opener(emu, world, bot, clock, http), build_s
+
+
+async def history_points(sizes: Sequence[int], opens: int, refusals: int) -> list[HistoryPoint]:
+    """One bot per history size, all running at once; every measurement is taken in turn on
+    each of them, so the load of a shared machine falls on every size alike."""
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        runs = [await history_bot(stack, http, size, WARMUP_OPENS + opens + 3) for size in sizes]
+        for run, _ in runs:
             for _ in range(WARMUP_OPENS):
                 await run.open()
-            open_ms = [(await run.open())[0] for _ in range(opens)]
-            _, cooling = await run.open()  # the same member at once: the 20 s cooldown
-            cooldown_ms = [await run.post(ticket_body(cooling), 429) for _ in range(refusals)]
-            _, holder = await run.open(HELP_BUTTON_ID)  # the help button allows one open
-            clock.advance(STEP_S)
-            full_ms = [
-                await run.post(ticket_body(holder, HELP_BUTTON_ID), 409) for _ in range(refusals)
-            ]
+        open_ms: list[list[float]] = [[] for _ in runs]
+        for _ in range(opens):
+            for i, (run, _) in enumerate(runs):
+                open_ms[i].append((await run.open())[0])
+        holders = [(await run.open(HELP_BUTTON_ID))[1] for run, _ in runs]  # help allows one
+        cooling = [(await run.open())[1] for run, _ in runs]  # at once again: the cooldown
+        cooldown_ms: list[list[float]] = [[] for _ in runs]
+        full_ms: list[list[float]] = [[] for _ in runs]
+        for _ in range(refusals):
+            for i, (run, _) in enumerate(runs):
+                cooldown_ms[i].append(await run.post(ticket_body(cooling[i]), 429))
+                body = ticket_body(holders[i], HELP_BUTTON_ID)
+                full_ms[i].append(await run.post(body, 409))
+        for run, _ in runs:
             run.clear_category()
-    return HistoryPoint(
-        tickets=tickets,
-        build_s=build_s,
-        open_ms=_quantiles(open_ms),
-        refused_429_ms=statistics.median(cooldown_ms),
-        refused_409_ms=statistics.median(full_ms),
-    )
+    return [
+        HistoryPoint(
+            tickets=size,
+            build_s=build_s,
+            open_ms=_quantiles(open_ms[i]),
+            refused_429_ms=statistics.median(cooldown_ms[i]),
+            refused_409_ms=statistics.median(full_ms[i]),
+        )
+        for i, (size, (_, build_s)) in enumerate(zip(sizes, runs, strict=True))
+    ]
 
 
 def render_history(points: list[HistoryPoint]) -> list[str]:
@@ -398,8 +420,7 @@ async def run_sections(args: argparse.Namespace) -> tuple[ScaleReport, list[str]
     report, lines = ScaleReport(), []
     sections = set(args.sections.split(","))
     if "history" in sections:
-        for size in args.history_sizes:
-            report.history.append(await history_point(size, args.history_opens, args.refusals))
+        report.history = await history_points(args.history_sizes, args.history_opens, args.refusals)
         lines += ["", *render_history(report.history)]
     if "members" in sections:
         report.memory = await memory_runs(args.guilds, args.per_guild, args.member_timeout)

@@ -236,6 +236,28 @@ async def test_a_member_not_yet_chunked_opens_by_api_and_by_click(
     assert len(emulator.requests[before:]) == 2
 
 
+async def test_a_rate_limited_member_request_is_sent_again(
+    unchunked: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    """Discord answers a second request for all of a server's members within 30 s with
+    RATE_LIMITED (op 8, retry_after); the bot asks again after that, and gets them."""
+    index, guild = unchunked.discord.members, world.guild.id
+    async with asyncio.timeout(5):
+        while not emulator.gateway.member_requests:
+            await asyncio.sleep(0.01)
+    meta = {"guild_id": str(guild), "nonce": index.servers[guild].nonce}
+    await emulator.publish("RATE_LIMITED", {"opcode": 8, "retry_after": 0.05, "meta": meta})
+    async with asyncio.timeout(5):
+        while len(emulator.gateway.member_requests) < 2:
+            await asyncio.sleep(0.01)
+    second = emulator.gateway.member_requests[1]
+    assert second["nonce"] == index.servers[guild].nonce != meta["nonce"]
+    emulator.gateway.release_member_chunks()
+    async with asyncio.timeout(5):
+        while not index.is_known(guild):
+            await asyncio.sleep(0.01)
+
+
 async def test_the_bot_asks_for_each_servers_members_once(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:

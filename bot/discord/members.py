@@ -228,6 +228,7 @@ class MemberIndex:
             "guild_member_remove": self._member_removed,
             "interaction_create": self._interaction,
             "resumed": self._resumed,
+            "rate_limited": self._rate_limited,
         }
 
     @property
@@ -297,11 +298,11 @@ class MemberIndex:
             self._ask_for_members(shard, guild_id, server)
 
     def _ask_for_members(
-        self, shard: hikari.api.GatewayShard, guild_id: int, server: ServerMembers
+        self, shard: hikari.api.GatewayShard, guild_id: int, server: ServerMembers, delay: float = 0
     ) -> None:
         server.nonce = f"rmp.{next(self._nonces)}"
         server.chunks_seen = 0
-        task = asyncio.create_task(self._request(shard, guild_id, server.nonce))
+        task = asyncio.create_task(self._request(shard, guild_id, server.nonce, delay))
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
@@ -311,10 +312,25 @@ class MemberIndex:
             if not server.known and (guild_id >> 22) % shard.shard_count == shard.id:
                 self._ask_for_members(shard, guild_id, server)
 
-    async def _request(self, shard: hikari.api.GatewayShard, guild_id: int, nonce: str) -> None:
+    async def _request(
+        self, shard: hikari.api.GatewayShard, guild_id: int, nonce: str, delay: float = 0.0
+    ) -> None:
         """Op 8 for every member; hikari paces it within the gateway's 120 per 60 s."""
+        await asyncio.sleep(delay)
         with contextlib.suppress(hikari.ComponentStateConflictError):  # the shard is closing
             await shard.request_guild_members(guild_id, nonce=nonce)
+
+    def _rate_limited(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
+        """Discord allows one request for all of a server's members per 30 s (a reconnect can
+        ask sooner): ask again once `retry_after` has passed."""
+        meta = payload.get("meta") or {}
+        if payload.get("opcode") != 8 or "guild_id" not in meta:
+            return
+        guild_id = int(meta["guild_id"])
+        server = self.servers.get(guild_id)
+        if server is None or server.known or server.nonce != meta.get("nonce"):
+            return
+        self._ask_for_members(shard, guild_id, server, float(payload.get("retry_after") or 0))
 
     def _guild_delete(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
         self.servers.pop(int(payload["id"]), None)
