@@ -7,6 +7,9 @@
 -- columns it shares.
 CREATE INDEX tickets_guild_user_opened ON tickets (guild_id, user_id, opened_at);
 DROP INDEX tickets_guild_user_state;
+-- The user's open tickets without their closed ones (a regular's history grows too).
+CREATE INDEX tickets_user_active ON tickets (guild_id, user_id, opened_at)
+    WHERE state IN ('opening', 'open');
 
 -- The sweep when a server arrives: only the tickets whose channel should exist.
 CREATE INDEX tickets_guild_kept ON tickets (guild_id) WHERE state = 'open' OR archived = 1;
