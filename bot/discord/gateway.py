@@ -104,7 +104,6 @@ class DiscordGateway:
                 "the GUILD_MEMBERS intent is off: every ticket costs one more Discord call "
                 "to check that the user is a member"
             )
-
         await self._check_credentials()
         url = self._config.rest_url
         try:
