@@ -43,6 +43,7 @@ from bot.sandbox.runner import (
     DEMO_PANEL_ID,
     HELP_BUTTON_ID,
     HELP_QUESTION,
+    REPORT_BUTTON_ID,
     SANDBOX_EPOCH_MS,
     SandboxWorld,
     sandbox_config,
@@ -158,7 +159,7 @@ class Opener:
             raise ScaleBenchError(f"expected {expect}, got {r.status}: {payload.decode()}")
         return elapsed * 1000
 
-    async def open(self, button: str = "btn_report") -> tuple[float, int]:
+    async def open(self, button: str = REPORT_BUTTON_ID) -> tuple[float, int]:
         self.clear_category()
         self.clock.advance(STEP_S)
         user = self.fresh_member()
@@ -167,7 +168,7 @@ class Opener:
         return ms, user
 
 
-def ticket_body(user_id: int, button: str = "btn_report") -> dict[str, Any]:
+def ticket_body(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:
     body: dict[str, Any] = {"userId": str(user_id), "panelId": DEMO_PANEL_ID, "buttonId": button}
     if button == HELP_BUTTON_ID:
         body["answers"] = [{"label": HELP_QUESTION, "value": "history benchmark"}]
@@ -214,7 +215,7 @@ async def store_work(run: Opener, turn: int) -> float:
         opened = await reservation.insert_opening(
             user_id=user,
             panel_id=DEMO_PANEL_ID,
-            button_id="btn_report",
+            button_id=REPORT_BUTTON_ID,
             source="api",
             answers=(),
             support_role_ids=(),
