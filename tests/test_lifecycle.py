@@ -220,12 +220,19 @@ async def test_the_log_channel_and_the_openers_dm_get_the_transcript(
         )
         await submit.wait_response()
         await _wait_closed(app, channel_id)
+    dm = emulator.state.dm_channel(opener)
+    # The log line and the DM follow the row's "closed" (after the channel is deleted).
+    async with asyncio.timeout(10):
+        while (
+            sum(m.content.startswith("🔒") for m in emulator.state.messages[log.id].values()) < 2
+            or not emulator.state.messages[dm.id]
+        ):
+            await asyncio.sleep(0.02)
     posted = list(emulator.state.messages[log.id].values())
     opened = [m for m in posted if m.content.startswith("📥")]
     closed = [m for m in posted if m.content.startswith("🔒")]
     assert len(opened) == len(closed) == 2
     assert all(m.attachments and m.attachments[0].filename.endswith(".html") for m in closed)
-    dm = emulator.state.dm_channel(opener)
     (letter,) = emulator.state.messages[dm.id].values()
     assert letter.attachments[0].data.startswith(b"<!DOCTYPE html>")
     assert emulator.state.messages[emulator.state.dm_channel(shy).id] == {}
