@@ -56,9 +56,12 @@ class Rimpllee:
         self.http_port = 0
 
     def health(self) -> Health:
+        known, servers = self.discord.members.progress()
         return Health(
             gateway_connected=self.discord.connected,
             database_open=self.db is not None and self.db.is_open,
+            servers=servers,
+            servers_with_members_known=known,
         )
 
     @property

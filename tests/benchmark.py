@@ -18,6 +18,9 @@ the plain 401 path), and a bare aiohttp app with one handler answering a tiny JS
    process's CPU time per request (all its threads: event loop and SQLite) is reported next to
    req/s, because it does not depend on whether the client or the server was the bottleneck.
 4. Peak RSS of the server process and of the load generator.
+
+Then the scale sections of `tests/bench_scale.py`: opens and refusals with 1k, 100k and 1M tickets
+on record, and the bot's memory with 1,000 servers of 200 members (`--sections` picks).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.store.admin import SqliteKeyStore
+from tests import bench_scale
 from tests.benchmark_transcripts import render_transcripts, transcript_bench
 from tests.conftest import FakeClock
 
@@ -305,12 +309,8 @@ class LoopErrors:
 
 
 async def wait_until_cached(bot: Rimpllee, world: SandboxWorld) -> None:
-    cache = bot.discord.bot.cache
     async with asyncio.timeout(10):
-        while (
-            cache.get_guild(world.guild.id) is None
-            or cache.get_member(world.guild.id, world.members[-1].id) is None
-        ):
+        while not bot.discord.members.is_known(world.guild.id):
             await asyncio.sleep(0.01)
 
 
@@ -727,6 +727,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="messages of the long ticket (0: skip)",
     )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sections", default="api,history,members", help="api, history and/or members"
+    )
+    bench_scale.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -752,16 +756,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.members - 1 < needed:
         print(f"benchmark: --members must be at least {needed + 1}", file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    try:
-        report = asyncio.run(run(settings))
-    except BenchmarkError as exc:
-        print(f"benchmark: {exc}", file=sys.stderr)
-        return 1
-    wall = time.perf_counter() - started
-    print(render(report, wall), flush=True)
-    if args.json is not None:
+    numbers: dict[str, Any] = {}
+    if "api" in args.sections:
+        started = time.perf_counter()
+        try:
+            report = asyncio.run(run(settings))
+        except BenchmarkError as exc:
+            print(f"benchmark: {exc}", file=sys.stderr)
+            return 1
+        wall = time.perf_counter() - started
+        print(render(report, wall), flush=True)
         numbers = asdict(report) | {"wall_s": wall}
+    if {"history", "members"} & set(args.sections.split(",")):
+        started = time.perf_counter()
+        try:
+            scale, lines = asyncio.run(bench_scale.run_sections(args))
+        except bench_scale.ScaleBenchError as exc:
+            print(f"benchmark: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join([*lines, f"Wall time {time.perf_counter() - started:.1f} s"]), flush=True)
+        numbers["scale"] = asdict(scale)
+    if args.json is not None:
         args.json.write_text(json.dumps(numbers, indent=2) + "\n")
     return 0
 

@@ -98,6 +98,13 @@ async def wait_until_cached(bot: hikari.GatewayBot, guild_id: int) -> None:
             await asyncio.sleep(0.01)
 
 
+async def wait_until_members_known(rimpllee: Rimpllee, guild_id: int) -> None:
+    """Until the server's member chunks have all arrived (the index answers alone from then)."""
+    async with asyncio.timeout(5):
+        while not rimpllee.discord.members.is_known(guild_id):
+            await asyncio.sleep(0.01)
+
+
 class FakeClock:
     """Injected time: tests move it instead of sleeping through a window."""
 
@@ -125,7 +132,8 @@ async def running(
     clock: Clock = time.time,
     config: Config | None = None,
 ) -> AsyncIterator[Rimpllee]:
-    """A real Rimpllee on `database`, connected to the emulator, its cache warm; stopped after.
+    """A real Rimpllee on `database`, connected to the emulator, its cache warm and every
+    member chunk received (unless the test holds them back); stopped after.
 
     Its hikari ExceptionEvents fail the test, like the loop's unhandled exceptions.
     """
@@ -139,9 +147,15 @@ async def running(
     try:
         for guild_id in emulator.state.guilds:
             await wait_until_cached(rimpllee.discord.bot, guild_id)
+            if emulator.gateway.chunks_flowing.is_set() and members_intent(rimpllee):
+                await wait_until_members_known(rimpllee, guild_id)
         yield rimpllee
     finally:
         await rimpllee.stop()
+
+
+def members_intent(rimpllee: Rimpllee) -> bool:
+    return hikari.Intents.GUILD_MEMBERS in rimpllee.config.discord.intents
 
 
 @pytest_asyncio.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from typing import Any
 
@@ -222,3 +223,12 @@ async def wait_healthy(url: str, proc: asyncio.subprocess.Process | None = None)
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.1)
+
+
+CHANNEL_LINK = re.compile(r"<#(\d+)>")
+
+
+def opened_channel(emulator: DiscordEmulator, text: str) -> Channel:
+    match = CHANNEL_LINK.search(text)
+    assert match is not None, text
+    return emulator.state.channels[int(match.group(1))]

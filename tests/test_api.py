@@ -434,15 +434,15 @@ async def test_429_server_rate_limit_rolls_with_the_window(
 async def add_members(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, count: int
 ) -> None:
-    """Members joining while the bot runs: GUILD_MEMBER_ADD over the gateway fills its cache."""
+    """Members joining while the bot runs: GUILD_MEMBER_ADD over the gateway fills its index."""
     state = emulator.state
     for i in range(count):
-        member = state.add_member(world.guild, state.add_user(f"joined{i:04d}"))
-        world.members.insert(-1, member.user)
-        await emulator.publish("GUILD_MEMBER_ADD", member.payload(with_guild_id=True))
-    cache = app.discord.bot.cache
+        user = state.add_user(f"joined{i:04d}")
+        await emulator.member_join(world.guild.id, user)
+        world.members.insert(-1, user)
+    index = app.discord.members
     async with asyncio.timeout(10):
-        while len(cache.get_members_view_for_guild(world.guild.id)) < len(world.guild.members):
+        while index.get(world.guild.id, world.members[-2].id) is None:
             await asyncio.sleep(0.01)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,18 @@ from bot.sandbox.runner import (
 )
 from bot.sandbox.state import Channel, Message
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import EPHEMERAL, answer, click, panels, post, posted_panel, ticket
+from tests.helpers import (
+    EPHEMERAL,
+    answer,
+    click,
+    opened_channel,
+    panels,
+    post,
+    posted_panel,
+    ticket,
+)
 
 pytestmark = pytest.mark.asyncio
-
-CHANNEL_LINK = re.compile(r"<#(\d+)>")
-
-
-def opened_channel(emulator: DiscordEmulator, text: str) -> Channel:
-    match = CHANNEL_LINK.search(text)
-    assert match is not None, text
-    return emulator.state.channels[int(match.group(1))]
 
 
 async def test_the_posted_panel_has_a_button_per_panel_button(
@@ -189,11 +189,10 @@ async def _fill_server_budget(
 ) -> None:
     state = emulator.state
     for i in range(30):
-        joined = state.add_member(world.guild, state.add_user(f"busy{i}"))
-        await emulator.publish("GUILD_MEMBER_ADD", joined.payload(with_guild_id=True))
-    cache = app.discord.bot.cache
+        await emulator.member_join(world.guild.id, state.add_user(f"busy{i}"))
+    index = app.discord.members
     async with asyncio.timeout(5):
-        while len(cache.get_members_view_for_guild(world.guild.id)) < len(world.guild.members):
+        while len(index.servers[world.guild.id]) < len(world.guild.members):
             await asyncio.sleep(0.01)
     busy = [m for m in world.guild.members.values() if m.user.username.startswith("busy")]
     for member in busy:

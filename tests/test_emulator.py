@@ -47,6 +47,10 @@ async def test_ready_and_guild_create_fill_hikaris_cache(
     assert guild.name == "Rimpllee Sandbox"
     assert bot.get_me() is not None
     assert bot.get_me().id == emulator.state.bot.id  # type: ignore[union-attr]
+    # Without the presences intent members come by chunks, which hikari asks for itself.
+    async with asyncio.timeout(5):
+        while len(bot.cache.get_members_view_for_guild(world.guild.id)) < len(world.guild.members):
+            await asyncio.sleep(0.01)
     members = bot.cache.get_members_view_for_guild(world.guild.id)
     assert set(members) == set(world.guild.members)
     roles = bot.cache.get_roles_view_for_guild(world.guild.id)

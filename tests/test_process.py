@@ -117,7 +117,10 @@ async def test_run_connects_to_emulator_reports_healthy_and_stops_on_sigterm(
     )
     started.append(proc)
     health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+    members = health.pop("members")
     assert health == {"ok": True, "gateway": "connected", "database": "open"}
+    assert members["servers"] == 1  # "known" turns 1 once the member chunks are in
+    assert members["known"] in (0, 1)
     assert emulator.gateway.connected == 1
     proc.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
@@ -173,6 +176,7 @@ async def test_healthz_reports_a_lost_gateway(app: Rimpllee, emulator: DiscordEm
                 "ok": False,
                 "gateway": "disconnected",
                 "database": "open",
+                "members": {"servers": 1, "known": 1},
             }
 
 

@@ -24,6 +24,8 @@ MAX_BODY_BYTES = 64 * 1024
 class Health:
     gateway_connected: bool
     database_open: bool
+    servers: int = 0
+    servers_with_members_known: int = 0  # the rest cost one more Discord call per open
 
     @property
     def ok(self) -> bool:
@@ -73,6 +75,7 @@ async def healthz(request: web.Request) -> web.Response:
         "ok": health.ok,
         "gateway": "connected" if health.gateway_connected else "disconnected",
         "database": "open" if health.database_open else "closed",
+        "members": {"servers": health.servers, "known": health.servers_with_members_known},
     }
     return web.json_response(body, status=200 if health.ok else 503)
 

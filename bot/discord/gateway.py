@@ -14,6 +14,7 @@ from bot.config import DiscordConfig
 from bot.core.lifecycle import LifecycleService
 from bot.discord import admin, panel_commands, settings_commands, ticket_commands
 from bot.discord.errors import explain_refusal
+from bot.discord.members import MemberAwareBot, MemberIndex
 from bot.discord.port import HikariDiscord
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
@@ -25,6 +26,8 @@ _LOG = logging.getLogger("rimpllee.discord")
 
 CONNECT_TIMEOUT_S = 60.0
 GUILDS_TIMEOUT_S = 30.0
+# Members live in our compact index (bot/discord/members.py), not in hikari's member cache.
+CACHE_COMPONENTS = hikari.api.CacheComponents.ALL & ~hikari.api.CacheComponents.MEMBERS
 
 
 class DiscordGateway:
@@ -34,18 +37,29 @@ class DiscordGateway:
     wrong token or an unreachable URL fails in one clear line instead of a retry loop.
     """
 
-    def __init__(self, config: DiscordConfig, *, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        config: DiscordConfig,
+        *,
+        max_retries: int = 3,
+        cache_components: hikari.api.CacheComponents = CACHE_COMPONENTS,
+    ) -> None:
+        """`cache_components` is for the benchmark's baseline (hikari's member cache on)."""
         self._config = config
-        self.bot = hikari.GatewayBot(
+        self.bot = MemberAwareBot(
             config.token,
             intents=config.intents,
             rest_url=config.rest_url,
             banner=None,
             logs=None,
             max_retries=max_retries,
+            cache_settings=hikari.impl.CacheSettings(components=cache_components),
         )
+        self.members: MemberIndex = self.bot.members
+        if hikari.api.CacheComponents.MEMBERS not in cache_components:
+            self.members.install()
         self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
-        self.port = HikariDiscord(self.bot, cdn_url=config.cdn_url)
+        self.port = HikariDiscord(self.bot, self.members, cdn_url=config.cdn_url)
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)
         self.bot.subscribe(hikari.StoppingEvent, self._stop_client)
@@ -136,6 +150,7 @@ class DiscordGateway:
             self._guilds_arrived.set()
 
     async def close(self) -> None:
+        await self.members.close()
         if self.bot.is_alive:
             with contextlib.suppress(hikari.ComponentStateConflictError):
                 await self.bot.close()

@@ -16,6 +16,7 @@ import lightbulb
 from bot.core.errors import AdminError
 from bot.core.panels import is_unicode_emoji
 from bot.core.tickets import BOT_PERMS
+from bot.discord.members import member_roles
 
 MANAGE_GUILD = hikari.Permissions.MANAGE_GUILD
 # The hook of every admin command (`/panel`, `/settings`, `/apikey`, `/blacklist`): Manage Server
@@ -110,14 +111,14 @@ def bot_permissions(
     """Discord's permission computation for the bot in `channel`; None if the cache cannot say."""
     me = bot.get_me()
     guild = bot.cache.get_guild(channel.guild_id)
-    member = bot.cache.get_member(channel.guild_id, me.id) if me else None
-    if me is None or guild is None or member is None:
+    my_roles = member_roles(bot, channel.guild_id, me.id) if me else None
+    if me is None or guild is None or my_roles is None:
         return None
     if guild.owner_id == me.id:
         return hikari.Permissions.all_permissions()
     everyone = bot.cache.get_role(guild.id)
     perms = everyone.permissions if everyone else hikari.Permissions.NONE
-    for role_id in member.role_ids:
+    for role_id in my_roles:
         if role := bot.cache.get_role(role_id):
             perms |= role.permissions
     if hikari.Permissions.ADMINISTRATOR in perms:
@@ -126,8 +127,8 @@ def bot_permissions(
     if ow := overwrites.get(guild.id):
         perms = (perms & ~ow.deny) | ow.allow
     allow = deny = hikari.Permissions.NONE
-    for role_id in member.role_ids:
-        ow = overwrites.get(role_id)
+    for role_id in my_roles:
+        ow = overwrites.get(hikari.Snowflake(role_id))
         if ow is not None and ow.type is hikari.PermissionOverwriteType.ROLE:
             allow |= ow.allow
             deny |= ow.deny

@@ -1,4 +1,5 @@
-"""The domain's Discord, implemented with hikari: the cache for reads, REST for the two writes.
+"""The domain's Discord, implemented with hikari: the cache and the member index for reads, REST
+for the two writes.
 
 Every hikari failure leaves here as a `DiscordFailure` whose reason tells an admin what to fix.
 """
@@ -17,6 +18,7 @@ from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
 from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
 from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
+from bot.discord.members import MemberIndex
 from bot.discord.render import close_custom_id, panel_embed, panel_rows
 from bot.discord.transcript_messages import download, transcript_message
 
@@ -51,11 +53,13 @@ class HikariDiscord:
     def __init__(
         self,
         bot: hikari.GatewayBot,
+        members: MemberIndex,
         *,
         timeout: float = CALL_TIMEOUT_S,
         cdn_url: str = DISCORD_CDN_URL,
     ) -> None:
         self._bot = bot
+        self._members = members
         self.timeout = timeout
         self._cdn_url = cdn_url.rstrip("/")
 
@@ -66,30 +70,30 @@ class HikariDiscord:
             raise DiscordFailure("the bot is not connected to Discord yet")
         return int(me.id)
 
-    @property
-    def _members_cached(self) -> bool:
-        return hikari.Intents.GUILD_MEMBERS in self._bot.intents
-
     async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
-        """From the member cache when the members intent is on; else one REST call."""
+        """From the member index once the server's members are all known (with the members
+        intent); until then, or without the intent, a miss is settled by one REST lookup."""
         if self._bot.cache.get_guild(guild_id) is None:
             raise DiscordFailure(
                 f"the bot is not in server {guild_id} (it was removed, or the server is "
                 "unavailable): invite it again"
             )
-        if self._members_cached:
-            member = self._bot.cache.get_member(guild_id, user_id)
-        else:
-            try:
-                member = await self._call(
-                    self._bot.rest.fetch_member(guild_id, user_id), "look up the member", None
-                )
-            except DiscordFailure as exc:
-                if isinstance(exc.__cause__, hikari.NotFoundError):
-                    return None
-                raise
-        if member is None:
-            return None
+        index = self._members
+        if index.tracks_membership:
+            entry = index.get(guild_id, user_id)
+            if entry is not None:
+                return MemberInfo(user_id=user_id, username=entry.username)
+            if index.is_known(guild_id):
+                return None
+        try:
+            member = await self._call(
+                self._bot.rest.fetch_member(guild_id, user_id), "look up the member", None
+            )
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.NotFoundError):
+                return None
+            raise
+        index.remember(guild_id, member)
         return MemberInfo(user_id=int(member.id), username=member.username)
 
     async def create_ticket_channel(self, spec: ChannelSpec) -> int:
@@ -237,8 +241,8 @@ class HikariDiscord:
             yield [transcript_message(m, lambda u: self._author(guild_id, u)) for m in page]
 
     def _display_name(self, guild_id: int | None, user: hikari.User) -> str:
-        member = self._bot.cache.get_member(guild_id, user.id) if guild_id else None
-        return (member.display_name if member else None) or user.global_name or user.username
+        member = self._members.get(guild_id, int(user.id)) if guild_id else None
+        return member.display_name if member else user.global_name or user.username
 
     def _author(self, guild_id: int | None, user: hikari.User) -> TranscriptAuthor:
         url = str(user.make_avatar_url(file_format="PNG", size=128) or user.default_avatar_url)
@@ -268,10 +272,7 @@ class HikariDiscord:
     def names(self, guild_id: int) -> Names:
         cache = self._bot.cache
         return Names(
-            users={
-                int(i): m.display_name
-                for i, m in cache.get_members_view_for_guild(guild_id).items()
-            },
+            users=self._members.display_names(guild_id),
             roles={int(i): r.name for i, r in cache.get_roles_view_for_guild(guild_id).items()},
             channels={
                 int(i): c.name or str(i)

@@ -23,7 +23,7 @@ from bot.sandbox.control import SandboxControl
 from bot.sandbox.gateway import Gateway
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
-from bot.sandbox.state import JSON, Attachment, DiscordState, Message, bot_token_for
+from bot.sandbox.state import JSON, Attachment, DiscordState, Message, User, bot_token_for
 
 _LOG = logging.getLogger("rimpllee.sandbox")
 
@@ -295,6 +295,35 @@ class DiscordEmulator:
         if "guild_id" in command:  # only guild commands say where they were registered
             data["guild_id"] = command["guild_id"]
         return await self._dispatch(record, guild, channel, member, data)
+
+    async def member_join(
+        self, guild_id: int, user: User, *, roles: list[int] | None = None
+    ) -> None:
+        """`user` joins the server: GUILD_MEMBER_ADD."""
+        member = self.state.add_member(self.state.guilds[guild_id], user, roles=roles)
+        await self.publish("GUILD_MEMBER_ADD", member.payload(with_guild_id=True))
+
+    async def member_leave(self, guild_id: int, user_id: int) -> None:
+        """The member leaves (or is kicked): GUILD_MEMBER_REMOVE."""
+        member = self.state.guilds[guild_id].members.pop(user_id)
+        body = {"guild_id": str(guild_id), "user": member.user.payload()}
+        await self.publish("GUILD_MEMBER_REMOVE", body)
+
+    async def member_update(
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        roles: list[int] | None = None,
+        nick: str | None = None,
+    ) -> None:
+        """New roles and/or nickname (None leaves it as it is): GUILD_MEMBER_UPDATE."""
+        member = self.state.guilds[guild_id].members[user_id]
+        if roles is not None:
+            member.role_ids = list(roles)
+        if nick is not None:
+            member.nick = nick or None
+        await self.publish("GUILD_MEMBER_UPDATE", member.payload(with_guild_id=True))
 
     async def send_user_message(
         self,

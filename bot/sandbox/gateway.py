@@ -1,7 +1,11 @@
 """The emulated gateway: one websocket session per connected shard.
 
 Speaks Discord's v10 gateway protocol as hikari expects it: HELLO, heartbeat ACKs, IDENTIFY → READY
-and one GUILD_CREATE per guild, RESUME, member chunk requests, and dispatches of state changes.
+and one GUILD_CREATE per guild of the shard, RESUME, Request Guild Members (op 8) answered with
+GUILD_MEMBERS_CHUNK events, and dispatches of state changes to the shard that owns the guild.
+Members arrive as on Discord: without the Guild Presences intent GUILD_CREATE carries only the bot
+itself (nobody is in voice here); everyone else comes by chunks. A connection that sends more
+than 120 payloads in 60 s is closed with 4008, as Discord does.
 Transport compression follows the `compress` query parameter (zlib-stream, or zstd-stream when
 `backports.zstd` is importable).
 """
@@ -12,6 +16,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +25,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sandbox.state import JSON, DiscordState
+from bot.sandbox.state import JSON, DiscordState, Guild, Member
 
 _LOG = logging.getLogger("rimpllee.sandbox.gateway")
 
@@ -28,6 +34,7 @@ HEARTBEAT_INTERVAL_MS = 41_250
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents).
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
+GUILD_PRESENCES = 1 << 8
 GUILD_MESSAGES = 1 << 9
 MESSAGE_CONTENT = 1 << 15
 
@@ -47,6 +54,22 @@ _EVENT_INTENTS = {
 
 # Close codes.
 AUTHENTICATION_FAILED = 4004
+RATE_LIMITED = 4008
+
+# https://discord.com/developers/docs/events/gateway#rate-limiting: 120 payloads per connection
+# per 60 s. The window opens with the first payload; a little grace absorbs the scheduling delay
+# between a client's clock and ours (hikari counts the same fixed windows on its side).
+SEND_LIMIT = 120
+SEND_WINDOW_S = 60.0
+SEND_WINDOW_GRACE_S = 2.0
+
+# Request Guild Members and GUILD_CREATE (gateway-events.mdx).
+CHUNK_SIZE = 1000
+MAX_REQUESTED_IDS = 100  # user_ids, and members matching a query
+MAX_NONCE_BYTES = 32
+LARGE_THRESHOLD_DEFAULT = 50
+LARGE_THRESHOLD_RANGE = (50, 250)
+PRESENCES_MEMBER_CAP = 75_000  # above this GUILD_CREATE never lists every member
 
 
 def _compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
@@ -61,15 +84,42 @@ def _compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
     return None
 
 
+class SendLimit:
+    """Discord's fixed window of 120 payloads per 60 s per connection."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._window_ends = -math.inf
+        self._count = 0
+
+    def hit(self) -> bool:
+        """Count one received payload; False once the window's budget is exceeded."""
+        now = self._clock()
+        if now >= self._window_ends:
+            self._window_ends = now + SEND_WINDOW_S - SEND_WINDOW_GRACE_S
+            self._count = 0
+        self._count += 1
+        return self._count <= SEND_LIMIT
+
+
 @dataclass
 class GatewaySession:
     ws: web.WebSocketResponse
     compress: Callable[[bytes], bytes] | None
     session_id: str = ""
     intents: int = 0
+    shard: tuple[int, int] = (0, 1)
+    large_threshold: int = LARGE_THRESHOLD_DEFAULT
     seq: int = 0
     identified: bool = False
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    limit: SendLimit = field(default_factory=SendLimit)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def owns(self, guild_id: int) -> bool:
+        """Discord's shard formula: (guild_id >> 22) % num_shards."""
+        shard_id, count = self.shard
+        return (guild_id >> 22) % count == shard_id
 
     async def send(self, payload: JSON) -> None:
         data = json.dumps(payload).encode()
@@ -96,6 +146,18 @@ class Gateway:
         self.sessions: list[GatewaySession] = []
         self._resumable: dict[str, GatewaySession] = {}
         self._session_counter = 0
+        self.recommended_shards = 1  # what GET /gateway/bot advises
+        self.max_concurrency = 1
+        # Cleared: member chunks wait (to test the window before a server's members are known).
+        self.chunks_flowing = asyncio.Event()
+        self.chunks_flowing.set()
+        self.member_requests: list[JSON] = []  # every op 8 received, for tests
+
+    def hold_member_chunks(self) -> None:
+        self.chunks_flowing.clear()
+
+    def release_member_chunks(self) -> None:
+        self.chunks_flowing.set()
 
     @property
     def connected(self) -> int:
@@ -103,8 +165,13 @@ class Gateway:
 
     async def dispatch(self, event: str, data: JSON) -> None:
         needed = _EVENT_INTENTS.get(event, 0)
+        guild_id = int(
+            data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else 0) or 0
+        )
         for session in list(self.sessions):
-            if session.identified and (needed == 0 or session.intents & needed):
+            # Guild events go to the guild's shard; the rest (DMs) to shard 0, as on Discord.
+            owner = session.owns(guild_id) if guild_id else session.shard[0] == 0
+            if session.identified and owner and (needed == 0 or session.intents & needed):
                 body = data
                 if (
                     event == "MESSAGE_CREATE"
@@ -146,12 +213,17 @@ class Gateway:
             async for msg in ws:
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     break
+                if not session.limit.hit():
+                    await ws.close(code=RATE_LIMITED, message=b"You are being rate limited.")
+                    break
                 raw = msg.data if msg.type == WSMsgType.TEXT else msg.data.decode()
                 await self._on_payload(session, json.loads(raw))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             self.sessions.remove(session)
+            for task in list(session.tasks):
+                task.cancel()
             with contextlib.suppress(Exception):
                 await ws.close()
         return ws
@@ -176,16 +248,20 @@ class Gateway:
         self._session_counter += 1
         session.session_id = f"sandbox-session-{self._session_counter}"
         session.intents = int(data.get("intents", 0))
+        shard = data.get("shard") or [0, 1]
+        session.shard = (int(shard[0]), int(shard[1]))
+        low, high = LARGE_THRESHOLD_RANGE
+        session.large_threshold = min(max(int(data.get("large_threshold", low)), low), high)
         session.identified = True
         self._resumable[session.session_id] = session
-        shard = data.get("shard", [0, 1])
         state = self._state
+        guilds = [g for g in list(state.guilds.values()) if session.owns(g.id)]
         await session.dispatch(
             "READY",
             {
                 "v": 10,
                 "user": state.bot.payload(),
-                "guilds": [{"id": str(g), "unavailable": True} for g in state.guilds],
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
                 "session_id": session.session_id,
                 "resume_gateway_url": self._public_url(),
                 "shard": shard,
@@ -197,9 +273,29 @@ class Gateway:
                 "geo_ordered_rtc_regions": [],
             },
         )
-        with_members = bool(session.intents & GUILD_MEMBERS)
-        for guild in list(state.guilds.values()):
-            await session.dispatch("GUILD_CREATE", guild.gateway_payload(with_members=with_members))
+        for guild in guilds:
+            await session.dispatch("GUILD_CREATE", self._guild_create(session, guild))
+
+    def _guild_create(self, session: GatewaySession, guild: Guild) -> JSON:
+        """Which members GUILD_CREATE lists (gateway-events.mdx, Guild Create and op 8): without
+        the presences intent (or above 75k members) only the bot and members in voice (none
+        here); above `large_threshold`, those with a role or a nickname (online members too, but
+        nobody is online here); otherwise everyone."""
+        count = len(guild.members)
+        large = count > session.large_threshold
+        members: list[Member]
+        if not session.intents & GUILD_PRESENCES or count > PRESENCES_MEMBER_CAP:
+            bot = guild.members.get(self._state.bot.id)
+            members = [bot] if bot else []
+        elif large:
+            members = [
+                m
+                for m in guild.members.values()
+                if m.role_ids or m.nick or m.user.id == self._state.bot.id
+            ]
+        else:
+            members = list(guild.members.values())
+        return guild.gateway_payload(members=members, large=large)
 
     async def _resume(self, session: GatewaySession, data: JSON) -> None:
         old = self._resumable.get(str(data.get("session_id")))
@@ -214,18 +310,56 @@ class Gateway:
         await session.dispatch("RESUMED", {})
 
     async def _request_members(self, session: GatewaySession, data: JSON) -> None:
-        guild = self._state.guilds.get(int(data.get("guild_id", 0)))
-        if guild is None:
+        """Op 8: the matching members in GUILD_MEMBERS_CHUNK events of at most 1,000 each."""
+        self.member_requests.append(data)
+        guild = self._state.guilds.get(int(data.get("guild_id") or 0))
+        if guild is None or not session.owns(guild.id):
             return
-        wanted = {int(u) for u in data.get("user_ids") or []}
-        members = [m for uid, m in guild.members.items() if not wanted or uid in wanted]
-        chunk: JSON = {
-            "guild_id": str(guild.id),
-            "members": [m.payload() for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [str(u) for u in wanted - guild.members.keys()],
-        }
-        if nonce := data.get("nonce"):
-            chunk["nonce"] = nonce
-        await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+        raw_ids = data.get("user_ids")
+        wanted: list[int] | None = None
+        if raw_ids is not None:
+            ids = raw_ids if isinstance(raw_ids, list) else [raw_ids]
+            wanted = list(dict.fromkeys(int(u) for u in ids))[:MAX_REQUESTED_IDS]
+            members = [guild.members[u] for u in wanted if u in guild.members]
+        else:
+            query = str(data.get("query") or "").lower()
+            limit = int(data.get("limit") or 0)
+            if not query and not limit and not session.intents & GUILD_MEMBERS:
+                _LOG.warning("op 8 for every member without the GUILD_MEMBERS intent: ignored")
+                return
+            members = [
+                m for m in guild.members.values() if m.user.username.lower().startswith(query)
+            ]
+            if query:
+                limit = min(limit or MAX_REQUESTED_IDS, MAX_REQUESTED_IDS)
+            if limit:
+                members = members[:limit]
+        nonce = data.get("nonce")
+        if not isinstance(nonce, str) or len(nonce.encode()) > MAX_NONCE_BYTES:
+            nonce = None  # Discord ignores an invalid nonce
+        presences = bool(data.get("presences")) and bool(session.intents & GUILD_PRESENCES)
+        count = max(1, math.ceil(len(members) / CHUNK_SIZE))
+        chunks: list[JSON] = []
+        for index in range(count):
+            part = members[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
+            chunk: JSON = {
+                "guild_id": str(guild.id),
+                "members": [m.payload() for m in part],
+                "chunk_index": index,
+                "chunk_count": count,
+            }
+            if wanted is not None:
+                chunk["not_found"] = [str(u) for u in wanted if u not in guild.members]
+            if presences:
+                chunk["presences"] = []  # nobody is online in the emulator
+            if nonce is not None:
+                chunk["nonce"] = nonce
+            chunks.append(chunk)
+        task = asyncio.create_task(self._send_chunks(session, chunks))
+        session.tasks.add(task)
+        task.add_done_callback(session.tasks.discard)
+
+    async def _send_chunks(self, session: GatewaySession, chunks: list[JSON]) -> None:
+        await self.chunks_flowing.wait()
+        for chunk in chunks:
+            await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)

@@ -157,12 +157,12 @@ class RestApi:
         return _json(
             {
                 "url": self.emu.gateway_url,
-                "shards": 1,
+                "shards": self.emu.gateway.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
                     "reset_after": 86_400_000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.emu.gateway.max_concurrency,
                 },
             }
         )

@@ -403,16 +403,16 @@ class Guild:
             "stickers": [],
         }
 
-    def gateway_payload(self, *, with_members: bool) -> JSON:
-        """The GUILD_CREATE shape: the REST guild plus channels, members and join data."""
+    def gateway_payload(self, *, members: list[Member], large: bool) -> JSON:
+        """The GUILD_CREATE shape: the REST guild plus channels, the given members, join data."""
         body = self.payload()
         body.update(
             {
                 "joined_at": iso(time.time()),
-                "large": False,
+                "large": large,
                 "unavailable": False,
                 "member_count": len(self.members),
-                "members": [m.payload() for m in self.members.values()] if with_members else [],
+                "members": [m.payload() for m in members],
                 "channels": [c.payload() for c in self.channels.values()],
                 "threads": [],
                 "presences": [],

@@ -22,6 +22,26 @@ _TICKET_COLUMNS = (
 )
 
 
+# The hot statements, by name, so tests/test_store.py can check each one's query plan: every open
+# and refusal reads the limit facts; each server's arrival runs the sweep; start-up reconciles.
+LIMIT_FACTS_SQL = (
+    "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
+    "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
+    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
+    "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
+    "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
+    "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
+    "EXISTS (SELECT 1 FROM blacklist WHERE guild_id = :g AND user_id = :u)"
+)
+KEPT_IN_GUILD_SQL = (
+    f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? AND (state = 'open' OR archived = 1)"
+)
+OPENING_TICKETS_SQL = (
+    f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE state = 'opening' ORDER BY ticket_id"
+)
+
+
 def ticket_from_row(row: sqlite3.Row) -> Ticket:
     return Ticket(
         ticket_id=row["ticket_id"],
@@ -67,17 +87,7 @@ class _LimitQueries:
         return rows[0] if rows else None
 
     async def facts(self, user_id: int, since: float) -> LimitFacts:
-        row = await self._one(
-            "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
-            "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
-            "AND state IN ('opening', 'open') ORDER BY opened_at)), "
-            "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
-            "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
-            "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
-            "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
-            "EXISTS (SELECT 1 FROM blacklist WHERE guild_id = :g AND user_id = :u)",
-            {"g": self._guild_id, "since": since, "u": user_id},
-        )
+        row = await self._one(LIMIT_FACTS_SQL, {"g": self._guild_id, "since": since, "u": user_id})
         assert row is not None
         return LimitFacts(
             blacklisted=bool(row[5]),
@@ -191,9 +201,7 @@ class SqliteTicketStore:
             await conn.execute("DELETE FROM tickets WHERE ticket_id = ?", (ticket_id,))
 
     async def opening_tickets(self) -> list[Ticket]:
-        rows = await self._db.fetchall(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE state = 'opening' ORDER BY ticket_id"
-        )
+        rows = await self._db.fetchall(OPENING_TICKETS_SQL)
         return [ticket_from_row(r) for r in rows]
 
     async def tickets(self, guild_id: int) -> list[Ticket]:
@@ -224,11 +232,7 @@ class SqliteLifecycleStore:
 
     async def kept_in_guild(self, guild_id: int) -> list[Ticket]:
         """Open tickets and archived closed ones: every ticket whose channel should exist."""
-        rows = await self._db.fetchall(
-            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? "
-            "AND (state = 'open' OR archived = 1)",
-            (guild_id,),
-        )
+        rows = await self._db.fetchall(KEPT_IN_GUILD_SQL, (guild_id,))
         return [ticket_from_row(r) for r in rows]
 
     async def close(
