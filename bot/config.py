@@ -24,6 +24,7 @@ import hikari
 from bot.errors import StartupError
 
 TOKEN_ENV_VAR = "RIMPLLEE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+CLIENT_SECRET_ENV_VAR = "RIMPLLEE_CLIENT_SECRET"  # noqa: S105 - the variable's name
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -63,6 +64,13 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    client_id: int  # 0: the bot's own application ID
+    client_secret: str  # empty: login is off (the dashboard says how to turn it on)
+    public_url: str  # empty: http://<http.host>:<http.port>
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     discord: DiscordConfig
     http: HttpConfig
@@ -70,6 +78,7 @@ class Config:
     limits: LimitsConfig
     log: LogConfig
     source: pathlib.Path
+    dashboard: DashboardConfig = DashboardConfig(0, "", "")
 
 
 class _Invalid(Exception):
@@ -164,6 +173,10 @@ def _ip_addresses(value: object) -> tuple[str, ...]:
     return tuple(addresses)
 
 
+def _optional_url(value: object) -> str:
+    return "" if value == "" else _url(value)
+
+
 def _path(value: object) -> pathlib.Path:
     return pathlib.Path(_nonempty(value))
 
@@ -204,6 +217,14 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
         },
     ),
     "log": (LogConfig, {"level": ("INFO", _log_level)}),
+    "dashboard": (
+        DashboardConfig,
+        {
+            "client_id": (0, _integer(0)),
+            "client_secret": ("", _string),
+            "public_url": ("", _optional_url),
+        },
+    ),
 }
 
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
@@ -322,6 +343,9 @@ def config_from_mapping(
                 raise at.error(f"{name}.{key}", f"{name}.{key}: {exc}") from None
         if cls is DiscordConfig:
             _resolve_token(values, os.environ if env is None else env, at, require_token)
+        if cls is DashboardConfig:
+            secret = (os.environ if env is None else env).get(CLIENT_SECRET_ENV_VAR, "").strip()
+            values["client_secret"] = secret or values["client_secret"].strip()
         built[name] = cls(**values)
     return Config(**built, source=source)
 

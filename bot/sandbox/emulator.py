@@ -18,13 +18,15 @@ from aiohttp import web
 
 from bot.sandbox import interactions as ix
 from bot.sandbox.gateway import Gateway
+from bot.sandbox.oauth import OAuthServer
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
 from bot.sandbox.state import JSON, DiscordState, Message, bot_token_for
 
 _LOG = logging.getLogger("rimpllee.sandbox")
 
-# Routes Discord serves without the bot's token: the interaction token is the credential.
-_TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+# Routes Discord serves without the bot's token: the interaction token is the credential, or
+# (OAuth2) the application's client ID and secret.
+_TOKEN_ROUTES = ("/interactions/", "/webhooks/", "/oauth2/token")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class DiscordEmulator:
         self.gateway = Gateway(self.state, self.token, lambda: self.gateway_url)
         self.observers: list[Callable[[str, JSON], None]] = []
         self._rest = RestApi(self)
+        self.oauth = OAuthServer(self)
         self._runner: web.AppRunner | None = None
         self._base_url = ""
 
@@ -72,6 +75,8 @@ class DiscordEmulator:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         app.add_routes(self._rest.routes())
+        app.add_routes(self.oauth.routes())
+        app.router.add_post(PREFIX + "/oauth2/token", self.oauth.token)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_post("/_sandbox/faults", self._control_fault)
         control = SandboxControl(self)
@@ -166,6 +171,9 @@ class DiscordEmulator:
         self, request: web.Request, handler: Handler, route: str
     ) -> web.StreamResponse:
         needs_token = request.path.startswith(PREFIX) and not route.startswith(_TOKEN_ROUTES)
+        authorization = request.headers.get("Authorization", "")
+        if needs_token and route == "/users/@me" and authorization.startswith("Bearer "):
+            return self.oauth.bearer_me(authorization)  # a user's OAuth2 token, not the bot's
         if needs_token and request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordHTTPError(401, 0, "401: Unauthorized")
         for fault in self.faults:
