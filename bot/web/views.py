@@ -28,7 +28,7 @@ from bot.web.security import (
 if TYPE_CHECKING:
     from bot.web.app import DashboardServices
 
-CURL_TEST_ANSWER = "Sent from the dashboard's example"
+CURL_TEST_ANSWER = "Test from the dashboard"
 
 
 def _services(request: web.Request) -> DashboardServices:
