@@ -29,6 +29,20 @@ from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
 CLI = [sys.executable, "-m", "bot"]
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly which browser tests did not run, and the one command that fixes it."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if "browser test:" in str(r.longrepr)
+    ]
+    if skipped:
+        names = ", ".join(r.nodeid.split("::")[-1] for r in skipped)
+        terminalreporter.write_line(
+            f"SKIPPED {len(skipped)} browser test(s) ({names}): Chromium is not installed. "
+            "Install it with: apt-get install -y chromium fonts-noto-color-emoji",
+            yellow=True,
+        )
+
+
 async def run_cli(*args: str, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
     """`rimpllee ARGS` as a real process, without a token in its environment."""
     env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}

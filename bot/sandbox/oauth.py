@@ -190,6 +190,7 @@ def _page(body: str, status: int = 200) -> web.Response:
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'  # no favicon request
         f"<title>Emulated Discord</title></head><body>{body}</body></html>"
     )
     return web.Response(text=document, content_type="text/html", status=status)
