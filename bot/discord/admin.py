@@ -9,6 +9,7 @@ import datetime
 import hikari
 import lightbulb
 
+from bot.core.access import MemberView, Right, may
 from bot.core.admin import ApiKeys, Blacklist
 from bot.core.errors import TicketError
 
@@ -22,9 +23,14 @@ def _guild(ctx: lightbulb.Context) -> int:
     member = ctx.member
     if ctx.guild_id is None or member is None:
         raise lightbulb.exceptions.ExecutionException("use this command in a server")
-    if MANAGE_GUILD not in member.permissions and hikari.Permissions.ADMINISTRATOR not in (
-        member.permissions
-    ):
+    view = MemberView(
+        guild_id=int(ctx.guild_id),
+        user_id=int(member.id),
+        is_owner=False,  # Discord's interaction permissions already count the owner's
+        permissions=int(member.permissions),
+        role_ids=frozenset(int(r) for r in member.role_ids),
+    )
+    if not may(view, Right.MANAGE_SERVER):  # the one rule every door asks
         raise PermissionError("you need the Manage Server permission for this command")
     return int(ctx.guild_id)
 
@@ -74,7 +80,7 @@ class ApiKeyRevoke(
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, keys: ApiKeys) -> None:
-        await keys.revoke(_guild(ctx))
+        await keys.revoke(_guild(ctx), int(ctx.user.id))
         await ctx.respond("API key revoked: the API refuses it from now on.", ephemeral=True)
 
 
