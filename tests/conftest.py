@@ -38,7 +38,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         names = ", ".join(r.nodeid.split("::")[-1] for r in skipped)
         terminalreporter.write_line(
             f"SKIPPED {len(skipped)} browser test(s) ({names}): Chromium is not installed. "
-            "Install it with: apt-get install -y chromium fonts-noto-color-emoji",
+            "Install it (as root) with: "
+            "apt-get update && apt-get install -y chromium fonts-noto-color-emoji",
             yellow=True,
         )
 

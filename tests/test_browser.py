@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import signal
@@ -24,8 +25,8 @@ import pytest_asyncio
 from tests.conftest import CLI
 from tests.test_process import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL = "apt-get install -y chromium fonts-noto-color-emoji"
+CHROMIUM = Path(os.environ.get("RIMPLLEE_CHROMIUM", "/usr/bin/chromium"))  # Debian's
+INSTALL = "apt-get update && apt-get install -y chromium fonts-noto-color-emoji"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "data" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
