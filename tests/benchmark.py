@@ -672,6 +672,16 @@ def render(report: Report, wall_s: float) -> str:
         f"{'met' if ratio >= AIM_RATIO else 'NOT met'} (lowest {ratio:.2f}, {worst})",
         f"  the same by CPU ratio: {'met' if cpu_ratio >= AIM_RATIO else 'NOT met'} "
         f"(lowest {cpu_ratio:.2f}, {worst_cpu})",
+    ]
+    page, base = report.dashboard_ms["integrations"], report.dashboard_ms["healthz"]
+    lines += [
+        "",
+        f"Dashboard: GET Integrations, {s['logged']} requests logged (200 kept and shown), "
+        f"{page['samples']:.0f} sequential loads",
+        f"  page     p50 {page['p50']:7.2f} ms   p99 {page['p99']:7.2f} ms",
+        f"  healthz  p50 {base['p50']:7.2f} ms   p99 {base['p99']:7.2f} ms   (baseline, same run)",
+        f"  ratio page/healthz: p50 {page['p50'] / base['p50']:.1f}x, "
+        f"p99 {page['p99'] / base['p99']:.1f}x",
         "",
         "Peak RSS  "
         + "   ".join(f"{name} {mib:.1f} MiB" for name, mib in report.peak_rss_mib.items()),

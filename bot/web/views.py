@@ -191,9 +191,10 @@ async def _integrations(
     guild_id = admin.server.guild_id
     key = await services.keys.status(guild_id)
     last_used = await services.requests.last_used(guild_id, key.created_at) if key else None
-    created_by = (
-        services.directory.member_name(guild_id, key.created_by) if key and key.created_by else None
-    )
+    created_by = None
+    if key is not None and key.created_by:
+        name = services.directory.member_name(guild_id, key.created_by)
+        created_by = name or f"user {key.created_by}"
     curl = example_curl(
         services.public_url() + "/api/v1/tickets",
         new_key or "$RIMPLLEE_API_KEY",
