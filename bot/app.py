@@ -55,6 +55,7 @@ class Rimpllee:
         self.discord = DiscordGateway(config.discord, max_retries=max_retries)
         self.db: Database | None = None
         self.tickets: TicketService | None = None
+        self.requests: ApiRequestLog | None = None
         self._events: EventLog | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
@@ -115,6 +116,7 @@ class Rimpllee:
 
     def _services(self, db: Database) -> ApiServices:
         limits = self.config.limits
+        self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
         self.tickets = TicketService(
             SqliteTicketStore(db),
             self.discord.port,
@@ -132,7 +134,7 @@ class Rimpllee:
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
             ready=lambda: self.ready,
             trusted_proxies=frozenset(self.config.http.trusted_proxies),
-            requests=ApiRequestLog(SqliteApiRequestStore(db), self.clock),
+            requests=self.requests,
         )
 
     @property
@@ -188,6 +190,8 @@ class Rimpllee:
             self._runner = None
         if self.tickets is not None:
             await self.tickets.drain()  # opens from buttons, log posts
+        if self.requests is not None:
+            await self.requests.drain()  # the API's request log, for the dashboard
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

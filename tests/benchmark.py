@@ -439,7 +439,9 @@ class Bench:
         guild = self.world.guild.id
         for i in range(self.settings.logged):
             status, code = (200, None) if i % 3 else (429, "rate_limited")
-            await log.record(guild, status, code, str(self.world.members[i % 50].id), "pnl_demo")
+            log.record(guild, status, code, str(self.world.members[i % 50].id), "pnl_demo")
+            if i % 100 == 99:
+                await log.flush()  # batches of 100, as under a steady load
         person = Browserless(self.bot, self.emu)
         try:
             await person.login(self.world.admin.id)

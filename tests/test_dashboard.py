@@ -337,18 +337,21 @@ async def test_the_request_log_keeps_the_last_200_per_server(tmp_path: Path) -> 
         log = ApiRequestLog(SqliteApiRequestStore(db), clock)
         for i in range(KEPT_PER_SERVER + 25):
             clock.advance(1)
-            await log.record(1, 200, None, str(i), "pnl_a", "btn_a")
-        await log.record(2, 401, "x", None, None, None)
+            log.record(1, 200, None, str(i), "pnl_a", "btn_a")
+            if i == 10:
+                await log.flush()  # one batch of 11, then one of 214 with server 2's
+        log.record(2, 401, "x", None, None, None)
         kept = await log.recent(1)
         assert len(kept) == KEPT_PER_SERVER
         assert kept[0].user_id == str(KEPT_PER_SERVER + 24)  # newest first
         assert kept[-1].user_id == "25"
         assert len(await log.recent(2)) == 1
-        long_id = "9" * 500
-        await log.record(1, 400, "invalid_field", long_id, {"a": 1}, None)
-        newest = (await log.recent(1, 1))[0]
+        log.record(1, 400, "invalid_field", "9" * 500, {"a": 1}, None)
+        await log.drain()  # what shutdown does: nothing recorded is lost
+        newest = (await ApiRequestLog(SqliteApiRequestStore(db)).recent(1, 1))[0]
         assert newest.user_id == "9" * 40
         assert newest.panel_id == "{'a': 1}"
+        assert len(await log.recent(1)) == KEPT_PER_SERVER
     finally:
         await db.close()
 

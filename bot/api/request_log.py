@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,8 +11,6 @@ from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, status_and_code
 from bot.core.integrations import ApiRequestLog
-
-_LOG = logging.getLogger("rimpllee.api")
 
 
 async def _sent_fields(request: web.Request) -> dict[str, Any]:
@@ -57,14 +54,6 @@ async def _record(
     request: web.Request, log: ApiRequestLog, guild_id: int, status: int, code: str | None
 ) -> None:
     fields = await _sent_fields(request) if status != 413 else {}
-    try:
-        await log.record(
-            guild_id,
-            status,
-            code,
-            fields.get("userId"),
-            fields.get("panelId"),
-            fields.get("buttonId"),
-        )
-    except Exception:
-        _LOG.exception("could not record an API request for server %d", guild_id)
+    log.record(
+        guild_id, status, code, fields.get("userId"), fields.get("panelId"), fields.get("buttonId")
+    )

@@ -1,16 +1,23 @@
 """What the API did with a server's key, kept so a developer can debug an integration.
 
 The API records every request that authenticated with a key; only the newest `KEPT_PER_SERVER`
-per server are kept, and nothing secret (no key, no answers) is ever recorded.
+per server are kept, and nothing secret (no key, no answers) is ever recorded. Records are
+written in batches by one background flush, so a flood of requests costs one write per batch,
+not one per request; reads flush first, so a page always shows every request answered so far.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.limits import Clock
+
+_LOG = logging.getLogger("rimpllee.api")
 
 KEPT_PER_SERVER = 200
 _FIELD_CHARS = 40  # IDs are shorter; whatever a client sent is cut to this
@@ -27,7 +34,9 @@ class ApiRequest:
 
 
 class ApiRequestStore(Protocol):
-    async def record(self, guild_id: int, request: ApiRequest, keep: int) -> None: ...
+    async def record(self, requests: Sequence[tuple[int, ApiRequest]], keep: int) -> None:
+        """Add (server, request) rows in one transaction, keeping each server's newest `keep`."""
+        ...
 
     async def recent(self, guild_id: int, limit: int) -> list[ApiRequest]:
         """Newest first."""
@@ -47,8 +56,11 @@ class ApiRequestLog:
     def __init__(self, store: ApiRequestStore, clock: Clock = time.time) -> None:
         self._store = store
         self._clock = clock
+        self._pending: list[tuple[int, ApiRequest]] = []
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
 
-    async def record(
+    def record(
         self,
         guild_id: int,
         status: int,
@@ -66,11 +78,34 @@ class ApiRequestLog:
             panel_id=_field(panel_id),
             button_id=_field(button_id),
         )
-        await self._store.record(guild_id, request, KEPT_PER_SERVER)
+        self._pending.append((guild_id, request))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_logged())
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            _LOG.exception("could not record %d API request(s)", len(self._pending))
+
+    async def flush(self) -> None:
+        """Write everything recorded so far (in one transaction)."""
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._store.record(batch, KEPT_PER_SERVER)
+
+    async def drain(self) -> None:
+        """At shutdown, before the database closes: nothing recorded is lost."""
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush_logged()
 
     async def recent(self, guild_id: int, limit: int = KEPT_PER_SERVER) -> list[ApiRequest]:
+        await self.flush()
         return await self._store.recent(guild_id, min(limit, KEPT_PER_SERVER))
 
     async def last_used(self, guild_id: int, key_created_at: float) -> float | None:
         """When the current key last made a request (requests of an older key don't count)."""
+        await self.flush()
         return await self._store.last_at(guild_id, key_created_at)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.core.integrations import ApiRequest
 from bot.core.sessions import Session
 from bot.store.database import Database
@@ -74,29 +76,25 @@ class SqliteApiRequestStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, guild_id: int, request: ApiRequest, keep: int) -> None:
+    async def record(self, requests: Sequence[tuple[int, ApiRequest]], keep: int) -> None:
         async with self._db.write() as conn:
-            await ensure_server(conn, guild_id, request.at)
-            await conn.execute(
+            for guild_id in {g for g, _ in requests}:
+                await ensure_server(conn, guild_id, requests[0][1].at)
+            await conn.executemany(
                 "INSERT INTO api_requests "
                 "(guild_id, at, status, error_code, user_id, panel_id, button_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    guild_id,
-                    request.at,
-                    request.status,
-                    request.error_code,
-                    request.user_id,
-                    request.panel_id,
-                    request.button_id,
-                ),
+                [
+                    (g, r.at, r.status, r.error_code, r.user_id, r.panel_id, r.button_id)
+                    for g, r in requests
+                ],
             )
-            # Keep the newest `keep` of the server (the index makes this a short range scan).
-            await conn.execute(
+            # Keep each server's newest `keep` (the index makes this a short range scan).
+            await conn.executemany(
                 "DELETE FROM api_requests WHERE guild_id = ? AND request_id < ("
                 "SELECT request_id FROM api_requests WHERE guild_id = ? "
                 "ORDER BY request_id DESC LIMIT 1 OFFSET ?)",
-                (guild_id, guild_id, keep - 1),
+                [(g, g, keep - 1) for g in {g for g, _ in requests}],
             )
 
     async def recent(self, guild_id: int, limit: int) -> list[ApiRequest]:
