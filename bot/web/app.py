@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from bot.core.models import Panel
 from bot.core.sessions import Sessions
 from bot.discord.oauth import DiscordLogin
 from bot.web import views
+from bot.web.format import when
 from bot.web.security import (
     COOKIE,
     PAGE_HEADERS,
@@ -60,13 +60,6 @@ class DashboardServices:
 
 
 DASHBOARD: web.AppKey[DashboardServices] = web.AppKey("dashboard")
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "never"
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -116,7 +109,7 @@ def install_dashboard(app: web.Application, services: DashboardServices) -> None
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["when"] = _when
+    env.filters["when"] = when
     app.middlewares.append(dashboard_pages)
     static = Path(str(resources.files("bot.web").joinpath("static")))
     route = app.router.add_static("/static/", static, append_version=True)

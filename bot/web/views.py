@@ -15,6 +15,7 @@ from bot.core.errors import TicketError
 from bot.core.models import Panel
 from bot.core.sessions import Session, safe_next_path
 from bot.discord.oauth import LoginFailed
+from bot.web.format import when
 from bot.web.security import (
     COOKIE,
     PageError,
@@ -211,7 +212,18 @@ async def _integrations(
         last_used=last_used,
         new_key=new_key,
         curl=curl,
-        requests=await services.requests.recent(guild_id),
+        requests=[  # plain strings: 200 rows render without an attribute lookup or filter each
+            (
+                "ok" if r.status < 400 else "bad",
+                when(r.at),
+                str(r.status),
+                r.error_code or "",
+                r.user_id or "",
+                r.panel_id or "",
+                r.button_id or "",
+            )
+            for r in await services.requests.recent(guild_id)
+        ],
         notice=notice,
         problem=problem,
         status=status,
