@@ -16,14 +16,16 @@ import pytest
 import pytest_asyncio
 
 from bot.app import Rimpllee
+from bot.config import Config, config_from_mapping
 from bot.core.integrations import KEPT_PER_SERVER, ApiRequestLog
 from bot.core.sessions import SESSION_TTL_S
 from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.oauth import SANDBOX_CLIENT_SECRET
 from bot.sandbox.runner import DEMO_API_KEY, SandboxWorld, offer_logins
 from bot.store import Database
 from bot.store.settings import SqliteSettingsStore
 from bot.store.web import SqliteApiRequestStore
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, LoopErrors, running
 from tests.dashboard_client import Browserless, Page
 
 pytestmark = pytest.mark.asyncio
@@ -462,3 +464,55 @@ async def test_pages_carry_a_strict_policy_and_unknown_pages_are_html(
     api = await visitor.get("/api/v1/nope")
     assert json.loads(api.text)["error"]["code"] == "not_found"
     assert "<script>" not in (await visitor.get("/")).text  # no inline script anywhere
+
+
+def _config(emulator: DiscordEmulator, database: Path, **dashboard: str) -> Config:
+    return config_from_mapping(
+        {
+            "discord": {"token": emulator.token, "rest_url": emulator.rest_url},
+            "http": {"host": "127.0.0.1", "port": 0},
+            "database": {"path": str(database)},
+            "dashboard": dashboard,
+        },
+        source=Path("<test>"),
+        env={},
+    )
+
+
+async def test_behind_https_the_cookie_is_secure(
+    emulator: DiscordEmulator, world: SandboxWorld, loop_errors: LoopErrors, tmp_path: Path
+) -> None:
+    config = _config(
+        emulator,
+        tmp_path / "r.db",
+        client_secret=SANDBOX_CLIENT_SECRET,
+        public_url="https://tickets.example.com",
+    )
+    async with running(emulator, tmp_path / "r.db", loop_errors, config=config) as app:
+        person = Browserless(app, emulator)
+        try:
+            authorize = await person.authorize_url()
+            assert "redirect_uri=https%3A%2F%2Ftickets.example.com%2Flogin%2Fcallback" in authorize
+            callback = await person.approve(authorize, world.admin.id)
+            assert callback.startswith("https://tickets.example.com/login/callback?")
+            # The proxy would forward it to the bot as is.
+            done = await person.get(callback.removeprefix("https://tickets.example.com"))
+            assert done.status == 303
+            assert "Secure" in done.headers["Set-Cookie"]
+        finally:
+            await person.close()
+
+
+async def test_without_a_client_secret_the_dashboard_says_how_to_log_in(
+    emulator: DiscordEmulator, world: SandboxWorld, loop_errors: LoopErrors, tmp_path: Path
+) -> None:
+    config = _config(emulator, tmp_path / "r.db")
+    async with running(emulator, tmp_path / "r.db", loop_errors, config=config) as app:
+        person = Browserless(app, emulator)
+        try:
+            assert "RIMPLLEE_CLIENT_SECRET" in (await person.get("/")).text
+            page = await person.get("/login")
+            assert page.status == 503
+            assert "dashboard.client_secret" in page.text
+        finally:
+            await person.close()
