@@ -27,7 +27,7 @@ from bot.core.sessions import Sessions
 from bot.core.tickets import Limits, TicketService
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
-from bot.discord.oauth import DiscordLogin
+from bot.discord.oauth import HikariLogin
 from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
@@ -148,7 +148,7 @@ class Rimpllee:
         assert services.requests is not None
         return DashboardServices(
             sessions=Sessions(SqliteSessionStore(db), self.clock),
-            login=DiscordLogin(self.config.discord.rest_url, dashboard.client_secret),
+            login=HikariLogin(self.config.discord.rest_url, dashboard.client_secret),
             client_id=lambda: dashboard.client_id or self.discord.port.bot_user_id,
             public_url=lambda: self.public_url,
             directory=HikariDirectory(self.discord.bot),

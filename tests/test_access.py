@@ -6,7 +6,7 @@ import pytest
 
 from bot.core.access import ADMINISTRATOR, MANAGE_GUILD, MemberView, Right, may, rights
 from bot.core.sessions import safe_next_path
-from bot.discord.oauth import DiscordLogin, authorize_base
+from bot.discord.oauth import HikariLogin, authorize_base
 
 SEND_MESSAGES = 1 << 11
 
@@ -58,7 +58,7 @@ def test_a_login_returns_only_to_a_local_path(asked: str | None, followed: str) 
     ],
 )
 def test_the_authorize_page_is_on_the_rest_urls_site(rest_url: str, site: str) -> None:
-    login = DiscordLogin(rest_url, "secret")
+    login = HikariLogin(rest_url, "secret")
     url = login.authorize_url(42, "http://127.0.0.1:8080/login/callback", "s")
     assert url.startswith(f"{site}/oauth2/authorize?response_type=code&client_id=42&scope=identify")
     assert authorize_base(rest_url) == site

@@ -36,6 +36,31 @@ def safe_next_path(candidate: str | None) -> str:
     return candidate
 
 
+class LoginFailed(Exception):
+    """Discord did not vouch for the user (a used or forged code, a wrong secret, no answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordUser:
+    user_id: int
+    username: str
+
+
+class DiscordLogin(Protocol):
+    """Discord's OAuth2 authorization-code login, as the Discord side implements it."""
+
+    @property
+    def configured(self) -> bool:
+        """False without a client secret: nobody can log in."""
+        ...
+
+    def authorize_url(self, client_id: int, redirect_uri: str, state: str) -> str: ...
+
+    async def user_for_code(self, client_id: int, code: str, redirect_uri: str) -> DiscordUser:
+        """Who the one-time code belongs to; `LoginFailed` if Discord won't say."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     user_id: int

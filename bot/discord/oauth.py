@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from dataclasses import dataclass
 
 import aiohttp
 import hikari
 
+from bot.core.sessions import DiscordUser, LoginFailed
+
 _LOG = logging.getLogger("rimpllee.dashboard")
-
-
-class LoginFailed(Exception):
-    """Discord did not vouch for the user (a used or forged code, a wrong secret, no answer)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordUser:
-    user_id: int
-    username: str
 
 
 def authorize_base(rest_url: str) -> str:
@@ -37,7 +28,9 @@ def authorize_base(rest_url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-class DiscordLogin:
+class HikariLogin:
+    """`bot.core.sessions.DiscordLogin` through hikari's REST client."""
+
     def __init__(self, rest_url: str, client_secret: str) -> None:
         self._rest_url = rest_url
         self._secret = client_secret

@@ -17,8 +17,7 @@ from bot.core.access import MemberDirectory
 from bot.core.admin import ApiKeys, Blacklist, Settings
 from bot.core.integrations import ApiRequestLog
 from bot.core.models import Panel
-from bot.core.sessions import Sessions
-from bot.discord.oauth import DiscordLogin
+from bot.core.sessions import DiscordLogin, Sessions
 from bot.web import views
 from bot.web.format import when
 from bot.web.security import (

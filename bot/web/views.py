@@ -13,8 +13,7 @@ from aiohttp import web
 from bot.core.access import MemberDirectory, NamedId, Right, ServerRef, may, servers_for
 from bot.core.errors import TicketError
 from bot.core.models import Panel
-from bot.core.sessions import Session, safe_next_path
-from bot.discord.oauth import LoginFailed
+from bot.core.sessions import LoginFailed, Session, safe_next_path
 from bot.web.format import when
 from bot.web.security import (
     COOKIE,
