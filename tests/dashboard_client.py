@@ -53,11 +53,11 @@ class Browserless:
         return page.headers["Location"]
 
     async def approve(self, authorize_url: str, user_id: int) -> str:
-        """On the emulated authorize page, pick `user_id`; returns the callback URL."""
+        """On the emulated authorize page, pick `user_id` (0: Cancel); returns the callback URL."""
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorize_url).query))
         async with self.http.post(
             self.discord + "/oauth2/authorize",
-            data={**params, "user_id": str(user_id)},
+            data={**params, "user_id": str(user_id) if user_id else "cancel"},
             allow_redirects=False,
         ) as resp:
             assert resp.status == 302, await resp.text()

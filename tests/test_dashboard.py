@@ -516,3 +516,14 @@ async def test_without_a_client_secret_the_dashboard_says_how_to_log_in(
             assert "dashboard.client_secret" in page.text
         finally:
             await person.close()
+
+
+async def test_cancelling_on_discord_logs_nobody_in(
+    visitor: Browserless, world: SandboxWorld
+) -> None:
+    callback = await visitor.approve(await visitor.authorize_url(), 0)  # 0: "Cancel"
+    assert "error=access_denied" in callback
+    page = await visitor.callback(callback)
+    assert page.status == 400
+    assert "Login cancelled" in page.text
+    assert "Set-Cookie" not in page.headers
