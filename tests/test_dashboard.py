@@ -106,6 +106,21 @@ async def test_a_state_works_once_and_a_forged_one_never(
     assert "Set-Cookie" not in replay.headers
 
 
+async def test_a_callback_only_works_in_the_browser_that_started_the_login(
+    visitor: Browserless, world: SandboxWorld, app: Rimpllee, emulator: DiscordEmulator
+) -> None:
+    # Someone starts a login as themselves and sends the callback link to a victim, who would
+    # then be logged in as them: the victim's browser never started that login.
+    callback = await visitor.approve(await visitor.authorize_url(), world.plain_member.id)
+    victim = Browserless(app, emulator)
+    try:
+        refused = await victim.callback(callback)
+        assert refused.status == 400
+        assert "Set-Cookie" not in refused.headers
+    finally:
+        await victim.close()
+
+
 async def test_a_code_is_used_once_at_discord(
     visitor: Browserless, world: SandboxWorld, emulator: DiscordEmulator
 ) -> None:
@@ -491,14 +506,21 @@ async def test_behind_https_the_cookie_is_secure(
     async with running(emulator, tmp_path / "r.db", loop_errors, config=config) as app:
         person = Browserless(app, emulator)
         try:
-            authorize = await person.authorize_url()
+            started = await person.get("/login")
+            authorize = started.headers["Location"]
             assert "redirect_uri=https%3A%2F%2Ftickets.example.com%2Flogin%2Fcallback" in authorize
+            login_cookie = started.headers["Set-Cookie"]
+            assert "Secure" in login_cookie
             callback = await person.approve(authorize, world.admin.id)
             assert callback.startswith("https://tickets.example.com/login/callback?")
-            # The proxy would forward it to the bot as is.
-            done = await person.get(callback.removeprefix("https://tickets.example.com"))
-            assert done.status == 303
-            assert "Secure" in done.headers["Set-Cookie"]
+            # The proxy forwards it to the bot as is; the browser sends its Secure cookie.
+            async with person.http.get(
+                person.base + callback.removeprefix("https://tickets.example.com"),
+                headers={"Cookie": login_cookie.split(";")[0]},
+                allow_redirects=False,
+            ) as done:
+                assert done.status == 303
+                assert "Secure" in done.headers["Set-Cookie"]
         finally:
             await person.close()
 

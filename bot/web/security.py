@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.core.sessions import SESSION_TTL_S, Session
+from bot.core.sessions import SESSION_TTL_S, STATE_TTL_S, Session
 
 COOKIE = "rimpllee_session"
+LOGIN_COOKIE = "rimpllee_login"  # the state of the login this browser started
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Everything the pages load comes from this origin; no inline script, no framing.
@@ -90,6 +91,19 @@ def set_session_cookie(response: web.StreamResponse, session_id: str, *, secure:
         session_id,
         max_age=SESSION_TTL_S,
         path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+    )
+
+
+def set_login_cookie(response: web.StreamResponse, state: str, *, secure: bool) -> None:
+    """Binds a login to the browser that started it (Lax: sent on Discord's redirect back)."""
+    response.set_cookie(
+        LOGIN_COOKIE,
+        state,
+        max_age=STATE_TTL_S,
+        path="/login",
         httponly=True,
         samesite="Lax",
         secure=secure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import shlex
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from bot.core.sessions import LoginFailed, Session, safe_next_path
 from bot.web.format import when
 from bot.web.security import (
     COOKIE,
+    LOGIN_COOKIE,
     PageError,
     Redirect,
     clear_session_cookie,
     require_session,
     session_of,
+    set_login_cookie,
     set_session_cookie,
 )
 
@@ -82,12 +85,20 @@ async def login(request: web.Request) -> web.Response:
         )
     state = await services.sessions.begin_login(request.query.get("next"))
     url = services.login.authorize_url(services.client_id(), _redirect_uri(services), state)
-    raise Redirect(url)
+    response = web.Response(status=303, headers={"Location": url})
+    set_login_cookie(response, state, secure=services.secure_cookies)
+    return response
 
 
 async def login_callback(request: web.Request) -> web.Response:
     services = _services(request)
-    next_path = await services.sessions.take_state(request.query.get("state", ""))
+    state = request.query.get("state", "")
+    # The state must be the one this browser was sent off with: a callback link made by
+    # someone else (to log you in as them) is refused.
+    started_here = hmac.compare_digest(
+        request.cookies.get(LOGIN_COOKIE, "").encode(), state.encode()
+    )
+    next_path = await services.sessions.take_state(state) if started_here else None
     if next_path is None:
         raise PageError(
             400,
@@ -105,6 +116,7 @@ async def login_callback(request: web.Request) -> web.Response:
     session_id = await services.sessions.start(user.user_id, user.username)
     response = web.Response(status=303, headers={"Location": safe_next_path(next_path)})
     set_session_cookie(response, session_id, secure=services.secure_cookies)
+    response.del_cookie(LOGIN_COOKIE, path="/login")
     return response
 
 
