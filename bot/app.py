@@ -84,6 +84,21 @@ class Rimpllee:
             raise
         self.ready = True
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
+        dashboard = self.config.dashboard
+        if (
+            dashboard.client_secret
+            and not dashboard.public_url
+            and self.config.http.host
+            in (
+                "0.0.0.0",  # noqa: S104 - comparing, not binding
+                "::",
+            )
+        ):
+            _LOG.warning(
+                "dashboard.public_url is not set: Discord will send logins back to %s, which "
+                "browsers can't open; set it to the address people use",
+                self.public_url,
+            )
 
     async def _install_discord(self, db: Database, services: ApiServices) -> None:
         """Slash commands, the button router and the ticket lifecycle, before connecting."""
