@@ -23,7 +23,6 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import CLI
-from tests.test_process import free_port
 
 CHROMIUM = Path(os.environ.get("RIMPLLEE_CHROMIUM", "/usr/bin/chromium"))  # Debian's
 INSTALL = "apt-get update && apt-get install -y chromium fonts-noto-color-emoji"
@@ -65,9 +64,9 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
         *CLI,
         "sandbox",
         "--port",
-        str(free_port()),
+        "0",  # free ports, picked by the OS: the URLs are read from what it prints
         "--discord-port",
-        str(free_port()),
+        "0",
         "--state-file",
         str(state_file),
         "--data-dir",
