@@ -70,7 +70,8 @@ async def dashboard_pages(request: web.Request, handler: Handler) -> web.StreamR
     if request.path.startswith(API_PATHS):
         return await handler(request)
     services = request.app[DASHBOARD]
-    request[SESSION] = await services.sessions.find(request.cookies.get(COOKIE, ""))
+    if not request.path.startswith("/static/"):  # files are the same for everyone
+        request[SESSION] = await services.sessions.find(request.cookies.get(COOKIE, ""))
     try:
         if request.method not in SAFE_METHODS:
             await check_csrf(request)
