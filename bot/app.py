@@ -19,12 +19,16 @@ from bot.api.app import Health, create_app
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
+from bot.core.sessions import Sessions
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
+from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
+from bot.discord.oauth import HikariLogin
 from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
@@ -34,6 +38,8 @@ from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
+from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
+from bot.web.app import DashboardServices, install_dashboard
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -50,6 +56,7 @@ class Rimpllee:
         self.discord = DiscordGateway(config.discord, max_retries=max_retries)
         self.db: Database | None = None
         self.tickets: TicketService | None = None
+        self.requests: ApiRequestLog | None = None
         self._events: EventLog | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
@@ -81,6 +88,21 @@ class Rimpllee:
             raise
         self.ready = True
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
+        dashboard = self.config.dashboard
+        if (
+            dashboard.client_secret
+            and not dashboard.public_url
+            and self.config.http.host
+            in (
+                "0.0.0.0",  # noqa: S104 - comparing, not binding
+                "::",
+            )
+        ):
+            _LOG.warning(
+                "dashboard.public_url is not set: Discord will send logins back to %s, which "
+                "browsers can't open; set it to the address people use",
+                self.public_url,
+            )
 
     async def _install_discord(self, db: Database, services: ApiServices) -> None:
         """Slash commands, the button router and the ticket lifecycle, before connecting."""
@@ -117,6 +139,7 @@ class Rimpllee:
 
     def _services(self, db: Database) -> ApiServices:
         limits = self.config.limits
+        self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
         self.tickets = TicketService(
             SqliteTicketStore(db),
             self.discord.port,
@@ -130,16 +153,42 @@ class Rimpllee:
         )
         return ApiServices(
             tickets=self.tickets,
-            keys=ApiKeys(SqliteKeyStore(db), self.clock),
+            keys=ApiKeys(SqliteKeyStore(db), self.clock, self.events(db)),
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
             ready=lambda: self.ready,
             trusted_proxies=frozenset(self.config.http.trusted_proxies),
+            requests=self.requests,
+        )
+
+    @property
+    def public_url(self) -> str:
+        """Where browsers reach the dashboard (its OAuth2 redirect URI starts with this)."""
+        return self.config.dashboard.public_url or self.http_url
+
+    def _dashboard(self, db: Database, services: ApiServices) -> DashboardServices:
+        """The dashboard's door onto the same services as the slash commands and the API."""
+        dashboard = self.config.dashboard
+        assert services.requests is not None
+        return DashboardServices(
+            sessions=Sessions(SqliteSessionStore(db), self.clock),
+            login=HikariLogin(self.config.discord.rest_url, dashboard.client_secret),
+            client_id=lambda: dashboard.client_id or self.discord.port.bot_user_id,
+            public_url=lambda: self.public_url,
+            directory=HikariDirectory(self.discord.bot, self.discord.members),
+            keys=services.keys,
+            blacklist=Blacklist(SqliteBlacklistStore(db), self.clock),
+            settings=Settings(SqliteSettingsStore(db), self.clock),
+            requests=services.requests,
+            panels=SqlitePanelStore(db),
         )
 
     async def _start_http(self, services: ApiServices) -> None:
         http = self.config.http
+        app = create_app(self.health, services)
+        assert self.db is not None
+        install_dashboard(app, self._dashboard(self.db, services))
         self._runner = web.AppRunner(
-            create_app(self.health, services),
+            app,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=HTTP_SHUTDOWN_GRACE_S,
@@ -164,6 +213,8 @@ class Rimpllee:
             self._runner = None
         if self.tickets is not None:
             await self.tickets.drain()  # opens from buttons, log posts
+        if self.requests is not None:
+            await self.requests.drain()  # the API's request log, for the dashboard
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

@@ -32,6 +32,7 @@ from bot.core.toml_reader import (
 from bot.errors import StartupError
 
 TOKEN_ENV_VAR = "RIMPLLEE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+CLIENT_SECRET_ENV_VAR = "RIMPLLEE_CLIENT_SECRET"  # noqa: S105 - the variable's name
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -78,6 +79,13 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    client_id: int  # 0: the bot's own application ID
+    client_secret: str  # empty: login is off (the dashboard says how to turn it on)
+    public_url: str  # empty: http://<http.host>:<http.port>
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     discord: DiscordConfig
     http: HttpConfig
@@ -86,6 +94,7 @@ class Config:
     log: LogConfig
     source: pathlib.Path
     transcripts: TranscriptsConfig = TranscriptsConfig()
+    dashboard: DashboardConfig = DashboardConfig(0, "", "")
 
 
 _Parser = Callable[[Any], Any]
@@ -151,6 +160,10 @@ def _ip_addresses(value: object) -> tuple[str, ...]:
     return tuple(addresses)
 
 
+def _optional_url(value: object) -> str:
+    return "" if value == "" else _url(value)
+
+
 def _path(value: object) -> pathlib.Path:
     return pathlib.Path(_nonempty(value))
 
@@ -196,6 +209,14 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
         {"file_max_mb": (10, _integer(0, 1024)), "total_max_mb": (100, _integer(0, 1_000_000))},
     ),
     "log": (LogConfig, {"level": ("INFO", _log_level)}),
+    "dashboard": (
+        DashboardConfig,
+        {
+            "client_id": (0, _integer(0)),
+            "client_secret": ("", string),
+            "public_url": ("", _optional_url),
+        },
+    ),
 }
 
 
@@ -297,6 +318,9 @@ def config_from_mapping(
                 raise _error(at, join(name, key), f"{name}.{key}: {exc}") from None
         if cls is DiscordConfig:
             _resolve_token(values, os.environ if env is None else env, at, require_token)
+        if cls is DashboardConfig:
+            secret = (os.environ if env is None else env).get(CLIENT_SECRET_ENV_VAR, "").strip()
+            values["client_secret"] = secret or values["client_secret"].strip()
         built[name] = cls(**values)
     return Config(**built, source=source)
 

@@ -17,7 +17,11 @@ the plain 401 path), and a bare aiohttp app with one handler answering a tiny JS
    for a fixed time after a warm-up; several interleaved rounds, medians reported. The server
    process's CPU time per request (all its threads: event loop and SQLite) is reported next to
    req/s, because it does not depend on whether the client or the server was the bottleneck.
-4. Peak RSS of the server process and of the load generator.
+4. The dashboard's Integrations page with 10k requests logged through the API's request log
+   (it keeps the last 200 per server, so the page shows 200): an admin logged in through the
+   emulated Discord OAuth2 fetches it sequentially over keep-alive; p50/p99 next to `/healthz`
+   on the same app, middlewares and connection (the baseline), measured in the same run.
+5. Peak RSS of the server process and of the load generator.
 
 Then the scale sections of `tests/bench_scale.py`: opens and refusals with 1k, 100k and 1M tickets
 on record, and the bot's memory with 1,000 servers of 200 members (`--sections` picks).
@@ -55,6 +59,7 @@ from bot.api.app import create_app
 from bot.api.tickets import ApiServices
 from bot.app import Rimpllee
 from bot.core.admin import ApiKeys
+from bot.core.integrations import ApiRequestLog
 from bot.core.limits import FailureLimiter
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.ratelimit import Limits
@@ -68,9 +73,11 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.store.admin import SqliteKeyStore
+from bot.store.web import SqliteApiRequestStore
 from tests import bench_scale
 from tests.benchmark_transcripts import render_transcripts, transcript_bench
 from tests.conftest import FakeClock
+from tests.dashboard_client import Browserless
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKETS_PATH = "/api/v1/tickets"
@@ -327,6 +334,8 @@ class Settings:
     rounds: int
     profile: bool
     transcript_messages: int = 10_000
+    logged: int = 10_000
+    page_loads: int = 300
 
 
 @dataclass
@@ -336,6 +345,7 @@ class Report:
     rest_calls: dict[str, Any] = field(default_factory=dict)
     throughput: dict[str, dict[str, Any]] = field(default_factory=dict)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
+    dashboard_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     profile_429: str = ""
     transcripts: dict[str, Any] = field(default_factory=dict)
     emulator: dict[str, float] = field(default_factory=dict)
@@ -426,6 +436,44 @@ class Bench:
             "per_ticket": len(made) / self.opened,
             "by_route": dict(routes),
         }
+
+    async def dashboard(self, report: Report) -> None:
+        """The Integrations page with `logged` requests recorded, against /healthz."""
+        assert self.bot.db is not None
+        log = ApiRequestLog(SqliteApiRequestStore(self.bot.db), self.clock)
+        guild = self.world.guild.id
+        for i in range(self.settings.logged):
+            status, code = (200, None) if i % 3 else (429, "rate_limited")
+            log.record(guild, status, code, str(self.world.members[i % 50].id), "pnl_demo")
+            if i % 100 == 99:
+                await log.flush()  # batches of 100, as under a steady load
+        person = Browserless(self.bot, self.emu)
+        try:
+            await person.login(self.world.admin.id)
+            page = f"/servers/{guild}/integrations"
+            for path in (page, "/healthz"):
+                for _ in range(20):  # warm-up
+                    await person.get(path)
+            timed: dict[str, list[float]] = {page: [], "/healthz": []}
+            for _ in range(self.settings.page_loads):
+                for path, samples in timed.items():  # interleaved: the same conditions
+                    started = time.perf_counter()
+                    answer = await person.get(path)
+                    samples.append((time.perf_counter() - started) * 1000)
+                    if answer.status != 200:
+                        raise BenchmarkError(f"GET {path} answered {answer.status}")
+            rows = (await person.get(page)).text.count("<tr class=")
+            if rows != 200:
+                raise BenchmarkError(f"the page showed {rows} requests, not the 200 kept")
+        finally:
+            await person.close()
+        for name, samples in (("integrations", timed[page]), ("healthz", timed["/healthz"])):
+            cuts = statistics.quantiles(samples, n=100, method="inclusive")
+            report.dashboard_ms[name] = {
+                "p50": statistics.median(samples),
+                "p99": cuts[98],
+                "samples": len(samples),
+            }
 
     async def throughput(
         self, report: Report, load: LoadGenerator, bare_url: str, lenient_url: str
@@ -566,6 +614,7 @@ async def run(settings: Settings) -> Report:
             session = await stack.enter_async_context(aiohttp.ClientSession())
             bench = Bench(settings, emu, world, bot, clock, session)
             await bench.latency(report)
+            await bench.dashboard(report)
             await bench.throughput(report, load, bare_url, lenient_url)
             if settings.transcript_messages:
                 report.transcripts = await transcript_bench(
@@ -692,6 +741,16 @@ def render(report: Report, wall_s: float) -> str:
         f"{'met' if ratio >= AIM_RATIO else 'NOT met'} (lowest {ratio:.2f}, {worst})",
         f"  the same by CPU ratio: {'met' if cpu_ratio >= AIM_RATIO else 'NOT met'} "
         f"(lowest {cpu_ratio:.2f}, {worst_cpu})",
+    ]
+    page, base = report.dashboard_ms["integrations"], report.dashboard_ms["healthz"]
+    lines += [
+        "",
+        f"Dashboard: GET Integrations, {s['logged']} requests logged (200 kept and shown), "
+        f"{page['samples']:.0f} sequential loads",
+        f"  page     p50 {page['p50']:7.2f} ms   p99 {page['p99']:7.2f} ms",
+        f"  healthz  p50 {base['p50']:7.2f} ms   p99 {base['p99']:7.2f} ms   (baseline, same run)",
+        f"  ratio page/healthz: p50 {page['p50'] / base['p50']:.1f}x, "
+        f"p99 {page['p99'] / base['p99']:.1f}x",
         "",
         "Peak RSS  "
         + "   ".join(f"{name} {mib:.1f} MiB" for name, mib in report.peak_rss_mib.items()),

@@ -1,6 +1,6 @@
 """Real-browser tests: the system's Chromium driven by Playwright, or a clean skip saying why.
 
-`browser_or_skip()` is the one condition every browser test uses (Debian's `chromium` package;
+`needs_chromium` is the one condition every browser test uses (Debian's `chromium` package;
 Playwright never downloads a browser here). `.ci/run` installs Chromium before the tests.
 """
 
@@ -18,10 +18,9 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser
 
 CHROMIUM = Path(os.environ.get("RIMPLLEE_CHROMIUM", "/usr/bin/chromium"))
-SKIP_REASON = (
-    f"no Chromium at {CHROMIUM}: install it (as root: apt-get install -y chromium) to run the "
-    "browser tests"
-)
+INSTALL = "apt-get update && apt-get install -y chromium fonts-noto-color-emoji"
+# conftest's summary finds these skips by the "browser test:" prefix and names them at the end.
+SKIP_REASON = f"browser test: no Chromium at {CHROMIUM} (install it, as root: {INSTALL})"
 
 
 def chromium_missing() -> bool:

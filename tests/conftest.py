@@ -25,8 +25,23 @@ from bot.config import Config
 from bot.core.limits import Clock
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
+from tests.browser import INSTALL
 
 CLI = [sys.executable, "-m", "bot"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly which browser tests did not run, and the one command that fixes it."""
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if "browser test:" in str(r.longrepr)
+    ]
+    if skipped:
+        names = ", ".join(r.nodeid.split("::")[-1] for r in skipped)
+        terminalreporter.write_line(
+            f"SKIPPED {len(skipped)} browser test(s) ({names}): Chromium is not installed. "
+            f"Install it (as root) with: {INSTALL}",
+            yellow=True,
+        )
 
 
 async def run_cli(

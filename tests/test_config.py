@@ -206,7 +206,7 @@ def test_unknown_section(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[http]\nport = 1\n\n[htpp]\nport = 2\n")
     assert load_error(path) == (
         f"{path}:4: unknown section 'htpp' "
-        "(known sections: database, discord, http, limits, log, transcripts)"
+        "(known sections: dashboard, database, discord, http, limits, log, transcripts)"
         "; did you mean 'http'?"
     )
 
@@ -362,3 +362,20 @@ def test_trusted_proxies_are_ip_addresses(tmp_path: pathlib.Path) -> None:
     assert config.http.trusted_proxies == ("127.0.0.1", "::1")
     bad = write(tmp_path, "[http]\ntrusted_proxies = ['nginx.local']\n")
     assert load_error(bad) == (f"{bad}:2: http.trusted_proxies: 'nginx.local' is not an IP address")
+
+
+def test_the_dashboard_secret_comes_from_the_environment_too(tmp_path: pathlib.Path) -> None:
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "{TOKEN}"\n[dashboard]\nclient_secret = "from-file"\n'
+        'public_url = "https://tickets.example.com/"\n',
+    )
+    from_file = load_config(path, env={})
+    assert from_file.dashboard.client_secret == "from-file"
+    assert from_file.dashboard.public_url == "https://tickets.example.com"
+    from_env = load_config(path, env={"RIMPLLEE_CLIENT_SECRET": "from-env"})
+    assert from_env.dashboard.client_secret == "from-env"
+    bad = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[dashboard]\npublic_url = "x"\n')
+    assert load_error(bad) == (
+        f"{bad}:4: dashboard.public_url: expected an http:// or https:// URL, got 'x'"
+    )

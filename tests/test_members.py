@@ -95,7 +95,7 @@ async def test_guild_create_with_presences_follows_large_threshold(
         large = await again.dispatch("GUILD_CREATE")
     assert large["large"] is True
     # Above the threshold: members with a role or a nickname (and the bot), not everyone.
-    assert member_ids(large) == {world.admin.id, state.bot.id, nicked}
+    assert member_ids(large) == {world.admin.id, world.support_member.id, state.bot.id, nicked}
 
 
 async def test_request_guild_members_answers_in_chunks_of_a_thousand(

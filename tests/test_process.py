@@ -182,7 +182,7 @@ async def test_healthz_reports_a_lost_gateway(app: Rimpllee, emulator: DiscordEm
 
 async def test_unknown_path_and_wrong_method_are_json(app: Rimpllee) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(app.http_url + "/nope") as resp:
+        async with http.get(app.http_url + "/api/v1/nope") as resp:  # "/…" is the dashboard's
             assert resp.status == 404
             body = await resp.json()
             assert body["ok"] is False

@@ -23,6 +23,9 @@ TABLES = {
     "tickets",
     "api_keys",
     "blacklist",
+    "login_states",
+    "web_sessions",
+    "api_requests",
 }
 
 

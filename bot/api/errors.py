@@ -121,6 +121,12 @@ _TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
 MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady)
 
 
+def status_and_code(exc: Exception) -> tuple[int, str]:
+    """What `response_for` answers, in short (for the request log)."""
+    status, code, _, _ = _TABLE[type(exc)](exc)
+    return status, code
+
+
 def response_for(exc: Exception) -> web.Response:
     """The HTTP answer for a domain or API error (any `MAPPED_ERRORS` instance); one without an
     entry of its own or of a base is a bug, answered like any other: a JSON 500."""

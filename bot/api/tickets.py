@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.api.errors import AuthFailed, AuthThrottled, NotReady
+from bot.api.request_log import recorded
 from bot.api.schemas import parse_open_request
 from bot.core.admin import ApiKeys
 from bot.core.errors import InvalidApiKey
+from bot.core.integrations import ApiRequestLog
 from bot.core.keys import looks_like_key
 from bot.core.limits import FailureLimiter
 from bot.core.tickets import TicketService
@@ -25,6 +27,7 @@ class ApiServices:
     auth_failures: FailureLimiter
     ready: Callable[[], bool]  # False while starting: the member cache is not warm yet
     trusted_proxies: frozenset[str] = frozenset()
+    requests: ApiRequestLog | None = None  # what the dashboard shows of the key's requests
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -86,10 +89,11 @@ async def open_ticket(request: web.Request) -> web.Response:
     if not services.ready():
         raise NotReady
     guild_id = await authenticate(request, services)
-    body = await parse_open_request(request)
-    opened = await services.tickets.open_ticket(
-        guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
-    )
+    async with recorded(request, services.requests, guild_id):
+        body = await parse_open_request(request)
+        opened = await services.tickets.open_ticket(
+            guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
+        )
     channel = str(opened.channel_id)
     url = f"https://discord.com/channels/{opened.guild_id}/{channel}"
     return web.json_response({"ok": True, "ticket": {"channelId": channel, "url": url}})

@@ -16,10 +16,24 @@ from bot.core.numbers import OPEN_PER_MEMBER_MAX
 from bot.core.ports import BlacklistStore, KeyStore
 
 
+class Announcer(Protocol):
+    """The server's log channel (`EventLog`); the command line has none."""
+
+    async def post(self, guild_id: int, text: str) -> None: ...
+
+
 class ApiKeys:
-    def __init__(self, store: KeyStore, clock: Clock = time.time) -> None:
+    def __init__(
+        self, store: KeyStore, clock: Clock = time.time, events: Announcer | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._events = events
+
+    async def _announce(self, guild_id: int, what: str, by: int | None) -> None:
+        if self._events is not None:
+            who = f" by <@{by}>" if by else ""
+            await self._events.post(guild_id, f"🔑 API key {what}{who}")
 
     async def generate(self, guild_id: int, by: int | None = None) -> str:
         """A new key for a server that has none; shown once, never stored."""
@@ -32,6 +46,7 @@ class ApiKeys:
                 "this server already has an API key; regenerate it to get a new one "
                 "(the old key stops working at once)"
             )
+        await self._announce(guild_id, f"generated (`{display_prefix(key)}`)", by)
         return key
 
     async def regenerate(self, guild_id: int, by: int | None = None) -> str:
@@ -40,11 +55,15 @@ class ApiKeys:
         await self._store.put_key(
             guild_id, hash_key(key), display_prefix(key), self._clock(), by, replace=True
         )
+        await self._announce(
+            guild_id, f"regenerated (`{display_prefix(key)}`; the old key no longer works)", by
+        )
         return key
 
-    async def revoke(self, guild_id: int) -> None:
+    async def revoke(self, guild_id: int, by: int | None = None) -> None:
         if not await self._store.delete_key(guild_id):
             raise AdminError("this server has no API key to revoke")
+        await self._announce(guild_id, "revoked: API access is off", by)
 
     async def status(self, guild_id: int) -> ApiKeyInfo | None:
         return await self._store.key_info(guild_id)

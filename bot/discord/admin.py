@@ -69,7 +69,7 @@ class ApiKeyRevoke(
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, keys: ApiKeys) -> None:
-        await keys.revoke(guild_of(ctx))
+        await keys.revoke(guild_of(ctx), int(ctx.user.id))
         await ctx.respond("API key revoked: the API refuses it from now on.", ephemeral=True)
 
 

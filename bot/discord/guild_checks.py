@@ -13,16 +13,13 @@ import re
 import hikari
 import lightbulb
 
+from bot.core.access import MemberView, Right, may
 from bot.core.errors import AdminError
 from bot.core.panels import is_unicode_emoji
 from bot.core.tickets import BOT_PERMS
 from bot.discord.members import member_roles
 
 MANAGE_GUILD = hikari.Permissions.MANAGE_GUILD
-# The hook of every admin command (`/panel`, `/settings`, `/apikey`, `/blacklist`): Manage Server
-# (or Administrator), in a server. Discord hides these commands from others already
-# (`default_member_permissions`), but a server can override that; this check can't be.
-MANAGE_SERVER_ONLY = lightbulb.prefab.has_permissions(MANAGE_GUILD)
 
 # What the bot must hold in a ticket category: it grants these to itself in every ticket channel.
 CATEGORY_PERMS = hikari.Permissions(int(BOT_PERMS))
@@ -46,11 +43,28 @@ _CUSTOM_EMOJI = re.compile(r"<a?:[A-Za-z0-9_]{2,32}:(\d{15,21})>")
 
 
 def manages_server(member: hikari.InteractionMember | None) -> bool:
-    """The same rule as `MANAGE_SERVER_ONLY`, for what hooks don't cover (autocomplete)."""
+    """`core.access.may(…, MANAGE_SERVER)`, the rule the dashboard asks too, for a member as the
+    interaction shows them; also for what hooks don't cover (autocomplete)."""
     if member is None:
         return False
-    perms = member.permissions
-    return MANAGE_GUILD in perms or hikari.Permissions.ADMINISTRATOR in perms
+    view = MemberView(
+        guild_id=int(member.guild_id),
+        user_id=int(member.id),
+        is_owner=False,  # an interaction's permissions already count the owner's
+        permissions=int(member.permissions),
+        role_ids=frozenset(int(r) for r in member.role_ids),
+    )
+    return may(view, Right.MANAGE_SERVER)
+
+
+# The hook of every admin command (`/panel`, `/settings`, `/apikey`, `/blacklist`): Manage Server
+# (or Administrator), in a server. Discord hides these commands from others already
+# (`default_member_permissions`), but a server can override that; this check can't be.
+@lightbulb.hook(lightbulb.ExecutionSteps.CHECKS, skip_when_failed=True, name="manage_server_only")
+def MANAGE_SERVER_ONLY(_: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
+    if not manages_server(ctx.member):
+        held = ctx.member.permissions if ctx.member else hikari.Permissions.NONE
+        raise lightbulb.prefab.MissingRequiredPermission(MANAGE_GUILD, held)
 
 
 def permission_names(perms: hikari.Permissions) -> str:

@@ -21,14 +21,16 @@ from bot.sandbox.cdn import Cdn
 from bot.sandbox.checks import RequestChecks
 from bot.sandbox.control import SandboxControl
 from bot.sandbox.gateway import Gateway
+from bot.sandbox.oauth import OAuthServer
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.rest import PREFIX, DiscordHTTPError, Handler, RestApi
 from bot.sandbox.state import JSON, Attachment, DiscordState, Message, User, bot_token_for
 
 _LOG = logging.getLogger("rimpllee.sandbox")
 
-# Routes Discord serves without the bot's token: the interaction token is the credential.
-_TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+# Routes Discord serves without the bot's token: the interaction token is the credential, or
+# (OAuth2) the application's client ID and secret.
+_TOKEN_ROUTES = ("/interactions/", "/webhooks/", "/oauth2/token")
 # Routes Discord answers without rate-limit headers (hikari's routes.py agrees).
 _UNLIMITED_ROUTES = ("/interactions/", "/oauth2/token")
 
@@ -81,6 +83,7 @@ class DiscordEmulator:
         # Every JSON answer is checked against the spec's schema for it; a difference is an
         # emulator failure (tests fail on those), so the bot is tested on what Discord sends.
         self.check_responses = check_responses
+        self.oauth = OAuthServer(self)
         self._runner: web.AppRunner | None = None
         self._base_url = ""
 
@@ -92,6 +95,8 @@ class DiscordEmulator:
         app.add_routes(routes)
         self.checks.warm(routes)
         app.add_routes(Cdn(self.state).routes())
+        app.add_routes(self.oauth.routes())
+        app.router.add_post(PREFIX + "/oauth2/token", self.oauth.token)
         app.router.add_get("/gateway", self.gateway.handle)
         control = SandboxControl(self)
         app.router.add_post("/_sandbox/faults", control.faults)
@@ -176,6 +181,9 @@ class DiscordEmulator:
         self, request: web.Request, handler: Handler, route: str
     ) -> web.StreamResponse:
         needs_token = request.path.startswith(PREFIX) and not route.startswith(_TOKEN_ROUTES)
+        authorization = request.headers.get("Authorization", "")
+        if needs_token and route == "/users/@me" and authorization.startswith("Bearer "):
+            return self.oauth.bearer_me(authorization)  # a user's OAuth2 token, not the bot's
         if needs_token and request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordHTTPError(401, 0, "401: Unauthorized")
         if request.path.startswith(PREFIX):

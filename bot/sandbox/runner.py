@@ -22,6 +22,7 @@ from bot.core.models import Panel
 from bot.core.panel_file import load_panels
 from bot.process import shutdown_signals, start_or_stop
 from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.oauth import SANDBOX_CLIENT_SECRET
 from bot.sandbox.state import (
     ATTACH_FILES,
     DM,
@@ -69,6 +70,7 @@ HELP_BUTTON_ID = "btn_help"
 REPORT_BUTTON_ID = "btn_report"
 HELP_QUESTION = "What do you need help with?"
 DEMO_PANELS_FILE = "demo_panels.toml"
+SUPPORT_MEMBER_COUNTER = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ class SandboxWorld:
     support_role_id: int
     category_id: int
     panel_channel_id: int
+    support_member: User  # on the Support team, without Manage Server
+
+    @property
+    def plain_member(self) -> User:
+        return self.members[0]
 
     @property
     def blacklisted(self) -> User:
@@ -103,6 +110,10 @@ def seed(state: DiscordState, *, member_count: int = MEMBER_COUNT) -> SandboxWor
     category = state.add_channel(guild, "Tickets", type=GUILD_CATEGORY)
     panels = state.add_channel(guild, "panels", topic="Open a ticket here")
     state.add_channel(guild, "general")
+    # Outside the ID sequence (counter 2^21, which the sandbox never reaches), so every ID
+    # made after the seed (the README's ticket channels) stays the same.
+    helper = User(id=guild.id | SUPPORT_MEMBER_COUNTER, username="support01")
+    state.add_member(guild, helper, roles=[support.id])
     return SandboxWorld(
         guild=guild,
         owner=owner,
@@ -111,7 +122,18 @@ def seed(state: DiscordState, *, member_count: int = MEMBER_COUNT) -> SandboxWor
         support_role_id=support.id,
         category_id=category.id,
         panel_channel_id=panels.id,
+        support_member=helper,
     )
+
+
+def offer_logins(emu: DiscordEmulator, world: SandboxWorld, dashboard_url: str) -> None:
+    """The emulated authorize page: who you can log in as, and the one redirect URI it takes."""
+    emu.oauth.redirect_uris.add(dashboard_url + "/login/callback")
+    emu.oauth.featured = [
+        (world.admin.id, "the admin: Manage Server, on the Support team"),
+        (world.support_member.id, "a support member: on the Support team only"),
+        (world.plain_member.id, "a plain member"),
+    ]
 
 
 def demo_panel(world: SandboxWorld) -> Panel:
@@ -152,6 +174,7 @@ def sandbox_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> C
             "discord": {"token": emu.token, "rest_url": emu.rest_url, "cdn_url": emu.cdn_url},
             "http": {"host": "127.0.0.1", "port": http_port},
             "database": {"path": str(database)},
+            "dashboard": {"client_secret": SANDBOX_CLIENT_SECRET},
         },
         source=Path("<sandbox>"),
         env={},
@@ -162,6 +185,7 @@ def state_document(
     world: SandboxWorld, emu: DiscordEmulator, api_url: str, panel: Panel
 ) -> dict[str, Any]:
     return {
+        "dashboard_url": api_url.removesuffix("/api/v1") + "/",
         "api_url": api_url,
         "healthz_url": api_url.removesuffix("/api/v1") + "/healthz",
         "api_key": DEMO_API_KEY,
@@ -171,6 +195,7 @@ def state_document(
         "bot_user_id": str(emu.state.bot.id),
         "owner_id": str(world.owner.id),
         "admin_id": str(world.admin.id),
+        "support_member_id": str(world.support_member.id),
         "support_role_id": str(world.support_role_id),
         "category_id": str(world.category_id),
         "panel_channel_id": str(world.panel_channel_id),
@@ -364,10 +389,12 @@ async def run_sandbox(
             if not await start_or_stop(app.start(), stop):
                 return
             api_url = app.http_url + "/api/v1"
+            offer_logins(emu, world, app.public_url)
             write_state_file(state_file, state_document(world, emu, api_url, panel))
             faults = emu.rest_url.removesuffix("/api/v10") + "/_sandbox/faults"
             print(
                 f"Rimpllee sandbox is up.\n"
+                f"  Dashboard:    {app.public_url}/  (log in as sandbox-admin)\n"
                 f"  API:          {api_url}\n"
                 f"  API key:      {DEMO_API_KEY}\n"
                 f"  Health:       {app.http_url}/healthz\n"

@@ -1,0 +1,111 @@
+"""What the API did with a server's key, kept so a developer can debug an integration.
+
+The API records every request that authenticated with a key; only the newest `KEPT_PER_SERVER`
+per server are kept, and nothing secret (no key, no answers) is ever recorded. Records are
+written in batches by one background flush, so a flood of requests costs one write per batch,
+not one per request; reads flush first, so a page always shows every request answered so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.limits import Clock
+
+_LOG = logging.getLogger("rimpllee.api")
+
+KEPT_PER_SERVER = 200
+_FIELD_CHARS = 40  # IDs are shorter; whatever a client sent is cut to this
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    at: float
+    status: int
+    error_code: str | None
+    user_id: str | None
+    panel_id: str | None
+    button_id: str | None
+
+
+class ApiRequestStore(Protocol):
+    async def record(self, requests: Sequence[tuple[int, ApiRequest]], keep: int) -> None:
+        """Add (server, request) rows in one transaction, keeping each server's newest `keep`."""
+        ...
+
+    async def recent(self, guild_id: int, limit: int) -> list[ApiRequest]:
+        """Newest first."""
+        ...
+
+    async def last_at(self, guild_id: int, since: float) -> float | None: ...
+
+
+def _field(value: object) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else repr(value)
+    return text[:_FIELD_CHARS]
+
+
+class ApiRequestLog:
+    def __init__(self, store: ApiRequestStore, clock: Clock = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self._pending: list[tuple[int, ApiRequest]] = []
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def record(
+        self,
+        guild_id: int,
+        status: int,
+        error_code: str | None,
+        user_id: object = None,
+        panel_id: object = None,
+        button_id: object = None,
+    ) -> None:
+        """The fields as the client sent them (any JSON value), shortened; never answers."""
+        request = ApiRequest(
+            at=self._clock(),
+            status=status,
+            error_code=error_code,
+            user_id=_field(user_id),
+            panel_id=_field(panel_id),
+            button_id=_field(button_id),
+        )
+        self._pending.append((guild_id, request))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_logged())
+
+    async def _flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception:
+            _LOG.exception("could not record %d API request(s)", len(self._pending))
+
+    async def flush(self) -> None:
+        """Write everything recorded so far (in one transaction)."""
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._store.record(batch, KEPT_PER_SERVER)
+
+    async def drain(self) -> None:
+        """At shutdown, before the database closes: nothing recorded is lost."""
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush_logged()
+
+    async def recent(self, guild_id: int, limit: int = KEPT_PER_SERVER) -> list[ApiRequest]:
+        await self.flush()
+        return await self._store.recent(guild_id, min(limit, KEPT_PER_SERVER))
+
+    async def last_used(self, guild_id: int, key_created_at: float) -> float | None:
+        """When the current key last made a request (requests of an older key don't count)."""
+        await self.flush()
+        return await self._store.last_at(guild_id, key_created_at)
