@@ -1,14 +1,17 @@
 """The composition root: builds every part from the config and owns start and stop order.
 
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
-503 until ready) → gateway, until every server has arrived → reconcile interrupted opens → ready.
-Stop: stop accepting HTTP and let requests in flight finish → let opens in progress (from buttons
-too) and log posts finish → close the gateway → close the database.
+503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
+delete stray channels → cleanup runner → ready.
+Stop, bounded by `http.shutdown_grace_seconds`: stop accepting HTTP and give requests and opens in
+progress (from buttons too) the grace to finish, leaving the rest to the next start → stop the
+cleanup runner → close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import time
@@ -16,28 +19,27 @@ import time
 from aiohttp import web
 
 from bot.api.app import Health, create_app
+from bot.api.server import HardenedRunner, runner_options
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.cleanups import CleanupRunner
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
 from bot.core.tickets import Limits, TicketService
 from bot.discord.gateway import DiscordGateway
-from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.cleanups import SqliteCleanupStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 
 _LOG = logging.getLogger("rimpllee")
-
-# An open makes two Discord calls of at most CALL_TIMEOUT_S each: let it finish.
-HTTP_SHUTDOWN_GRACE_S = 2 * CALL_TIMEOUT_S + 5
 
 
 class Rimpllee:
@@ -49,6 +51,7 @@ class Rimpllee:
         self.discord = DiscordGateway(config.discord, max_retries=max_retries)
         self.db: Database | None = None
         self.tickets: TicketService | None = None
+        self.cleanups: CleanupRunner | None = None
         self._events: EventLog | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
@@ -71,7 +74,9 @@ class Rimpllee:
             await self._install_discord(self.db, services)
             await self._start_http(services)
             await self.discord.start()
-            await services.tickets.reconcile()
+            await services.tickets.settle(self.discord.guild_ids())
+            assert self.cleanups is not None
+            self.cleanups.start()
         except BaseException:
             await self.stop()
             raise
@@ -101,6 +106,7 @@ class Rimpllee:
             lifecycle,
         )
         self.discord.route(InteractionRouter(services.tickets, panel_store, lifecycle), lifecycle)
+        self.discord.watch_ticket_channels(services.tickets)
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -109,6 +115,7 @@ class Rimpllee:
 
     def _services(self, db: Database) -> ApiServices:
         limits = self.config.limits
+        self.cleanups = CleanupRunner(SqliteCleanupStore(db), self.discord.port, self.clock)
         self.tickets = TicketService(
             SqliteTicketStore(db),
             self.discord.port,
@@ -119,6 +126,7 @@ class Rimpllee:
             ),
             self.clock,
             self.events(db),
+            self.cleanups,
         )
         return ApiServices(
             tickets=self.tickets,
@@ -126,15 +134,17 @@ class Rimpllee:
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
             ready=lambda: self.ready,
             trusted_proxies=frozenset(self.config.http.trusted_proxies),
+            body_timeout=self.config.http.body_timeout_seconds,
         )
 
     async def _start_http(self, services: ApiServices) -> None:
         http = self.config.http
-        self._runner = web.AppRunner(
+        self._runner = HardenedRunner(
             create_app(self.health, services),
             access_log=None,
             handle_signals=False,
-            shutdown_timeout=HTTP_SHUTDOWN_GRACE_S,
+            shutdown_timeout=http.shutdown_grace_seconds,
+            **runner_options(http.header_timeout_seconds),
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
@@ -149,13 +159,19 @@ class Rimpllee:
         self.http_port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """Idempotent; safe after a partial start."""
+        """Idempotent; safe after a partial start. Requests and opens in progress get the grace
+        (`http.shutdown_grace_seconds`) in all; what is still running then is cut short, and
+        an open cut short stays 'opening' for the next start to settle."""
         self.ready = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.http.shutdown_grace_seconds
         if self._runner is not None:
             await self._runner.cleanup()  # stop accepting, let requests in flight finish
             self._runner = None
         if self.tickets is not None:
-            await self.tickets.drain()  # opens from buttons, log posts
+            await self.tickets.drain(max(0.0, deadline - loop.time()))  # buttons' opens, logs
+        if self.cleanups is not None:
+            await self.cleanups.stop()
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

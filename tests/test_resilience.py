@@ -171,14 +171,17 @@ async def test_startup_keeps_a_crash_row_it_cannot_check(
             support_role_ids=[],
             now=clock(),
         )
-    await store.set_channel(left.ticket_id, 424242)
+    channel = emulator.state.add_channel(world.guild, "ticket-0001", parent_id=world.category_id)
+    await store.set_channel(left.ticket_id, channel.id)
     await db.close()
-    emulator.inject_fault("GET", "/channels/{channel_id}", 403, code=50001)
+    # Whether its welcome was sent can't be checked: the row waits, nothing is sent blindly.
+    emulator.inject_fault("GET", "/channels/{channel_id}/messages", 403, code=50001)
     # It starts, instead of failing on the one row it can't check.
     async with running(emulator, database, loop_errors) as app:
         assert app.db is not None
         rows = await SqliteTicketStore(app.db).tickets(world.guild.id)
         assert [(t.ticket_id, t.state) for t in rows] == [(left.ticket_id, "opening")]
+        assert emulator.state.messages[channel.id] == {}
 
 
 async def test_a_panel_deleted_between_lookup_and_reservation_is_not_found(

@@ -23,6 +23,7 @@ TABLES = {
     "tickets",
     "api_keys",
     "blacklist",
+    "channel_cleanups",
 }
 
 

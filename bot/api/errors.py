@@ -43,6 +43,13 @@ class AuthThrottled(Exception):
     retry_after: float
 
 
+class BodyTimeout(Exception):
+    """The client didn't send the whole body in time (408)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request body did not arrive within {seconds:g} s")
+
+
 class NotReady(Exception):
     """The bot is still starting (503)."""
 
@@ -102,6 +109,7 @@ _TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
     InvalidApiKey: lambda e: (401, "invalid_api_key", {}, _BEARER),
     AuthThrottled: _auth_throttled,
     NotReady: lambda e: (503, "not_ready", {}, {"Retry-After": "5"}),
+    BodyTimeout: lambda e: (408, "request_timeout", {"field": "body"}, {"Connection": "close"}),
     InvalidRequest: lambda e: (400, e.code, {"field": e.field}, {}),
     NotMember: lambda e: (400, "user_not_member", {"field": "userId"}, {}),
     Blacklisted: lambda e: (403, "blacklisted", {}, {}),
@@ -113,7 +121,7 @@ _TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
     AdminError: lambda e: (400, "invalid_request", {}, {}),
 }
 
-MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady)
+MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady, BodyTimeout)
 
 
 def response_for(exc: Exception) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.api.errors import BodyTimeout
 from bot.core.errors import InvalidRequest
 from bot.core.models import Answer
 
@@ -19,6 +21,9 @@ LABEL_MAX = 256  # embed field name
 VALUE_MAX = 1024  # embed field value
 ANSWERS_TOTAL_MAX = 5000  # of the embed's 6000; the rest is the welcome's title and text
 SNOWFLAKE_MAX = (1 << 64) - 1
+SNOWFLAKE_DIGITS = len(str(SNOWFLAKE_MAX))
+# What aiohttp decompresses by itself; anything else would reach the JSON parser still encoded.
+CONTENT_ENCODINGS = ("", "identity", "gzip", "deflate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +38,14 @@ def _invalid(field: str, message: str, code: str = "invalid_field") -> InvalidRe
     return InvalidRequest(code, field, message)
 
 
-async def parse_open_request(request: web.Request) -> OpenRequest:
+async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -> OpenRequest:
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in CONTENT_ENCODINGS:
+        raise _invalid(
+            "Content-Encoding",
+            f"Content-Encoding {encoding!r} is not supported (send identity, gzip or deflate)",
+            "invalid_content_encoding",
+        )
     if request.content_type != "application/json":
         got = request.content_type if request.body_exists else "none"
         raise _invalid(
@@ -41,7 +53,17 @@ async def parse_open_request(request: web.Request) -> OpenRequest:
             f"Content-Type must be application/json (got {got})",
             "invalid_content_type",
         )
-    raw = await request.read()
+    try:
+        async with asyncio.timeout(body_timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise BodyTimeout(body_timeout) from None
+    except web.RequestPayloadError as exc:
+        # A body that isn't what its Content-Encoding says (or a broken chunked encoding).
+        field = "Content-Encoding" if encoding not in ("", "identity") else "body"
+        raise _invalid(
+            field, f"the body could not be decoded ({exc})", "invalid_content_encoding"
+        ) from None
     try:
         body = json.loads(raw)
     except RecursionError:
@@ -97,6 +119,10 @@ def _user_id(body: dict[str, Any]) -> int:
         )
     if not isinstance(value, str):
         raise _invalid("userId", f"userId must be a string, got {_json_type(value)}")
+    if len(value) > SNOWFLAKE_DIGITS:
+        raise _invalid(
+            "userId", f"userId must be a Discord user ID: at most {SNOWFLAKE_DIGITS} digits"
+        )
     if not value.isascii() or not value.isdigit() or not 0 < int(value) <= SNOWFLAKE_MAX:
         raise _invalid("userId", f"userId must be a Discord user ID (digits only), got {value!r}")
     return int(value)
@@ -108,7 +134,18 @@ def _id_string(body: dict[str, Any], field: str) -> str:
         raise _invalid(field, f"{field} must be a non-empty string, got {_json_type(value)}")
     if len(value) > ID_MAX:
         raise _invalid(field, f"{field} is longer than {ID_MAX} characters")
+    _check_text(field, value)
     return value
+
+
+def _check_text(field: str, value: str) -> None:
+    """JSON can carry a lone UTF-16 surrogate (`\\ud800`); no text store or Discord takes one."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _invalid(
+            field, f"{field} contains an unpaired UTF-16 surrogate at character {exc.start}"
+        ) from None
 
 
 def _answers(value: Any) -> tuple[Answer, ...]:
@@ -137,6 +174,7 @@ def _answers(value: Any) -> tuple[Answer, ...]:
                     f"{where}.{name}",
                     f"{where}.{name} must be {minimum} to {limit} characters, got {len(field)}",
                 )
+            _check_text(f"{where}.{name}", field)
         assert isinstance(label, str)
         assert isinstance(text, str)
         total += len(label) + len(text)

@@ -25,6 +25,7 @@ class ApiServices:
     auth_failures: FailureLimiter
     ready: Callable[[], bool]  # False while starting: the member cache is not warm yet
     trusted_proxies: frozenset[str] = frozenset()
+    body_timeout: float = 10.0  # seconds for the whole body, once the headers are in
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -86,7 +87,7 @@ async def open_ticket(request: web.Request) -> web.Response:
     if not services.ready():
         raise NotReady
     guild_id = await authenticate(request, services)
-    body = await parse_open_request(request)
+    body = await parse_open_request(request, services.body_timeout)
     opened = await services.tickets.open_ticket(
         guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
     )

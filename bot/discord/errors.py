@@ -54,8 +54,14 @@ _TABLE: dict[type[Exception], Callable[[Any], str]] = {
     RateLimited: _rate_limited,
     InvalidRequest: lambda e: f"Your answers couldn't be used: {e.message}.",
     DiscordFailure: lambda e: (
-        f"Your ticket couldn't be created: {e.reason}. Nothing was left behind — please tell the "
-        "staff."
+        f"Your ticket couldn't be created: {e.reason}. "
+        + (
+            "Nothing was left behind"
+            if e.left_behind is None
+            else f"The channel it started (<#{e.left_behind}>) will be deleted as soon as Discord "
+            "allows"
+        )
+        + " — please tell the staff."
     ),
     AdminError: str,
 }

@@ -15,7 +15,7 @@ import hikari
 from bot.core.errors import DiscordFailure
 from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
-from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
+from bot.core.ports import CachedChannel, ChannelSpec, MemberInfo, Perm, Welcome
 from bot.core.transcripts import (
     Names,
     TranscriptAttachment,
@@ -33,6 +33,7 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 15.0
 LATE_CREATE_CHECKS = 5
 LATE_CREATE_INTERVAL_S = 0.5
+WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 HISTORY_TIMEOUT_S = 300.0  # thousands of messages are read 100 a page
 _OVERWRITE_TYPES = {
     "role": hikari.PermissionOverwriteType.ROLE,
@@ -169,6 +170,36 @@ class HikariDiscord:
                 return False
             raise
         return True
+
+    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
+        if self._bot.cache.get_guild(guild_id) is None:
+            return None
+        return [
+            CachedChannel(
+                channel_id=int(channel.id),
+                topic=channel.topic,
+                member_overwrite_ids=frozenset(
+                    int(o.id)
+                    for o in channel.permission_overwrites.values()
+                    if o.type == hikari.PermissionOverwriteType.MEMBER
+                ),
+            )
+            for channel in self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+            if isinstance(channel, hikari.GuildTextChannel)
+        ]
+
+    async def find_welcome(self, channel_id: int, close_custom_id: str) -> int | None:
+        """The channel's first messages (a welcome is the first one the bot sends there)."""
+
+        async def look() -> int | None:
+            me = self.bot_user_id
+            pages = self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min())
+            async for message in pages.limit(WELCOME_SEARCH_LIMIT):
+                if message.author.id == me and close_custom_id in _custom_ids(message):
+                    return int(message.id)
+            return None
+
+        return await self._call(look(), "look for the ticket's welcome message", channel_id)
 
     async def post_panel(self, channel_id: int, panel: Panel) -> int:
         message = await self._call(
@@ -375,6 +406,14 @@ class HikariDiscord:
             return f"Discord answered {int(exc.status)} when the bot tried to {action}"
         _LOG.warning("could not reach Discord to %s: %s", action, exc)
         return f"could not reach Discord to {action}"
+
+
+def _custom_ids(message: hikari.Message) -> set[str]:
+    return {
+        str(getattr(component, "custom_id", ""))
+        for row in message.components
+        for component in getattr(row, "components", ())
+    }
 
 
 def _attachment(file: TranscriptFile | None) -> hikari.UndefinedOr[hikari.Resourceish]:
