@@ -109,7 +109,7 @@ _TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
     InvalidApiKey: lambda e: (401, "invalid_api_key", {}, _BEARER),
     AuthThrottled: _auth_throttled,
     NotReady: lambda e: (503, "not_ready", {}, {"Retry-After": "5"}),
-    BodyTimeout: lambda e: (408, "request_timeout", {"field": "body"}, {"Connection": "close"}),
+    BodyTimeout: lambda e: (408, "request_timeout", {"field": "body"}, {}),
     InvalidRequest: lambda e: (400, e.code, {"field": e.field}, {}),
     NotMember: lambda e: (400, "user_not_member", {"field": "userId"}, {}),
     Blacklisted: lambda e: (403, "blacklisted", {}, {}),
@@ -128,4 +128,7 @@ def response_for(exc: Exception) -> web.Response:
     """The HTTP answer for a domain or API error (any `MAPPED_ERRORS` instance)."""
     status, code, fields, headers = _TABLE[type(exc)](exc)
     message = exc.message if isinstance(exc, AuthFailed) else str(exc)
-    return error_response(status, code, message, headers=headers, **fields)
+    response = error_response(status, code, message, headers=headers, **fields)
+    if isinstance(exc, BodyTimeout):
+        response.force_close()  # don't wait for the rest of a body that isn't coming
+    return response

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -43,6 +44,15 @@ class _Protocol(RequestHandler):
             )
         reason = message or (str(exc) if exc else HTTPStatus(status).phrase)
         _LOG.debug("refused a malformed request from %s: %s %s", request.remote, status, reason)
+        if isinstance(exc, ContentEncodingError):  # e.g. br, which this server doesn't decode
+            return _no_keepalive(
+                error_response(
+                    400,
+                    "invalid_content_encoding",
+                    f"the body could not be decoded as its Content-Encoding says: {reason}",
+                    field="Content-Encoding",
+                )
+            )
         code = _PARSER_CODES.get(status, "bad_http_request")
         return _no_keepalive(
             error_response(status, code, f"malformed HTTP request: {reason}", field="request")
@@ -74,7 +84,13 @@ async def plain_server_header(request: web.Request, response: web.StreamResponse
     response.headers["Server"] = SERVER_NAME
 
 
+# After answering a request whose body didn't all arrive, aiohttp reads (and drops) the rest for
+# this long before closing, so the client sees the answer rather than a reset.
+LINGER_S = 2.0
+
+
 def runner_options(header_timeout: float) -> dict[str, Any]:
     """A connection must deliver a request's headers within `header_timeout` seconds of opening
-    (and of its previous response, when kept alive), else aiohttp closes it."""
-    return {"keepalive_timeout": header_timeout}
+    (and of its previous response, when kept alive), else aiohttp closes it; a body that stalls
+    is answered 408 at the body timeout and the connection closed `LINGER_S` later."""
+    return {"keepalive_timeout": header_timeout, "lingering_time": LINGER_S}
