@@ -3,15 +3,15 @@
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
 503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
 delete stray channels → cleanup runner → ready.
-Stop, bounded by `http.shutdown_grace_seconds`: stop accepting HTTP and give requests and opens in
-progress (from buttons too) the grace to finish, leaving the rest to the next start → stop the
-cleanup runner → close the gateway → close the database.
+Stop, bounded by `http.shutdown_grace_seconds` + about 2 s: stop accepting HTTP, give opens in
+progress (from the API and buttons) the grace to finish and cut the rest short (the next start
+settles them) → requests still in flight get 1 s → stop the cleanup runner → close the gateway →
+close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import time
@@ -40,6 +40,9 @@ from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 
 _LOG = logging.getLogger("rimpllee")
+
+# At stop, after the grace went to opens in progress, what requests still running get.
+HTTP_FINAL_S = 1.0
 
 
 class Rimpllee:
@@ -143,7 +146,7 @@ class Rimpllee:
             create_app(self.health, services),
             access_log=None,
             handle_signals=False,
-            shutdown_timeout=http.shutdown_grace_seconds,
+            shutdown_timeout=HTTP_FINAL_S,
             **runner_options(http.header_timeout_seconds),
         )
         await self._runner.setup()
@@ -163,13 +166,16 @@ class Rimpllee:
         (`http.shutdown_grace_seconds`) in all; what is still running then is cut short, and
         an open cut short stays 'opening' for the next start to settle."""
         self.ready = False
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.http.shutdown_grace_seconds
         if self._runner is not None:
-            await self._runner.cleanup()  # stop accepting, let requests in flight finish
-            self._runner = None
+            for site in list(self._runner.sites):
+                await site.stop()  # stop accepting
         if self.tickets is not None:
-            await self.tickets.drain(max(0.0, deadline - loop.time()))  # buttons' opens, logs
+            # Opens (from the API and buttons) and log posts get the grace; the rest are cut
+            # short, which also ends the requests waiting on them.
+            await self.tickets.drain(self.config.http.shutdown_grace_seconds)
+        if self._runner is not None:
+            await self._runner.cleanup()  # requests still in flight get HTTP_FINAL_S more
+            self._runner = None
         if self.cleanups is not None:
             await self.cleanups.stop()
         await self.discord.close()
