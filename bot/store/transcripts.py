@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from bot.core.models import Ticket
+from bot.store.private import private_dir, write_private
 
 
 class TranscriptFiles:
@@ -16,9 +17,9 @@ class TranscriptFiles:
     def save(self, ticket: Ticket, filename: str, html: str) -> str:
         """Written whole or not at all (temp file, then rename), so a crash leaves no half file."""
         folder = self.root / str(ticket.guild_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         path = folder / re.sub(r"[^A-Za-z0-9._-]", "_", filename)
         temp = path.with_suffix(".tmp")
-        temp.write_text(html, encoding="utf-8")
+        write_private(temp, html)
         os.replace(temp, path)
         return str(path)
