@@ -29,6 +29,9 @@ async def test_a_backup_taken_while_running_restores_every_ticket_and_transcript
     await close_form(emulator, world, app, closed, "done")
     kept = await open_ticket(app, world.members[1].id)
     database = app.config.database.path
+    (original,) = (database.parent / "transcripts").rglob("*.html")
+    assert stat.S_IMODE(original.stat().st_mode) == 0o600
+    assert stat.S_IMODE(original.parent.stat().st_mode) == 0o700
     target = tmp_path / "backups" / "today"
     code, out, err = await run_cli("backup", str(target), "--database", str(database), cwd=tmp_path)
     assert code == 0, err

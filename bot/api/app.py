@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, error_response, response_for
+from bot.api.schemas import MAX_BODY_BYTES
 from bot.api.server import plain_server_header
 from bot.api.tickets import SERVICES, ApiServices, setup_routes
 
 _LOG = logging.getLogger("rimpllee.api")
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)

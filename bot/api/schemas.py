@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ LABEL_MAX = 256  # embed field name
 VALUE_MAX = 1024  # embed field value
 ANSWERS_TOTAL_MAX = 5000  # of the embed's 6000; the rest is the welcome's title and text
 SNOWFLAKE_MAX = (1 << 64) - 1
+MAX_BODY_BYTES = 64 * 1024  # as sent, and once decoded
 SNOWFLAKE_DIGITS = len(str(SNOWFLAKE_MAX))
 # What aiohttp decompresses by itself; anything else would reach the JSON parser still encoded.
 CONTENT_ENCODINGS = ("", "identity", "gzip", "deflate")
@@ -58,14 +60,10 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
             raw = await request.read()
     except TimeoutError:
         raise BodyTimeout(body_timeout) from None
-    except web.RequestPayloadError as exc:
-        # A body that isn't what its Content-Encoding says (or a broken chunked encoding).
-        field = "Content-Encoding" if encoding not in ("", "identity") else "body"
-        raise _invalid(
-            field, f"the body could not be decoded ({exc})", "invalid_content_encoding"
-        ) from None
+    except web.RequestPayloadError as exc:  # e.g. a broken chunked encoding
+        raise _invalid("body", f"the body could not be read ({exc})", "invalid_body") from None
     try:
-        body = json.loads(raw)
+        body = json.loads(_decoded(raw, encoding, MAX_BODY_BYTES))
     except RecursionError:
         raise _invalid("body", "the body is nested too deeply", "invalid_json") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -88,6 +86,29 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
         panel_id=_id_string(body, "panelId"),
         button_id=_id_string(body, "buttonId"),
         answers=_answers(body.get("answers", [])),
+    )
+
+
+def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The body as its Content-Encoding says (the server leaves compressed bodies to us, so a
+    body that doesn't match is always a 400, and a small one can't decompress to a huge one)."""
+    if encoding in ("", "identity"):
+        return raw
+    # gzip; deflate is zlib-wrapped per HTTP, but some clients send it raw.
+    for wbits in (31,) if encoding == "gzip" else (15, -15):
+        decoder = zlib.decompressobj(wbits)
+        try:
+            body = decoder.decompress(raw, limit + 1)
+        except zlib.error:
+            continue
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+        if decoder.eof and not decoder.unused_data:
+            return body
+    raise _invalid(
+        "Content-Encoding",
+        f"the body is not valid {encoding} data, as its Content-Encoding says",
+        "invalid_content_encoding",
     )
 
 

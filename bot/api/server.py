@@ -14,7 +14,6 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -44,15 +43,6 @@ class _Protocol(RequestHandler):
             )
         reason = message or (str(exc) if exc else HTTPStatus(status).phrase)
         _LOG.debug("refused a malformed request from %s: %s %s", request.remote, status, reason)
-        if isinstance(exc, ContentEncodingError):  # e.g. br, which this server doesn't decode
-            return _no_keepalive(
-                error_response(
-                    400,
-                    "invalid_content_encoding",
-                    f"the body could not be decoded as its Content-Encoding says: {reason}",
-                    field="Content-Encoding",
-                )
-            )
         code = _PARSER_CODES.get(status, "bad_http_request")
         return _no_keepalive(
             error_response(status, code, f"malformed HTTP request: {reason}", field="request")
@@ -93,4 +83,9 @@ def runner_options(header_timeout: float) -> dict[str, Any]:
     """A connection must deliver a request's headers within `header_timeout` seconds of opening
     (and of its previous response, when kept alive), else aiohttp closes it; a body that stalls
     is answered 408 at the body timeout and the connection closed `LINGER_S` later."""
-    return {"keepalive_timeout": header_timeout, "lingering_time": LINGER_S}
+    # Compressed bodies are decoded by the API itself (`schemas`), within the body size limit.
+    return {
+        "keepalive_timeout": header_timeout,
+        "lingering_time": LINGER_S,
+        "auto_decompress": False,
+    }
