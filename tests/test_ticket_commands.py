@@ -464,7 +464,7 @@ async def test_close_with_a_reason_deletes_the_channel_and_frees_the_opener(
         "Solved by a refund",
         False,
     )
-    assert channel_id not in emulator.state.channels
+    await wait_for(lambda: channel_id not in emulator.state.channels)  # after the close is recorded
     assert done.transcript_path is not None
     html = Path(done.transcript_path).read_text("utf-8")
     assert "please close it" in html
