@@ -1,9 +1,12 @@
 """The composition root: builds every part from the config and owns start and stop order.
 
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
-503 until ready) → gateway, until every server has arrived → reconcile interrupted opens → ready.
-Stop: stop accepting HTTP and let requests in flight finish → let opens in progress (from buttons
-too) and log posts finish → close the gateway → close the database.
+503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
+delete stray channels → cleanup runner → ready.
+Stop, bounded by `http.shutdown_grace_seconds` + about 2 s: stop accepting HTTP, give opens in
+progress (from the API and buttons) the grace to finish and cut the rest short (the next start
+settles them) → requests still in flight get 1 s → stop the cleanup runner → close the gateway →
+close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
@@ -16,9 +19,11 @@ import time
 from aiohttp import web
 
 from bot.api.app import Health, create_app
+from bot.api.server import HardenedRunner, runner_options
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.cleanups import CleanupRunner
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
@@ -29,11 +34,11 @@ from bot.core.transcript_assets import MB, AssetLimits
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
 from bot.discord.oauth import HikariLogin
-from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.cleanups import SqliteCleanupStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
@@ -43,8 +48,8 @@ from bot.web.app import DashboardServices, install_dashboard
 
 _LOG = logging.getLogger("rimpllee")
 
-# An open makes two Discord calls of at most CALL_TIMEOUT_S each: let it finish.
-HTTP_SHUTDOWN_GRACE_S = 2 * CALL_TIMEOUT_S + 5
+# At stop, after the grace went to opens in progress, what requests still running get.
+HTTP_FINAL_S = 1.0
 
 
 class Rimpllee:
@@ -57,6 +62,7 @@ class Rimpllee:
         self.db: Database | None = None
         self.tickets: TicketService | None = None
         self.requests: ApiRequestLog | None = None
+        self.cleanups: CleanupRunner | None = None
         self._events: EventLog | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
@@ -82,7 +88,9 @@ class Rimpllee:
             await self._install_discord(self.db, services)
             await self._start_http(services)
             await self.discord.start()
-            await services.tickets.reconcile()
+            await services.tickets.settle(self.discord.guild_ids())
+            assert self.cleanups is not None
+            self.cleanups.start()
         except BaseException:
             await self.stop()
             raise
@@ -131,6 +139,7 @@ class Rimpllee:
             lifecycle,
         )
         self.discord.route(InteractionRouter(services.tickets, lifecycle), lifecycle)
+        self.discord.watch_ticket_channels(services.tickets)
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -140,6 +149,7 @@ class Rimpllee:
     def _services(self, db: Database) -> ApiServices:
         limits = self.config.limits
         self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
+        self.cleanups = CleanupRunner(SqliteCleanupStore(db), self.discord.port, self.clock)
         self.tickets = TicketService(
             SqliteTicketStore(db),
             self.discord.port,
@@ -150,6 +160,7 @@ class Rimpllee:
             ),
             self.clock,
             self.events(db),
+            self.cleanups,
         )
         return ApiServices(
             tickets=self.tickets,
@@ -158,6 +169,7 @@ class Rimpllee:
             ready=lambda: self.ready,
             trusted_proxies=frozenset(self.config.http.trusted_proxies),
             requests=self.requests,
+            body_timeout=self.config.http.body_timeout_seconds,
         )
 
     @property
@@ -187,11 +199,12 @@ class Rimpllee:
         app = create_app(self.health, services)
         assert self.db is not None
         install_dashboard(app, self._dashboard(self.db, services))
-        self._runner = web.AppRunner(
+        self._runner = HardenedRunner(
             app,
             access_log=None,
             handle_signals=False,
-            shutdown_timeout=HTTP_SHUTDOWN_GRACE_S,
+            shutdown_timeout=HTTP_FINAL_S,
+            **runner_options(http.header_timeout_seconds),
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host, http.port)
@@ -206,15 +219,24 @@ class Rimpllee:
         self.http_port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """Idempotent; safe after a partial start."""
+        """Idempotent; safe after a partial start. Requests and opens in progress get the grace
+        (`http.shutdown_grace_seconds`) in all; what is still running then is cut short, and
+        an open cut short stays 'opening' for the next start to settle."""
         self.ready = False
         if self._runner is not None:
-            await self._runner.cleanup()  # stop accepting, let requests in flight finish
-            self._runner = None
+            for site in list(self._runner.sites):
+                await site.stop()  # stop accepting
         if self.tickets is not None:
-            await self.tickets.drain()  # opens from buttons, log posts
+            # Opens (from the API and buttons) and log posts get the grace; the rest are cut
+            # short, which also ends the requests waiting on them.
+            await self.tickets.drain(self.config.http.shutdown_grace_seconds)
+        if self._runner is not None:
+            await self._runner.cleanup()  # requests still in flight get HTTP_FINAL_S more
+            self._runner = None
         if self.requests is not None:
             await self.requests.drain()  # the API's request log, for the dashboard
+        if self.cleanups is not None:
+            await self.cleanups.stop()
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

@@ -160,6 +160,15 @@ def _parser() -> argparse.ArgumentParser:
         help="the application ID (Developer Portal → General Information) instead of the token's",
     )
     _add_emulator_command(commands)
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database and transcripts into a new folder (safe while the bot runs)",
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="a new (or empty) folder")
+    backup.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="read for database.path only"
+    )
+    backup.add_argument("--database", type=Path, help="database file; the config is not read")
     add_admin_commands(commands)
     return parser
 
@@ -171,6 +180,18 @@ def _version() -> str:
         return metadata.version("rimpllee")
     except metadata.PackageNotFoundError:  # run from a checkout without `pip install`
         return "unknown"
+
+
+async def _backup(path: Path, config: Path, database: Path | None) -> None:
+    from bot.config import load_config  # noqa: PLC0415
+    from bot.store.backup import backup  # noqa: PLC0415
+
+    source = database or load_config(config, require_token=False).database.path
+    done = await asyncio.to_thread(backup, source, path)
+    print(
+        f"backed up {source} ({done.tickets} tickets) and {done.transcripts} transcript(s) "
+        f"to {path}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -191,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         job = lambda: _emulator(  # noqa: E731
             args.state_file, args.port, args.http_port, args.data_dir
         )
+    elif args.command == "backup":
+        job = lambda: _backup(args.path, args.config, args.database)  # noqa: E731
     else:
         job = lambda: _sandbox(  # noqa: E731
             args.state_file, args.port, args.discord_port, args.data_dir

@@ -53,6 +53,9 @@ class HttpConfig:
     host: str
     port: int
     trusted_proxies: tuple[str, ...]
+    header_timeout_seconds: int = 15
+    body_timeout_seconds: int = 10
+    shutdown_grace_seconds: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,9 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "host": ("127.0.0.1", _nonempty),
             "port": (8080, _integer(0, 65535)),
             "trusted_proxies": ([], _ip_addresses),
+            "header_timeout_seconds": (15, _integer(1, 3600)),
+            "body_timeout_seconds": (10, _integer(1, 3600)),
+            "shutdown_grace_seconds": (5, _integer(0, 600)),
         },
     ),
     "database": (DatabaseConfig, {"path": ("data/rimpllee.db", _path)}),

@@ -222,7 +222,7 @@ async def store_work(run: Opener, turn: int) -> float:
             now=now,
         )
     await store.set_channel(opened.ticket_id, 10**18 + opened.ticket_id)
-    await store.mark_open(opened.ticket_id)
+    await store.mark_open(opened.ticket_id, 10**18 + opened.ticket_id + 1)
     return (time.perf_counter() - started) * 1000
 
 

@@ -232,3 +232,16 @@ def opened_channel(emulator: DiscordEmulator, text: str) -> Channel:
     match = CHANNEL_LINK.search(text)
     assert match is not None, text
     return emulator.state.channels[int(match.group(1))]
+
+
+async def close_form(
+    emulator: DiscordEmulator, world: SandboxWorld, app: Rimpllee, channel_id: int, reason: str
+) -> str:
+    ticket_id = (await row(app, channel_id)).ticket_id
+    record = await emulator.submit_modal(
+        world.guild.id, world.admin.id, channel_id, f"rmp:closeform:{ticket_id}", {"r": reason}
+    )
+    await record.wait_response()
+    await asyncio.sleep(0.3)  # the close goes on after the first answer
+    texts = [record.responses[0]["data"]["content"]] + [f["content"] for f in record.followups]
+    return str(texts[-1])

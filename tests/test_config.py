@@ -174,7 +174,8 @@ def test_toml_syntax_error_names_line(tmp_path: pathlib.Path) -> None:
 def test_unknown_key_names_key_and_line(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[log]\nlevel = 'INFO'\n\n[http]\nhost = 'x'\n# comment\nprot = 1\n")
     assert load_error(path) == (
-        f"{path}:7: unknown key 'http.prot' (known keys in [http]: host, port, trusted_proxies)"
+        f"{path}:7: unknown key 'http.prot' (known keys in [http]: host, port, trusted_proxies, "
+        "header_timeout_seconds, body_timeout_seconds, shutdown_grace_seconds)"
         "; did you mean 'port'?"
     )
 

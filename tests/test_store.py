@@ -26,6 +26,7 @@ TABLES = {
     "login_states",
     "web_sessions",
     "api_requests",
+    "channel_cleanups",
 }
 
 
@@ -449,3 +450,27 @@ async def test_ticket_numbers_are_unique_per_guild(db: Database) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         async with db.write() as conn:
             await conn.execute(insert)
+
+
+@pytest.mark.asyncio
+async def test_the_database_its_wal_and_its_folder_are_owner_only_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        path = tmp_path / "new" / "data" / "r.db"
+        db = await Database.open(path)
+        try:
+            async with db.write() as conn:
+                await conn.execute("INSERT INTO servers (guild_id, created_at) VALUES (1, 0)")
+            for file in (path, path.with_name("r.db-wal"), path.with_name("r.db-shm")):
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+            for folder in (path.parent, path.parent.parent):
+                assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        finally:
+            await db.close()
+    finally:
+        os.umask(old)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, error_response, response_for
+from bot.api.schemas import MAX_BODY_BYTES
+from bot.api.server import plain_server_header
 from bot.api.tickets import SERVICES, ApiServices, setup_routes
 
 _LOG = logging.getLogger("rimpllee.api")
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,16 @@ async def json_errors(
         return error_response(
             413, "body_too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"
         )
+    except ConnectionError as exc:
+        # The client went away mid-request: nobody reads this answer, and it is not our bug.
+        _LOG.debug(
+            "client %s disconnected during %s %s: %s",
+            request.remote,
+            request.method,
+            request.path,
+            exc,
+        )
+        return error_response(400, "incomplete_request", "the client disconnected")
     except Exception:
         _LOG.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "internal error; the bot's log has details")
@@ -84,6 +94,7 @@ def create_app(health: HealthProbe, services: ApiServices) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[HEALTH] = health
     app[SERVICES] = services
+    app.on_response_prepare.append(plain_server_header)
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
     return app

@@ -47,6 +47,13 @@ class AuthThrottled(Exception):
     retry_after: float
 
 
+class BodyTimeout(Exception):
+    """The client didn't send the whole body in time (408)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request body did not arrive within {seconds:g} s")
+
+
 class NotReady(Exception):
     """The bot is still starting (503)."""
 
@@ -107,6 +114,7 @@ _TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
     InvalidApiKey: lambda e: (401, "invalid_api_key", {}, _BEARER),
     AuthThrottled: _auth_throttled,
     NotReady: lambda e: (503, "not_ready", {}, {"Retry-After": "5"}),
+    BodyTimeout: lambda e: (408, "request_timeout", {"field": "body"}, {}),
     InvalidRequest: lambda e: (400, e.code, {"field": e.field}, {}),
     NotMember: lambda e: (400, "user_not_member", {"field": "userId"}, {}),
     Blacklisted: lambda e: (403, "blacklisted", {}, {}),
@@ -118,7 +126,7 @@ _TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
     AdminError: lambda e: (400, "invalid_request", {}, {}),
 }
 
-MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady)
+MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady, BodyTimeout)
 
 
 def status_and_code(exc: Exception) -> tuple[int, str]:
@@ -136,4 +144,7 @@ def response_for(exc: Exception) -> web.Response:
         return error_response(500, "internal_error", "internal error; the bot's log has details")
     status, code, fields, headers = entry(exc)
     message = exc.message if isinstance(exc, AuthFailed) else str(exc)
-    return error_response(status, code, message, headers=headers, **fields)
+    response = error_response(status, code, message, headers=headers, **fields)
+    if isinstance(exc, BodyTimeout):
+        response.force_close()  # don't wait for the rest of a body that isn't coming
+    return response

@@ -53,7 +53,8 @@ async def recorded(
 async def _record(
     request: web.Request, log: ApiRequestLog, guild_id: int, status: int, code: str | None
 ) -> None:
-    fields = await _sent_fields(request) if status != 413 else {}
+    # A body too large, or one that never arrived (408), is not read again.
+    fields = await _sent_fields(request) if status not in (408, 413) else {}
     log.record(
         guild_id, status, code, fields.get("userId"), fields.get("panelId"), fields.get("buttonId")
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from bot.api.errors import BodyTimeout
 from bot.core.errors import InvalidRequest
 from bot.core.models import Answer
 from bot.core.numbers import SNOWFLAKE_MAX
@@ -19,6 +22,10 @@ ANSWERS_MAX = 25  # embed fields
 LABEL_MAX = 256  # embed field name
 VALUE_MAX = 1024  # embed field value
 ANSWERS_TOTAL_MAX = 5000  # of the embed's 6000; the rest is the welcome's title and text
+MAX_BODY_BYTES = 64 * 1024  # as sent, and once decoded
+SNOWFLAKE_DIGITS = len(str(SNOWFLAKE_MAX))
+# What aiohttp decompresses by itself; anything else would reach the JSON parser still encoded.
+CONTENT_ENCODINGS = ("", "identity", "gzip", "deflate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +40,14 @@ def _invalid(field: str, message: str, code: str = "invalid_field") -> InvalidRe
     return InvalidRequest(code, field, message)
 
 
-async def parse_open_request(request: web.Request) -> OpenRequest:
+async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -> OpenRequest:
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in CONTENT_ENCODINGS:
+        raise _invalid(
+            "Content-Encoding",
+            f"Content-Encoding {encoding!r} is not supported (send identity, gzip or deflate)",
+            "invalid_content_encoding",
+        )
     if request.content_type != "application/json":
         got = request.content_type if request.body_exists else "none"
         raise _invalid(
@@ -41,9 +55,15 @@ async def parse_open_request(request: web.Request) -> OpenRequest:
             f"Content-Type must be application/json (got {got})",
             "invalid_content_type",
         )
-    raw = await request.read()
     try:
-        body = json.loads(raw)
+        async with asyncio.timeout(body_timeout):
+            raw = await request.read()
+    except TimeoutError:
+        raise BodyTimeout(body_timeout) from None
+    except web.RequestPayloadError as exc:  # e.g. a broken chunked encoding
+        raise _invalid("body", f"the body could not be read ({exc})", "invalid_body") from None
+    try:
+        body = json.loads(_decoded(raw, encoding, MAX_BODY_BYTES))
     except RecursionError:
         raise _invalid("body", "the body is nested too deeply", "invalid_json") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -64,6 +84,29 @@ async def parse_open_request(request: web.Request) -> OpenRequest:
         panel_id=_id_string(body, "panelId"),
         button_id=_id_string(body, "buttonId"),
         answers=_answers(body.get("answers", [])),
+    )
+
+
+def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The body as its Content-Encoding says (the server leaves compressed bodies to us, so a
+    body that doesn't match is always a 400, and a small one can't decompress to a huge one)."""
+    if encoding in ("", "identity"):
+        return raw
+    # gzip; deflate is zlib-wrapped per HTTP, but some clients send it raw.
+    for wbits in (31,) if encoding == "gzip" else (15, -15):
+        decoder = zlib.decompressobj(wbits)
+        try:
+            body = decoder.decompress(raw, limit + 1)
+        except zlib.error:
+            continue
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+        if decoder.eof and not decoder.unused_data:
+            return body
+    raise _invalid(
+        "Content-Encoding",
+        f"the body is not valid {encoding} data, as its Content-Encoding says",
+        "invalid_content_encoding",
     )
 
 
@@ -95,6 +138,10 @@ def _user_id(body: dict[str, Any]) -> int:
         )
     if not isinstance(value, str):
         raise _invalid("userId", f"userId must be a string, got {_json_type(value)}")
+    if len(value) > SNOWFLAKE_DIGITS:
+        raise _invalid(
+            "userId", f"userId must be a Discord user ID: at most {SNOWFLAKE_DIGITS} digits"
+        )
     if not value.isascii() or not value.isdigit() or not 0 < int(value) <= SNOWFLAKE_MAX:
         raise _invalid("userId", f"userId must be a Discord user ID (digits only), got {value!r}")
     return int(value)
@@ -106,7 +153,18 @@ def _id_string(body: dict[str, Any], field: str) -> str:
         raise _invalid(field, f"{field} must be a non-empty string, got {_json_type(value)}")
     if len(value) > ID_MAX:
         raise _invalid(field, f"{field} is longer than {ID_MAX} characters")
+    _check_text(field, value)
     return value
+
+
+def _check_text(field: str, value: str) -> None:
+    """JSON can carry a lone UTF-16 surrogate (`\\ud800`); no text store or Discord takes one."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _invalid(
+            field, f"{field} contains an unpaired UTF-16 surrogate at character {exc.start}"
+        ) from None
 
 
 def _answers(value: Any) -> tuple[Answer, ...]:
@@ -135,6 +193,7 @@ def _answers(value: Any) -> tuple[Answer, ...]:
                     f"{where}.{name}",
                     f"{where}.{name} must be {minimum} to {limit} characters, got {len(field)}",
                 )
+            _check_text(f"{where}.{name}", field)
         assert isinstance(label, str)
         assert isinstance(text, str)
         total += len(label) + len(text)

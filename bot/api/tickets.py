@@ -28,6 +28,7 @@ class ApiServices:
     ready: Callable[[], bool]  # False while starting: the member cache is not warm yet
     trusted_proxies: frozenset[str] = frozenset()
     requests: ApiRequestLog | None = None  # what the dashboard shows of the key's requests
+    body_timeout: float = 10.0  # seconds for the whole body, once the headers are in
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -90,7 +91,7 @@ async def open_ticket(request: web.Request) -> web.Response:
         raise NotReady
     guild_id = await authenticate(request, services)
     async with recorded(request, services.requests, guild_id):
-        body = await parse_open_request(request)
+        body = await parse_open_request(request, services.body_timeout)
         opened = await services.tickets.open_ticket(
             guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
         )

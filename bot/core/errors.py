@@ -109,9 +109,17 @@ class DiscordFailure(TicketError):
 
     reason: str
     may_have_happened: bool = False
+    # A channel the failed open made and Discord hasn't confirmed deleting yet: it stays in the
+    # cleanup outbox, retried until Discord does.
+    left_behind: int | None = None
 
     def __str__(self) -> str:
-        return self.reason
+        if self.left_behind is None:
+            return self.reason
+        return (
+            f"{self.reason}; the channel it created ({self.left_behind}) could not be deleted "
+            "yet: the bot keeps trying until Discord confirms"
+        )
 
 
 class InvalidApiKey(TicketError):

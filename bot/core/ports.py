@@ -7,7 +7,7 @@ hikari against the emulator), never fakes of these protocols.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -71,6 +71,29 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
+class CachedChannel:
+    """A text channel as the gateway cache has it: enough to recognise a ticket's channel."""
+
+    channel_id: int
+    topic: str | None
+    member_overwrite_ids: frozenset[int]  # members with a permission overwrite of their own
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    guild_id: int
+    channel_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cleanup:
+    """A channel to delete (an outbox row), and how many deletes of it failed so far."""
+
+    channel: ChannelRef
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class MemberInfo:
     user_id: int
     username: str
@@ -94,6 +117,14 @@ class DiscordPort(Protocol):
 
     async def find_channel(self, guild_id: int, topic: str) -> int | None:
         """A channel of the server with exactly this topic (a ticket's topic is unique)."""
+        ...
+
+    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
+        """The server's text channels from the gateway cache; None if the server isn't there."""
+        ...
+
+    async def find_welcome(self, channel_id: int, ticket_id: int) -> int | None:
+        """The bot's message in the channel carrying this ticket's Close button, if it was sent."""
         ...
 
 
@@ -157,11 +188,32 @@ class TicketStore(Protocol):
         self, ticket_id: int, channel_id: int, category_id: int | None = None
     ) -> None: ...
 
-    async def mark_open(self, ticket_id: int) -> None: ...
+    async def mark_open(self, ticket_id: int, welcome_message_id: int) -> None: ...
 
-    async def drop(self, ticket_id: int) -> None: ...
+    async def drop(
+        self, ticket_id: int, leftover: ChannelRef | None = None, now: float = 0
+    ) -> None:
+        """Delete the row; `leftover` (a channel the open made) is queued for cleanup in the
+        same transaction."""
+        ...
 
     async def opening_tickets(self) -> list[Ticket]: ...
+
+    async def by_numbers(self, guild_id: int, numbers: Iterable[int]) -> dict[int, Ticket]: ...
+
+
+class CleanupStore(Protocol):
+    """The outbox of channels to delete, worked by the cleanup runner."""
+
+    async def add(self, channel: ChannelRef, now: float) -> None: ...
+
+    async def due(self, now: float, limit: int = 50) -> list[Cleanup]: ...
+
+    async def next_at(self) -> float | None: ...
+
+    async def done(self, channel_id: int) -> None: ...
+
+    async def retry_at(self, channel_id: int, next_at: float, error: str) -> None: ...
 
 
 class KeyStore(Protocol):

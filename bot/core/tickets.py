@@ -2,8 +2,11 @@
 
 Order: resolve panel/button → answers → membership → blacklist → (per user, serialized) max open,
 rate limits and the reservation as one atomic step → create the channel → welcome → mark open.
-Any failure after the reservation undoes what it did: the channel it created is deleted and the
-row dropped, so no budget is spent and nothing is left behind.
+Any failure after the reservation undoes what it did: the row is dropped and the channel it
+created goes to the cleanup outbox (deleted at once, or retried until Discord confirms), so no
+budget is spent and nothing is left behind. A crash at any point is settled at the next start
+(`reconcile`): a ticket's channel is found by its topic (the marker only the bot writes) in the
+gateway cache, and either gets its one welcome message and opens, or is deleted.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from bot.core.cleanups import CleanupRunner
 from bot.core.errors import (
     Blacklisted,
     ButtonNotFound,
@@ -31,6 +35,8 @@ from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
 from bot.core.numbers import ticket_number, ticket_tag
 from bot.core.panels import ANSWER_MAX
 from bot.core.ports import (
+    CachedChannel,
+    ChannelRef,
     ChannelSpec,
     DiscordPort,
     LimitView,
@@ -69,6 +75,24 @@ class Limits:
     user_cooldown: float = 20.0
     user_max_open: int = 3
     window: float = 60.0
+
+
+def ticket_topic(number: int, label: str, user_id: int) -> str:
+    """A ticket channel's topic; unique in its server (the number) and the marker by which a
+    crashed or timed-out open finds its channel again."""
+    return f"Ticket {ticket_tag(number)} · {label} · opened by <@{user_id}>"
+
+
+_TOPIC_MARKER = re.compile(r"Ticket #(\d+) · .* · opened by <@(\d+)>", re.DOTALL)
+
+
+def ticket_marker(channel: CachedChannel) -> tuple[int, int] | None:
+    """(ticket number, opener) of a channel the bot made for a ticket: its topic says so and
+    the opener has the overwrite the bot gave them. None for any other channel."""
+    match = _TOPIC_MARKER.fullmatch(channel.topic or "")
+    if match is None or int(match[2]) not in channel.member_overwrite_ids:
+        return None
+    return int(match[1]), int(match[2])
 
 
 def sanitize_channel_name(raw: str) -> str:
@@ -179,6 +203,11 @@ def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ..
     return tuple(checked)
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class TicketService:
     def __init__(
         self,
@@ -187,15 +216,20 @@ class TicketService:
         limits: Limits,
         clock: Clock = time.time,
         events: EventSink | None = None,
+        cleanups: CleanupRunner | None = None,
     ) -> None:
         self._store = store
         self._discord = discord
         self._limits = limits
         self._clock = clock
         self._events = events
+        self._cleanups = cleanups
         self._locks = KeyedLocks()
         self._in_flight: set[int] = set()  # tickets this process is opening right now
         self._tasks: set[asyncio.Task[object]] = set()  # opens and log posts to finish on stop
+        # Opens in progress by (server, member, button): a second one at the same time (a
+        # double click) gets the first one's answer instead of opening another ticket.
+        self._opening: dict[tuple[int, int, str], asyncio.Task[OpenedTicket]] = {}
 
     async def open_ticket(
         self,
@@ -222,8 +256,39 @@ class TicketService:
         checked = check_answers(button, answers)
         check_welcome_fits(button, checked)
         member = await self._admit(guild_id, user_id)
+        key = (guild_id, user_id, button.button_id)
+        same = self._opening.get(key)
+        if same is not None:
+            return await asyncio.shield(same)  # the same member, the same button, right now
         # Refuse from committed data first, so a flood of refusals never queues on the write lock.
-        await self._check_limits(self._store.view(guild_id), user_id, button)
+        try:
+            await self._check_limits(self._store.view(guild_id), user_id, button)
+        except TooManyOpen:
+            # The open that started while this read ran (its row is committed, its channel not
+            # yet made) is the one this request asked for: share its answer.
+            same = self._opening.get(key)
+            if same is None:
+                raise
+            return await asyncio.shield(same)
+        same = self._opening.get(key)
+        if same is not None:
+            return await asyncio.shield(same)
+        # Shielded and tracked: a caller that goes away doesn't stop the open halfway, and
+        # shutdown waits for it (see `drain`).
+        opening = self._track(self._reserve_and_create(panel, button, member, checked, source))
+        self._opening[key] = opening
+        opening.add_done_callback(lambda _: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
+
+    async def _reserve_and_create(
+        self,
+        panel: Panel,
+        button: Button,
+        member: MemberInfo,
+        checked: tuple[Answer, ...],
+        source: Source,
+    ) -> OpenedTicket:
+        guild_id, user_id = panel.guild_id, member.user_id
         async with self._locks.hold((guild_id, user_id)):
             async with self._store.reserve(guild_id) as tx:
                 now = await self._check_limits(tx, user_id, button)
@@ -236,16 +301,14 @@ class TicketService:
                     support_role_ids=button.support_role_ids,
                     now=now,
                 )
-            # Shielded and tracked: a caller that goes away doesn't stop the open halfway, and
-            # shutdown waits for it (see `drain`).
             self._in_flight.add(ticket.ticket_id)
-            creating = self._track(self._create(panel, button, member, ticket, checked))
-            return await asyncio.shield(creating)
+            return await self._create(panel, button, member, ticket)
 
     def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieved)  # its caller may have gone: the answer goes nowhere
         return task
 
     @property
@@ -253,11 +316,25 @@ class TicketService:
         """How many opens are between their reservation and their welcome message right now."""
         return len(self._in_flight)
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float | None = None) -> int:
         """Let opens in progress (and their log posts) finish: the shutdown's last step before
-        the gateway closes."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        the gateway closes. After `timeout` seconds the rest are cancelled and left to the next
+        start's `reconcile` (a cancelled open undoes nothing); returns how many were."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        except TimeoutError:
+            pass
+        left = list(self._tasks)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+        if left:
+            _LOG.warning(
+                "stopped with %d open(s) in progress: the next start settles them", len(left)
+            )
+        return len(left)
 
     async def find_button(self, guild_id: int, button_id: str) -> tuple[Panel, Button]:
         """The button a click names, with its panel, in one read; `ButtonNotFound` if the server
@@ -319,20 +396,23 @@ class TicketService:
         button: Button,
         member: MemberInfo,
         ticket: Ticket,
-        answers: tuple[Answer, ...],
     ) -> OpenedTicket:
         channel_id: int | None = None
         spec = self._channel_spec(button, member, ticket)
         try:
             channel_id = await self._discord.create_ticket_channel(spec)
             await self._store.set_channel(ticket.ticket_id, channel_id, spec.category_id)
-            await self._discord.send_welcome(
-                self._welcome(panel, button, member, ticket, channel_id, answers)
+            welcome_id = await self._discord.send_welcome(
+                self._welcome(panel, button, ticket, channel_id)
             )
-            await self._store.mark_open(ticket.ticket_id)
+            await self._store.mark_open(ticket.ticket_id, welcome_id)
+        except asyncio.CancelledError:
+            raise  # shutdown gave up waiting: the row stays 'opening' for the next start
         except BaseException as exc:
             unsure = isinstance(exc, DiscordFailure) and exc.may_have_happened
-            await self._undo(ticket, spec, channel_id, search=unsure)
+            left = await self._undo(ticket, spec, channel_id, search=unsure)
+            if left is not None and isinstance(exc, DiscordFailure):
+                raise DiscordFailure(exc.reason, left_behind=left) from exc
             raise
         finally:
             self._in_flight.discard(ticket.ticket_id)
@@ -358,23 +438,21 @@ class TicketService:
 
     async def _undo(
         self, ticket: Ticket, spec: ChannelSpec, channel_id: int | None, *, search: bool
-    ) -> None:
-        """Delete what the failed open made; the row goes whatever happens to the channel."""
-        try:
-            if channel_id is None and search:
-                # A timed-out create may still have happened: look for it by its unique topic.
-                channel_id = await self._discord.find_channel(spec.guild_id, spec.topic)
-            if channel_id is not None:
-                await self._discord.delete_channel(channel_id)
-        except Exception as exc:
-            _LOG.error(
-                "ticket #%d failed and its channel %s could not be deleted: %s",
-                ticket.number,
-                channel_id,
-                exc,
-            )
-        finally:
+    ) -> int | None:
+        """Drop the failed open's row and delete the channel it made. A delete Discord doesn't
+        confirm stays in the cleanup outbox (retried until it does): returns that channel."""
+        if channel_id is None and search:
+            # A timed-out create may still have happened: look for it by its unique topic. If it
+            # shows up later still, the channel-create event or the next sweep deletes it.
+            channel_id = await self._discord.find_channel(spec.guild_id, spec.topic)
+        if channel_id is None:
             await self._store.drop(ticket.ticket_id)
+            return None
+        left = ChannelRef(ticket.guild_id, channel_id)
+        await self._store.drop(ticket.ticket_id, left, self._clock())
+        if self._cleanups is not None and await self._cleanups.attempt(left):
+            return None
+        return channel_id
 
     def _channel_spec(self, button: Button, member: MemberInfo, ticket: Ticket) -> ChannelSpec:
         overwrites = [
@@ -388,61 +466,54 @@ class TicketService:
             name=channel_name(button.name_pattern, ticket.number, member),
             category_id=button.category_id,
             overwrites=tuple(overwrites),
-            topic=(
-                f"Ticket {ticket_tag(ticket.number)} · {button.label} · "
-                f"opened by <@{member.user_id}>"
-            ),
+            topic=ticket_topic(ticket.number, button.label, member.user_id),
         )
 
     def _welcome(
-        self,
-        panel: Panel,
-        button: Button,
-        member: MemberInfo,
-        ticket: Ticket,
-        channel_id: int,
-        answers: tuple[Answer, ...],
+        self, panel: Panel | None, button: Button | None, ticket: Ticket, channel_id: int
     ) -> Welcome:
-        mentions = [f"<@{member.user_id}>"] + [f"<@&{r}>" for r in button.support_role_ids]
-        description = button.welcome_text or (
-            f"Thanks for reaching out, <@{member.user_id}>. The team will be with you shortly. "
+        """From the ticket's row (and its button, when it still exists), so a welcome sent by
+        `reconcile` after a crash is the one the open would have sent."""
+        user_id = ticket.user_id
+        mentions = [f"<@{user_id}>"] + [f"<@&{r}>" for r in ticket.support_role_ids]
+        description = (button.welcome_text if button else None) or (
+            f"Thanks for reaching out, <@{user_id}>. The team will be with you shortly. "
             "Press **Close** when the matter is settled."
         )
+        title = f"Ticket {ticket_tag(ticket.number)}"
         return Welcome(
             channel_id=channel_id,
             content=" ".join(mentions),
-            mention_user_ids=(member.user_id,),
-            mention_role_ids=button.support_role_ids,
-            title=f"Ticket {ticket_tag(ticket.number)} · {button.label}",
+            mention_user_ids=(user_id,),
+            mention_role_ids=ticket.support_role_ids,
+            title=f"{title} · {button.label}" if button else title,
             description=description,
-            fields=answers,
+            fields=ticket.answers,
             ticket_id=ticket.ticket_id,
-            colour=panel.colour,
+            colour=panel.colour if panel else None,
         )
 
     async def reconcile(self) -> tuple[int, int]:
-        """Settle rows a crash left 'opening': open if Discord has the channel, else drop them."""
+        """Settle rows a crash left 'opening', from the gateway cache (no REST call to find a
+        channel): a row whose channel exists gets its welcome message, exactly one, and opens;
+        a row without a channel is dropped."""
         opened = dropped = 0
         for ticket in await self._store.opening_tickets():
             # An open holds its user's lock from its reservation to its welcome message, so
             # under that lock a row is either this process's open in progress or a crash's.
             async with self._locks.hold((ticket.guild_id, ticket.user_id)):
-                still = {t.ticket_id for t in await self._store.opening_tickets()}
+                still = {t.ticket_id: t for t in await self._store.opening_tickets()}
                 if ticket.ticket_id in self._in_flight or ticket.ticket_id not in still:
                     continue
                 try:
-                    exists = ticket.channel_id is not None and await self._discord.channel_exists(
-                        ticket.channel_id
-                    )
+                    kept = await self._recover(still[ticket.ticket_id])
                 except DiscordFailure as exc:
                     _LOG.warning("ticket #%d: left for the next start (%s)", ticket.number, exc)
                     continue
-                if exists:
-                    await self._store.mark_open(ticket.ticket_id)
-                    opened += 1
-                else:
-                    await self._store.drop(ticket.ticket_id)
-                    dropped += 1
+                if kept is None:
+                    continue
+                opened += kept
+                dropped += not kept
         if opened or dropped:
             _LOG.warning(
                 "reconciled tickets interrupted while opening: %d kept, %d dropped",
@@ -450,3 +521,69 @@ class TicketService:
                 dropped,
             )
         return opened, dropped
+
+    async def settle(self, guild_ids: Iterable[int]) -> None:
+        """At start, once the cache is warm: settle crashed opens, then delete stray channels."""
+        await self.reconcile()
+        for guild_id in guild_ids:
+            await self.sweep(guild_id)
+        if self._cleanups is not None:
+            await self._cleanups.run_due()
+
+    async def _recover(self, ticket: Ticket) -> bool | None:
+        """True: opened with its welcome; False: dropped; None: its server isn't cached yet."""
+        channels = self._discord.text_channels(ticket.guild_id)
+        if channels is None:
+            return None
+        present = {c.channel_id for c in channels}
+        channel_id = ticket.channel_id
+        if channel_id is None:
+            mine = [
+                c.channel_id
+                for c in channels
+                if ticket_marker(c) == (ticket.number, ticket.user_id)
+            ]
+            channel_id = min(mine, default=None)  # any twin is swept as a stray below
+            if channel_id is not None:
+                await self._store.set_channel(ticket.ticket_id, channel_id, ticket.category_id)
+        if channel_id is None or channel_id not in present:
+            await self._store.drop(ticket.ticket_id)
+            return False
+        # A crash after the welcome was sent but before it was recorded must not send a second.
+        welcome_id = await self._discord.find_welcome(channel_id, ticket.ticket_id)
+        if welcome_id is None:
+            panel = await self._store.get_panel(ticket.guild_id, ticket.panel_id or "")
+            button = panel.button(ticket.button_id or "") if panel else None
+            welcome_id = await self._discord.send_welcome(
+                self._welcome(panel, button, ticket, channel_id)
+            )
+        await self._store.mark_open(ticket.ticket_id, welcome_id)
+        _LOG.info("ticket #%d: opened after a restart (channel %d)", ticket.number, channel_id)
+        return True
+
+    async def sweep(self, guild_id: int, only: int | None = None) -> int:
+        """Queue for deletion every channel the bot made for a ticket that has no row (an open
+        that failed or was dropped before its channel appeared) or whose row has another
+        channel (a twin). `only`: look at that one channel (a channel-create event)."""
+        channels = self._discord.text_channels(guild_id)
+        if channels is None or self._cleanups is None:
+            return 0
+        marked = {
+            c.channel_id: m
+            for c in channels
+            if (only is None or c.channel_id == only) and (m := ticket_marker(c)) is not None
+        }
+        if not marked:
+            return 0
+        rows = await self._store.by_numbers(guild_id, {n for n, _ in marked.values()})
+        strays = []
+        for channel_id, (number, user_id) in marked.items():
+            row = rows.get(number)
+            # A row without a channel yet is an open in progress, or a crash's for `reconcile`.
+            theirs = row is not None and row.user_id == user_id
+            if not theirs or (row and row.channel_id not in (None, channel_id)):
+                strays.append(channel_id)
+        for channel_id in strays:
+            _LOG.warning("server %d: channel %d has no ticket: deleting it", guild_id, channel_id)
+            await self._cleanups.enqueue(ChannelRef(guild_id, channel_id))
+        return len(strays)

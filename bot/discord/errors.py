@@ -94,10 +94,13 @@ def member_message(exc: BaseException) -> str:
 def open_failed(exc: BaseException) -> str:
     """Why a click or a form did not open a ticket."""
     if isinstance(exc, DiscordFailure):
-        return (
-            f"Your ticket couldn't be created: {exc.reason}. Nothing was left behind — please "
-            "tell the staff."
+        left = (
+            "Nothing was left behind"
+            if exc.left_behind is None
+            else f"The channel it started (<#{exc.left_behind}>) will be deleted as soon as "
+            "Discord allows"
         )
+        return f"Your ticket couldn't be created: {exc.reason}. {left} — please tell the staff."
     return member_message(exc)
 
 

@@ -12,6 +12,7 @@ import lightbulb
 
 from bot.config import DiscordConfig
 from bot.core.lifecycle import LifecycleService
+from bot.core.tickets import TicketService
 from bot.discord import admin, panel_commands, settings_commands, ticket_commands
 from bot.discord.errors import explain_refusal
 from bot.discord.members import MemberAwareBot, MemberIndex
@@ -94,6 +95,22 @@ class DiscordGateway:
 
         self.bot.subscribe(hikari.GuildChannelDeleteEvent, channel_deleted)
         self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
+
+    def watch_ticket_channels(self, tickets: TicketService) -> None:
+        """A channel that shows up for an open that failed (a create Discord finished after the
+        bot gave up) is deleted when it appears, and on each server's arrival (a sweep)."""
+
+        async def channel_created(event: hikari.GuildChannelCreateEvent) -> None:
+            await tickets.sweep(int(event.guild_id), only=int(event.channel_id))
+
+        async def guild_available(event: hikari.GuildAvailableEvent) -> None:
+            await tickets.sweep(int(event.guild_id))
+
+        self.bot.subscribe(hikari.GuildChannelCreateEvent, channel_created)
+        self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
+
+    def guild_ids(self) -> list[int]:
+        return [int(g) for g in self.bot.cache.get_guilds_view()]
 
     async def start(self) -> None:
         if hikari.Intents.MESSAGE_CONTENT not in self._config.intents:

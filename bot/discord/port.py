@@ -16,7 +16,7 @@ import hikari
 from bot.core.errors import DiscordFailure
 from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
-from bot.core.ports import ChannelSpec, MemberInfo, Perm, Welcome
+from bot.core.ports import CachedChannel, ChannelSpec, MemberInfo, Perm, Welcome
 from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
 from bot.discord.members import MemberIndex
 from bot.discord.render import close_custom_id, panel_embed, panel_rows
@@ -31,6 +31,7 @@ LATE_CREATE_CHECKS = 5
 LATE_CREATE_INTERVAL_S = 0.5
 DISCORD_CDN_URL = hikari.urls.CDN_URL
 UNBOUNDED_S = 24 * 3600.0
+WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _OVERWRITE_TYPES = {
     "role": hikari.PermissionOverwriteType.ROLE,
     "member": hikari.PermissionOverwriteType.MEMBER,
@@ -175,6 +176,37 @@ class HikariDiscord:
                 return False
             raise
         return True
+
+    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
+        if self._bot.cache.get_guild(guild_id) is None:
+            return None
+        return [
+            CachedChannel(
+                channel_id=int(channel.id),
+                topic=channel.topic,
+                member_overwrite_ids=frozenset(
+                    int(o.id)
+                    for o in channel.permission_overwrites.values()
+                    if o.type == hikari.PermissionOverwriteType.MEMBER
+                ),
+            )
+            for channel in self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+            if isinstance(channel, hikari.GuildTextChannel)
+        ]
+
+    async def find_welcome(self, channel_id: int, ticket_id: int) -> int | None:
+        """The channel's first messages (a welcome is the first one the bot sends there)."""
+        custom_id = close_custom_id(ticket_id)
+
+        async def look() -> int | None:
+            me = self.bot_user_id
+            pages = self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min())
+            async for message in pages.limit(WELCOME_SEARCH_LIMIT):
+                if message.author.id == me and custom_id in _custom_ids(message):
+                    return int(message.id)
+            return None
+
+        return await self._call(look(), "look for the ticket's welcome message", channel_id)
 
     async def post_panel(self, channel_id: int, panel: Panel) -> int:
         message = await self._call(
@@ -403,6 +435,14 @@ class HikariDiscord:
             return f"Discord answered {int(exc.status)} when the bot tried to {action}"
         _LOG.warning("could not reach Discord to %s: %s", action, exc)
         return f"could not reach Discord to {action}"
+
+
+def _custom_ids(message: hikari.Message) -> set[str]:
+    return {
+        str(getattr(component, "custom_id", ""))
+        for row in message.components
+        for component in getattr(row, "components", ())
+    }
 
 
 def _attachment(file: TranscriptFile | None) -> hikari.UndefinedOr[hikari.Resourceish]:

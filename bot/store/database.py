@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, TypeAlias
 import aiosqlite
 
 from bot.errors import StartupError
+from bot.store.private import private_dir, private_file
 
 Params: TypeAlias = Sequence[object] | Mapping[str, object]
 
@@ -112,9 +113,13 @@ def _check_file(path: Path) -> None:
     if header and header != SQLITE_HEADER:
         raise DatabaseError(f"{path} is not a SQLite database (refusing to touch it)")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     except OSError as error:
         raise DatabaseError(f"{path}: cannot create {path.parent} ({error.strerror})") from error
+    try:
+        private_file(path)
+    except OSError as error:
+        raise DatabaseError(f"{path} cannot be created ({error.strerror})") from error
 
 
 async def _scalar(connection: aiosqlite.Connection, sql: str) -> Any:

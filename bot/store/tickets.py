@@ -5,20 +5,21 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 import aiosqlite
 
 from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
-from bot.core.ports import LimitFacts, OpenRef
+from bot.core.ports import ChannelRef, LimitFacts, OpenRef
+from bot.store.cleanups import queue_cleanup
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel, load_panel_for_button
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers, support_role_ids"
+    "archived, claim_locked, answers, support_role_ids, welcome_message_id"
 )
 
 
@@ -64,6 +65,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         claim_locked=bool(row["claim_locked"]),
         answers=tuple(Answer(a["label"], a["value"]) for a in json.loads(row["answers"])),
         support_role_ids=tuple(json.loads(row["support_role_ids"])),
+        welcome_message_id=row["welcome_message_id"],
     )
 
 
@@ -190,15 +192,31 @@ class SqliteTicketStore:
                 (channel_id, category_id, ticket_id),
             )
 
-    async def mark_open(self, ticket_id: int) -> None:
+    async def mark_open(self, ticket_id: int, welcome_message_id: int) -> None:
+        """'open' and its welcome message in one write: an open ticket always has its welcome."""
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET state = 'open' WHERE ticket_id = ?", (ticket_id,)
+                "UPDATE tickets SET state = 'open', welcome_message_id = ? WHERE ticket_id = ?",
+                (welcome_message_id, ticket_id),
             )
 
-    async def drop(self, ticket_id: int) -> None:
+    async def drop(
+        self, ticket_id: int, leftover: ChannelRef | None = None, now: float = 0
+    ) -> None:
+        """Forget a failed open; a channel it made goes to the cleanup outbox in the same step."""
         async with self._db.write() as conn:
             await conn.execute("DELETE FROM tickets WHERE ticket_id = ?", (ticket_id,))
+            if leftover is not None:
+                await queue_cleanup(conn, leftover, now)
+
+    async def by_numbers(self, guild_id: int, numbers: Iterable[int]) -> dict[int, Ticket]:
+        """The server's tickets with these numbers, by number (what a channel's topic names)."""
+        rows = await self._db.fetchall(
+            f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? "
+            "AND number IN (SELECT value FROM json_each(?))",
+            (guild_id, json.dumps(sorted(set(numbers)))),
+        )
+        return {row["number"]: ticket_from_row(row) for row in rows}
 
     async def opening_tickets(self) -> list[Ticket]:
         rows = await self._db.fetchall(OPENING_TICKETS_SQL)

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.core.models import Ticket
+from bot.store.private import open_private, private_dir
 
 _ASSET_PATH = re.compile(r"assets/(?:files|avatars|emoji)/[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
 TIME_SCRIPT = "assets/time.js"
@@ -31,7 +32,8 @@ def _safe(name: str) -> str:
 
 def _write_whole(path: Path, data: bytes) -> None:
     temp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")  # two writers never share one
-    temp.write_bytes(data)
+    with open_private(temp, "wb") as out:
+        out.write(data)
     os.replace(temp, path)
 
 
@@ -44,8 +46,8 @@ class TranscriptFolder:
         unique = secrets.token_hex(4)  # a /ticket transcript while the ticket closes: two drafts
         self._body = folder / f"{filename}.{unique}.body.tmp"
         self._temp = folder / f"{filename}.{unique}.tmp"
-        folder.mkdir(parents=True, exist_ok=True)
-        self._body.write_bytes(b"")
+        private_dir(folder)
+        open_private(self._body, "wb").close()
 
     def write_asset(self, path: str, data: bytes) -> None:
         """`path` as the renderer writes it (`assets/files/…`); anything else is refused."""
@@ -54,21 +56,21 @@ class TranscriptFolder:
         target = (self.folder / path).resolve()
         if not target.is_relative_to((self.folder / "assets").resolve()):
             raise ValueError(f"{path!r} leaves the transcript's folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         _write_whole(target, data)
 
     def write_body(self, html: str) -> None:
-        with self._body.open("a", encoding="utf-8") as out:
+        with open_private(self._body, "a") as out:
             out.write(html)
 
     def finish(self, head: str, tail: str) -> tuple[str, int]:
         """Head, body and tail into the HTML file, plus the time script; (path, size in bytes)."""
         script = self.folder / TIME_SCRIPT
-        script.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(script.parent)
         _write_whole(
             script, resources.files("bot.store").joinpath("transcript_time.js").read_bytes()
         )
-        with self._temp.open("w", encoding="utf-8") as out:
+        with open_private(self._temp) as out:
             out.write(head)
             with self._body.open(encoding="utf-8") as body:
                 shutil.copyfileobj(body, out)

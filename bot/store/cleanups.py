@@ -1,0 +1,53 @@
+"""The cleanup outbox: channels a failed open left in Discord, kept until their delete succeeds."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from bot.core.ports import ChannelRef, Cleanup
+from bot.store.database import Database
+
+
+async def queue_cleanup(conn: aiosqlite.Connection, channel: ChannelRef, now: float) -> None:
+    """Inside the caller's transaction; a channel already queued keeps its schedule."""
+    await conn.execute(
+        "INSERT OR IGNORE INTO channel_cleanups (channel_id, guild_id, next_at, created_at) "
+        "VALUES (?, ?, ?, ?)",
+        (channel.channel_id, channel.guild_id, now, now),
+    )
+
+
+class SqliteCleanupStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, channel: ChannelRef, now: float) -> None:
+        async with self._db.write() as conn:
+            await queue_cleanup(conn, channel, now)
+
+    async def due(self, now: float, limit: int = 50) -> list[Cleanup]:
+        rows = await self._db.fetchall(
+            "SELECT channel_id, guild_id, attempts FROM channel_cleanups WHERE next_at <= ? "
+            "ORDER BY next_at LIMIT ?",
+            (now, limit),
+        )
+        return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
+
+    async def next_at(self) -> float | None:
+        row = await self._db.fetchone("SELECT min(next_at) FROM channel_cleanups")
+        return None if row is None else row[0]
+
+    async def done(self, channel_id: int) -> None:
+        async with self._db.write() as conn:
+            await conn.execute("DELETE FROM channel_cleanups WHERE channel_id = ?", (channel_id,))
+
+    async def retry_at(self, channel_id: int, next_at: float, error: str) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE channel_cleanups SET attempts = attempts + 1, next_at = ?, "
+                "last_error = ? WHERE channel_id = ?",
+                (next_at, error, channel_id),
+            )
+
+    async def pending(self) -> list[Cleanup]:
+        return await self.due(float("inf"), limit=-1)
