@@ -1,38 +1,50 @@
 """The composition root: builds every part from the config and owns start and stop order.
 
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
-503 until ready) → gateway, until every server has arrived → reconcile interrupted opens → ready.
+503 until ready) → gateway, until every server has arrived → reconcile interrupted opens → the
+webhook delivery runner → ready.
 Stop: stop accepting HTTP and let requests in flight finish → let opens in progress (from buttons
-too) and log posts finish → close the gateway → close the database.
+too) and log posts finish → stop the webhook runner → close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.api.app import Health, create_app
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
+from bot.api.v1 import V1Services
+from bot.api.webhook_client import HttpSender
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.idempotency import IdempotencyKeys
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
+from bot.core.quotas import Quotas
+from bot.core.reads import Reads
 from bot.core.tickets import Limits, TicketService
+from bot.core.webhooks import DeliveryRunner
 from bot.discord.gateway import DiscordGateway
 from bot.discord.port import CALL_TIMEOUT_S
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.idempotency import SqliteIdempotencyStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
+from bot.store.reads import SqliteReadStore
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
+from bot.store.webhooks import SqliteWebhookStore
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -53,6 +65,9 @@ class Rimpllee:
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
         self.http_port = 0
+        self.http_middlewares: list[Middleware] = []  # outermost; the tests record with one
+        self.deliveries: DeliveryRunner | None = None
+        self._sender: HttpSender | None = None
 
     def health(self) -> Health:
         return Health(
@@ -68,17 +83,19 @@ class Rimpllee:
         try:
             self.db = await Database.open(self.config.database.path)
             services = self._services(self.db)
-            await self._install_discord(self.db, services)
+            lifecycle = await self._install_discord(self.db, services)
+            services = dataclasses.replace(services, v1=self._v1(self.db, lifecycle))
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.reconcile()
+            self._start_deliveries(self.db)
         except BaseException:
             await self.stop()
             raise
         self.ready = True
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
 
-    async def _install_discord(self, db: Database, services: ApiServices) -> None:
+    async def _install_discord(self, db: Database, services: ApiServices) -> LifecycleService:
         """Slash commands, the button router and the ticket lifecycle, before connecting."""
         clock = self.clock
         panel_store = SqlitePanelStore(db)
@@ -101,6 +118,30 @@ class Rimpllee:
             lifecycle,
         )
         self.discord.route(InteractionRouter(services.tickets, panel_store, lifecycle), lifecycle)
+        return lifecycle
+
+    def _v1(self, db: Database, lifecycle: LifecycleService) -> V1Services:
+        return V1Services(
+            idempotency=IdempotencyKeys(SqliteIdempotencyStore(db), self.clock),
+            quotas=Quotas(SqliteTicketStore(db), self._limits(), self.clock),
+            reads=Reads(SqliteReadStore(db)),
+            lifecycle=lifecycle,
+            bot_user_id=lambda: self.discord.port.bot_user_id,
+        )
+
+    def _start_deliveries(self, db: Database) -> None:
+        """The webhook runner: after reconcile, so the outbox it reads is settled."""
+        self._sender = HttpSender(allow_private=self.config.webhooks.allow_private_targets)
+        self.deliveries = DeliveryRunner(SqliteWebhookStore(db), self._sender, self.clock)
+        self.deliveries.start()
+
+    def _limits(self) -> Limits:
+        limits = self.config.limits
+        return Limits(
+            server_per_minute=limits.server_tickets_per_minute,
+            user_cooldown=limits.user_cooldown_seconds,
+            user_max_open=limits.user_max_open,
+        )
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -108,15 +149,10 @@ class Rimpllee:
         return self._events
 
     def _services(self, db: Database) -> ApiServices:
-        limits = self.config.limits
         self.tickets = TicketService(
             SqliteTicketStore(db),
             self.discord.port,
-            Limits(
-                server_per_minute=limits.server_tickets_per_minute,
-                user_cooldown=limits.user_cooldown_seconds,
-                user_max_open=limits.user_max_open,
-            ),
+            self._limits(),
             self.clock,
             self.events(db),
         )
@@ -131,7 +167,7 @@ class Rimpllee:
     async def _start_http(self, services: ApiServices) -> None:
         http = self.config.http
         self._runner = web.AppRunner(
-            create_app(self.health, services),
+            create_app(self.health, services, self.http_middlewares),
             access_log=None,
             handle_signals=False,
             shutdown_timeout=HTTP_SHUTDOWN_GRACE_S,
@@ -156,6 +192,12 @@ class Rimpllee:
             self._runner = None
         if self.tickets is not None:
             await self.tickets.drain()  # opens from buttons, log posts
+        if self.deliveries is not None:
+            await self.deliveries.stop()  # a delivery cut short is sent again after a restart
+            self.deliveries = None
+        if self._sender is not None:
+            await self._sender.close()
+            self._sender = None
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

@@ -63,6 +63,11 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhooksConfig:
+    allow_private_targets: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     discord: DiscordConfig
     http: HttpConfig
@@ -70,6 +75,7 @@ class Config:
     limits: LimitsConfig
     log: LogConfig
     source: pathlib.Path
+    webhooks: WebhooksConfig = WebhooksConfig(allow_private_targets=False)
 
 
 class _Invalid(Exception):
@@ -164,6 +170,12 @@ def _ip_addresses(value: object) -> tuple[str, ...]:
     return tuple(addresses)
 
 
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected boolean, got {_toml_type(value)}")
+    return value
+
+
 def _path(value: object) -> pathlib.Path:
     return pathlib.Path(_nonempty(value))
 
@@ -204,6 +216,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
         },
     ),
     "log": (LogConfig, {"level": ("INFO", _log_level)}),
+    "webhooks": (WebhooksConfig, {"allow_private_targets": (False, _boolean)}),
 }
 
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""

@@ -22,6 +22,10 @@ TABLES = {
     "questions",
     "tickets",
     "api_keys",
+    "idempotency_keys",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_deliveries",
     "blacklist",
 }
 

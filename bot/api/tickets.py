@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.api.errors import AuthFailed, AuthThrottled, NotReady
 from bot.api.schemas import parse_open_request
+from bot.api.v1 import SUBJECT, V1Services, authenticated
 from bot.core.admin import ApiKeys
 from bot.core.errors import InvalidApiKey
 from bot.core.keys import looks_like_key
@@ -25,6 +26,7 @@ class ApiServices:
     auth_failures: FailureLimiter
     ready: Callable[[], bool]  # False while starting: the member cache is not warm yet
     trusted_proxies: frozenset[str] = frozenset()
+    v1: V1Services | None = None  # read endpoints, idempotency keys, RateLimit fields
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -86,13 +88,18 @@ async def open_ticket(request: web.Request) -> web.Response:
     if not services.ready():
         raise NotReady
     guild_id = await authenticate(request, services)
-    body = await parse_open_request(request)
-    opened = await services.tickets.open_ticket(
-        guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
-    )
-    channel = str(opened.channel_id)
-    url = f"https://discord.com/channels/{opened.guild_id}/{channel}"
-    return web.json_response({"ok": True, "ticket": {"channelId": channel, "url": url}})
+
+    async def run() -> web.Response:
+        body = await parse_open_request(request)
+        request[SUBJECT] = body.user_id
+        opened = await services.tickets.open_ticket(
+            guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
+        )
+        channel = str(opened.channel_id)
+        url = f"https://discord.com/channels/{opened.guild_id}/{channel}"
+        return web.json_response({"ok": True, "ticket": {"channelId": channel, "url": url}})
+
+    return await authenticated(request, guild_id, services.v1, run)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -81,6 +81,7 @@ class Ticket:
     claim_locked: bool = False  # claimed while claim locks were on: the team is read-only
     answers: tuple[Answer, ...] = ()
     support_role_ids: tuple[int, ...] = ()  # the button's, as they were when it opened
+    claimed_at: float | None = None
 
 
 CloseMode = Literal["delete", "archive"]

@@ -151,6 +151,7 @@ def sandbox_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> C
             "discord": {"token": emu.token, "rest_url": emu.rest_url},
             "http": {"host": "127.0.0.1", "port": http_port},
             "database": {"path": str(database)},
+            "webhooks": {"allow_private_targets": True},
         },
         source=Path("<sandbox>"),
         env={},

@@ -14,11 +14,12 @@ from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import LimitFacts, OpenRef
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel
+from bot.store.webhooks import record_ticket_event
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers, support_role_ids"
+    "archived, claim_locked, answers, support_role_ids, claimed_at"
 )
 
 
@@ -44,6 +45,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         claim_locked=bool(row["claim_locked"]),
         answers=tuple(Answer(a["label"], a["value"]) for a in json.loads(row["answers"])),
         support_role_ids=tuple(json.loads(row["support_role_ids"])),
+        claimed_at=row["claimed_at"],
     )
 
 
@@ -179,9 +181,12 @@ class SqliteTicketStore:
 
     async def mark_open(self, ticket_id: int) -> None:
         async with self._db.write() as conn:
-            await conn.execute(
-                "UPDATE tickets SET state = 'open' WHERE ticket_id = ?", (ticket_id,)
+            opened = await conn.execute_fetchall(
+                "UPDATE tickets SET state = 'open' WHERE ticket_id = ? RETURNING opened_at",
+                (ticket_id,),
             )
+            for (opened_at,) in opened:
+                await record_ticket_event(conn, ticket_id, "ticket.opened", opened_at)
 
     async def drop(self, ticket_id: int) -> None:
         async with self._db.write() as conn:
@@ -245,26 +250,34 @@ class SqliteLifecycleStore:
                 "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
+            await record_ticket_event(conn, ticket_id, "ticket.closed", closed_at, closed_by)
 
-    async def reopen(self, ticket_id: int) -> None:
+    async def reopen(self, ticket_id: int, *, now: float, by: int | None = None) -> None:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE tickets SET state = 'open', archived = 0, closed_at = NULL, "
                 "closed_by = NULL, close_reason = NULL WHERE ticket_id = ?",
                 (ticket_id,),
             )
+            await record_ticket_event(conn, ticket_id, "ticket.reopened", now, by)
 
-    async def forget_channel(self, ticket_id: int) -> None:
+    async def forget_channel(self, ticket_id: int, *, now: float, by: int | None = None) -> None:
         """The channel of a closed ticket is gone for good (deleted later or by hand)."""
         async with self._db.write() as conn:
             await conn.execute("UPDATE tickets SET archived = 0 WHERE ticket_id = ?", (ticket_id,))
+            await record_ticket_event(conn, ticket_id, "ticket.deleted", now, by)
 
-    async def set_claimed(self, ticket_id: int, user_id: int | None, *, locked: bool) -> None:
+    async def set_claimed(
+        self, ticket_id: int, user_id: int | None, *, locked: bool, now: float
+    ) -> None:
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET claimed_by = ?, claim_locked = ? WHERE ticket_id = ?",
-                (user_id, int(locked), ticket_id),
+                "UPDATE tickets SET claimed_by = ?, claim_locked = ?, "
+                "claimed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE ticket_id = ?",
+                (user_id, int(locked), user_id, now, ticket_id),
             )
+            if user_id is not None:
+                await record_ticket_event(conn, ticket_id, "ticket.claimed", now, user_id)
 
     async def set_transcript(self, ticket_id: int, path: str) -> None:
         async with self._db.write() as conn:

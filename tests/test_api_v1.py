@@ -1,0 +1,182 @@
+"""The API beyond the seed's contract: idempotent retries, request IDs, RateLimit fields, the read
+endpoints and the API's close. Real HTTP to the real bot, the bot to the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import Rimpllee
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.runner import (
+    DEMO_API_KEY,
+    DEMO_PANEL_ID,
+    HELP_BUTTON_ID,
+    HELP_QUESTION,
+    REPORT_BUTTON_ID,
+    SandboxWorld,
+)
+from tests.conftest import FakeClock, LoopErrors, running
+
+pytestmark = pytest.mark.asyncio
+
+AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
+Reply = tuple[int, dict[str, Any], dict[str, str]]
+
+
+async def call(
+    app: Rimpllee,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> Reply:
+    hdrs = dict(AUTH if headers is None else headers)
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with (
+        aiohttp.ClientSession(timeout=client_timeout) as http,
+        http.request(method, app.http_url + path, data=data, headers=hdrs) as resp,
+    ):
+        return resp.status, await resp.json(), dict(resp.headers)
+
+
+def opening(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:
+    body: dict[str, Any] = {"userId": str(user_id), "panelId": DEMO_PANEL_ID, "buttonId": button}
+    if button == HELP_BUTTON_ID:
+        body["answers"] = [{"label": HELP_QUESTION, "value": "Refund request"}]
+    return body
+
+
+def code(reply: Reply) -> str:
+    assert reply[1]["ok"] is False, reply
+    assert reply[1]["error"]["message"]
+    return str(reply[1]["error"]["code"])
+
+
+# -- Idempotency-Key ------------------------------------------------------------------------------
+
+
+async def test_a_retry_after_a_client_timeout_returns_the_original_channel(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    tmp_path: Path,
+    clock: FakeClock,
+    loop_errors: LoopErrors,
+) -> None:
+    from bot.sandbox.runner import seed_database
+
+    database = tmp_path / "idem.db"
+    await seed_database(database, world)
+    member = world.members[0].id
+    key = {**AUTH, "Idempotency-Key": "order-4711-open"}
+    async with running(emulator, database, loop_errors, clock=clock) as app:
+        before = len(world.guild.channels)
+        # Discord is slow to create the channel: the client gives up before the bot answers.
+        emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=3.0)
+        with pytest.raises(TimeoutError):
+            await call(app, "POST", "/api/v1/tickets", opening(member), headers=key, timeout=0.3)
+        # Retried while the first is still running: told so, with when to come back.
+        busy = await call(app, "POST", "/api/v1/tickets", opening(member), headers=key)
+        assert busy[0] == 409
+        assert code(busy) == "idempotency_key_in_use"
+        assert busy[2]["Retry-After"] == "1"
+        async with asyncio.timeout(30):
+            while (
+                reply := await call(app, "POST", "/api/v1/tickets", opening(member), headers=key)
+            )[0] == 409:
+                await asyncio.sleep(0.1)
+        assert reply[0] == 200
+        assert reply[2]["Idempotent-Replayed"] == "true"
+        channel_id = reply[1]["ticket"]["channelId"]
+        assert int(channel_id) in emulator.state.channels
+        assert len(world.guild.channels) == before + 1  # one channel, whatever the retries
+        # Without the key, the same request is a new open: the user's cooldown refuses it.
+        fresh = await call(app, "POST", "/api/v1/tickets", opening(member))
+        assert code(fresh) == "rate_limited"
+
+    # A restart keeps the stored answer.
+    async with running(emulator, database, loop_errors, clock=clock) as app:
+        again = await call(app, "POST", "/api/v1/tickets", opening(member), headers=key)
+        assert again[0] == 200
+        assert again[1]["ticket"]["channelId"] == channel_id
+        assert again[2]["Idempotent-Replayed"] == "true"
+        assert len(world.guild.channels) == before + 1
+
+
+async def test_the_same_key_with_another_body_is_a_422(app: Rimpllee, world: SandboxWorld) -> None:
+    key = {**AUTH, "Idempotency-Key": "k-1"}
+    first = await call(app, "POST", "/api/v1/tickets", opening(world.members[0].id), headers=key)
+    assert first[0] == 200
+    assert "Idempotent-Replayed" not in first[2]
+    other = await call(app, "POST", "/api/v1/tickets", opening(world.members[1].id), headers=key)
+    assert other[0] == 422
+    assert code(other) == "idempotency_key_reused"
+    # The same JSON written differently is the same request.
+    spaced = {**key, "Content-Type": "application/json"}
+    body = opening(world.members[0].id)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            app.http_url + "/api/v1/tickets",
+            data=json.dumps(dict(reversed(body.items())), indent=2),
+            headers=spaced,
+        ) as resp,
+    ):
+        assert resp.status == 200
+        assert resp.headers["Idempotent-Replayed"] == "true"
+        assert (await resp.json()) == first[1]
+
+
+async def test_a_refusal_is_replayed_too_and_keys_are_per_server(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    from bot.core.admin import ApiKeys
+    from bot.store.admin import SqliteKeyStore
+
+    key = {**AUTH, "Idempotency-Key": "blocked-user"}
+    first = await call(app, "POST", "/api/v1/tickets", opening(world.blacklisted.id), headers=key)
+    assert code(first) == "blacklisted"
+    again = await call(app, "POST", "/api/v1/tickets", opening(world.blacklisted.id), headers=key)
+    assert (again[0], again[1]) == (first[0], first[1])
+    assert again[2]["Idempotent-Replayed"] == "true"
+    # Another server using the same key string has its own.
+    assert app.db is not None
+    other = await ApiKeys(SqliteKeyStore(app.db), clock).generate(world.guild.id + 1)
+    elsewhere = await call(
+        app,
+        "POST",
+        "/api/v1/tickets",
+        opening(world.blacklisted.id),
+        headers={"x-api-key": other, "Idempotency-Key": "blocked-user"},
+    )
+    assert code(elsewhere) == "panel_not_found"
+
+
+@pytest.mark.parametrize("value", ["", "x" * 256, "schlüssel"])
+async def test_an_unusable_idempotency_key_is_a_400(
+    app: Rimpllee, world: SandboxWorld, value: str
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": value}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            app.http_url + "/api/v1/tickets",
+            data=json.dumps(opening(world.members[0].id)),
+            headers={**headers, "Content-Type": "application/json"},
+        ) as resp,
+    ):
+        body = await resp.json()
+    assert resp.status == 400
+    assert body["error"]["code"] == "invalid_idempotency_key"
+    assert body["error"]["field"] == "Idempotency-Key"
