@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
@@ -26,7 +27,7 @@ from tests.conftest import FakeClock, LoopErrors, running
 pytestmark = pytest.mark.asyncio
 
 AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
-Reply = tuple[int, dict[str, Any], dict[str, str]]
+Reply = tuple[int, dict[str, Any], CIMultiDict[str]]
 
 
 async def call(
@@ -48,7 +49,7 @@ async def call(
         aiohttp.ClientSession(timeout=client_timeout) as http,
         http.request(method, app.http_url + path, data=data, headers=hdrs) as resp,
     ):
-        return resp.status, await resp.json(), dict(resp.headers)
+        return resp.status, await resp.json(), CIMultiDict(resp.headers)
 
 
 def opening(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:
@@ -180,3 +181,84 @@ async def test_an_unusable_idempotency_key_is_a_400(
     assert resp.status == 400
     assert body["error"]["code"] == "invalid_idempotency_key"
     assert body["error"]["field"] == "Idempotency-Key"
+
+
+# -- Request IDs ----------------------------------------------------------------------------------
+
+
+async def test_every_answer_has_a_request_id_and_a_clients_valid_one_is_echoed(
+    app: Rimpllee, world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="rimpllee.api.access")
+    ok = await call(app, "POST", "/api/v1/tickets", opening(world.members[0].id))
+    unauthorized = await call(app, "POST", "/api/v1/tickets", opening(1), headers={})
+    async with aiohttp.ClientSession() as http, http.get(app.http_url + "/nope") as resp:
+        missing = resp.headers["X-Request-Id"]
+    ids = [ok[2]["X-Request-Id"], unauthorized[2]["X-Request-Id"], missing]
+    assert all(i.startswith("req_") for i in ids)
+    assert len(set(ids)) == 3
+    mine = await call(
+        app, "GET", "/api/v1/panels", headers={**AUTH, "X-Request-Id": "checkout-7f3a:retry.2"}
+    )
+    assert mine[2]["X-Request-Id"] == "checkout-7f3a:retry.2"
+    bad = await call(app, "GET", "/api/v1/panels", headers={**AUTH, "X-Request-Id": 'a b"<>'})
+    assert bad[2]["X-Request-Id"].startswith("req_")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for rid in [*ids, "checkout-7f3a:retry.2"]:
+        assert f"request_id={rid}" in logged
+    assert "POST /api/v1/tickets 200" in logged
+
+
+# -- RateLimit fields and messages ----------------------------------------------------------------
+
+
+async def test_rate_limit_fields_follow_the_servers_window_and_the_users_cooldown(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    member = world.members[0].id
+    panels = await call(app, "GET", "/api/v1/panels")
+    assert panels[2]["RateLimit-Policy"] == '"server";q=30;w=60'
+    assert panels[2]["RateLimit"] == '"server";r=30;t=0'
+    first = await call(app, "POST", "/api/v1/tickets", opening(member))
+    assert first[0] == 200
+    assert first[2]["RateLimit-Policy"] == '"server";q=30;w=60, "user";q=1;w=20'
+    assert first[2]["RateLimit"] == '"server";r=29;t=60, "user";r=0;t=20'
+    clock.advance(5.5)
+    refused = await call(app, "POST", "/api/v1/tickets", opening(member))
+    assert refused[0] == 429
+    assert refused[2]["Retry-After"] == "15"
+    assert refused[2]["RateLimit"] == '"server";r=29;t=55, "user";r=0;t=15'
+    other = await call(app, "POST", "/api/v1/tickets", opening(world.members[1].id, "x"))
+    assert code(other) == "button_not_found"
+    assert other[2]["RateLimit"] == '"server";r=29;t=55, "user";r=1;t=0'
+    # Unauthenticated answers say nothing about a server's limits.
+    anonymous = await call(app, "POST", "/api/v1/tickets", opening(member), headers={})
+    assert "RateLimit" not in anonymous[2]
+
+
+async def test_the_auth_failure_429_says_what_happened(app: Rimpllee) -> None:
+    bad = {"x-api-key": "rmp_" + "b" * 43}
+    for _ in range(10):
+        await call(app, "POST", "/api/v1/tickets", opening(1), headers=bad)
+    throttled = await call(app, "POST", "/api/v1/tickets", opening(1), headers=bad)
+    assert code(throttled) == "too_many_auth_failures"
+    message = throttled[1]["error"]["message"]
+    assert message == (
+        "too many failed authentication attempts from this address; "
+        f"retry in {throttled[2]['Retry-After']} s with a valid API key"
+    )
+
+
+async def test_http_messages_name_channels_by_id_not_discord_markup(
+    app: Rimpllee, world: SandboxWorld
+) -> None:
+    member = world.members[0].id
+    first = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
+    channel = first[1]["ticket"]["channelId"]
+    second = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
+    assert code(second) == "max_open_reached"
+    message = second[1]["error"]["message"]
+    assert f"channel {channel}" in message
+    assert "<#" not in message

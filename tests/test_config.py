@@ -181,7 +181,8 @@ def test_unknown_key_names_key_and_line(tmp_path: pathlib.Path) -> None:
 def test_unknown_section(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[http]\nport = 1\n\n[htpp]\nport = 2\n")
     assert load_error(path) == (
-        f"{path}:4: unknown section 'htpp' (known sections: database, discord, http, limits, log, webhooks)"
+        f"{path}:4: unknown section 'htpp' "
+        "(known sections: database, discord, http, limits, log, webhooks)"
     )
 
 
