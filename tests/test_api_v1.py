@@ -262,3 +262,146 @@ async def test_http_messages_name_channels_by_id_not_discord_markup(
     message = second[1]["error"]["message"]
     assert f"channel {channel}" in message
     assert "<#" not in message
+
+
+# -- Read endpoints and the API's close -----------------------------------------------------------
+
+
+async def test_panels_describe_every_button_and_question(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    status, body, _ = await call(app, "GET", "/api/v1/panels")
+    assert status == 200
+    (panel,) = body["panels"]
+    assert panel["panelId"] == DEMO_PANEL_ID
+    buttons = {b["buttonId"]: b for b in panel["buttons"]}
+    assert set(buttons) == {HELP_BUTTON_ID, REPORT_BUTTON_ID}
+    (question,) = buttons[HELP_BUTTON_ID]["questions"]
+    assert (question["label"], question["required"]) == (HELP_QUESTION, True)
+    assert question["questionId"].startswith("qst_")
+    assert buttons[REPORT_BUTTON_ID]["questions"] == []
+    # Another server's key sees its own (no) panels.
+    from bot.core.admin import ApiKeys
+    from bot.store.admin import SqliteKeyStore
+
+    assert app.db is not None
+    other = await ApiKeys(SqliteKeyStore(app.db), clock).generate(world.guild.id + 1)
+    elsewhere = await call(app, "GET", "/api/v1/panels", headers={"x-api-key": other})
+    assert elsewhere[1] == {"ok": True, "panels": []}
+
+
+async def test_a_ticket_reads_back_as_it_was_opened_claimed_and_closed(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    from tests.test_ticket_commands import command
+
+    member = world.members[0].id
+    opened = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
+    channel = opened[1]["ticket"]["channelId"]
+    status, body, headers = await call(app, "GET", f"/api/v1/tickets/{channel}")
+    assert status == 200
+    ticket = body["ticket"]
+    assert ticket["status"] == "open"
+    assert (ticket["channelId"], ticket["userId"], ticket["source"]) == (
+        channel,
+        str(member),
+        "api",
+    )
+    assert (ticket["panelId"], ticket["buttonId"], ticket["number"]) == (
+        DEMO_PANEL_ID,
+        HELP_BUTTON_ID,
+        1,
+    )
+    assert ticket["answers"] == [{"label": HELP_QUESTION, "value": "Refund request"}]
+    assert ticket["openedAt"].endswith("Z")
+    assert ticket["claimedBy"] is ticket["closedAt"] is None
+    assert headers["RateLimit"].endswith('"user";r=0;t=20')  # about the ticket's opener
+    await (await command(emulator, world, int(channel), "ticket claim")).wait_response()
+    claimed = (await call(app, "GET", f"/api/v1/tickets/{channel}"))[1]["ticket"]
+    assert claimed["claimedBy"] == str(world.admin.id)
+    assert claimed["claimedAt"] >= claimed["openedAt"]
+    clock.advance(30)
+    closed = await call(app, "POST", f"/api/v1/tickets/{channel}/close", {"reason": "Refund sent"})
+    assert closed[0] == 200
+    after = closed[1]["ticket"]
+    assert after["status"] == "closed"
+    assert after["closeReason"] == "Refund sent"
+    assert after["closedBy"] == str(emulator.state.bot.id)
+    assert after["closedAt"] > claimed["claimedAt"]
+    assert after["claimedBy"] is after["claimedAt"] is None  # closing unclaims, as it always did
+    assert int(channel) not in emulator.state.channels  # closed exactly as staff would: deleted
+    assert (await call(app, "GET", f"/api/v1/tickets/{channel}"))[1]["ticket"] == after
+    again = await call(app, "POST", f"/api/v1/tickets/{channel}/close")
+    assert (again[0], code(again), again[1]["error"]["ticketStatus"]) == (
+        409,
+        "ticket_not_open",
+        "closed",
+    )
+
+
+async def test_tickets_of_other_servers_and_unknown_channels_are_not_found(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    from bot.core.admin import ApiKeys
+    from bot.store.admin import SqliteKeyStore
+
+    opened = await call(app, "POST", "/api/v1/tickets", opening(world.members[0].id))
+    channel = opened[1]["ticket"]["channelId"]
+    assert app.db is not None
+    other = {"x-api-key": await ApiKeys(SqliteKeyStore(app.db), clock).generate(world.guild.id + 1)}
+    for method, path in (
+        ("GET", f"/api/v1/tickets/{channel}"),
+        ("POST", f"/api/v1/tickets/{channel}/close"),
+    ):
+        reply = await call(app, method, path, headers=other)
+        assert (reply[0], code(reply), reply[1]["error"]["field"]) == (
+            404,
+            "ticket_not_found",
+            "channelId",
+        )
+    assert code(await call(app, "GET", "/api/v1/tickets/123")) == "ticket_not_found"
+    bad = await call(app, "GET", "/api/v1/tickets/abc")
+    assert (bad[0], code(bad), bad[1]["error"]["field"]) == (400, "invalid_field", "channelId")
+    long = await call(app, "POST", f"/api/v1/tickets/{channel}/close", {"reason": "x" * 501})
+    assert (long[0], long[1]["error"]["field"]) == (400, "reason")
+    extra = await call(app, "POST", f"/api/v1/tickets/{channel}/close", {"why": "x"})
+    assert (code(extra), extra[1]["error"]["field"]) == ("unknown_field", "why")
+    assert (await call(app, "GET", f"/api/v1/tickets/{channel}"))[1]["ticket"]["status"] == "open"
+
+
+async def test_a_members_tickets_come_a_page_at_a_time(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    member = world.members[0].id
+    channels = []
+    for button in (HELP_BUTTON_ID, REPORT_BUTTON_ID, REPORT_BUTTON_ID):
+        reply = await call(app, "POST", "/api/v1/tickets", opening(member, button))
+        assert reply[0] == 200, reply
+        channels.append(reply[1]["ticket"]["channelId"])
+        clock.advance(21)
+    await call(app, "POST", "/api/v1/tickets", opening(world.members[1].id))
+    await call(app, "POST", f"/api/v1/tickets/{channels[0]}/close")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = f"?userId={member}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, body, _ = await call(app, "GET", "/api/v1/tickets" + query)
+        assert status == 200
+        seen += [t["channelId"] for t in body["tickets"]]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == channels[::-1]  # newest first, each once
+    only_open = await call(app, "GET", f"/api/v1/tickets?userId={member}&status=open")
+    assert [t["channelId"] for t in only_open[1]["tickets"]] == channels[:0:-1]
+    closed = await call(app, "GET", f"/api/v1/tickets?userId={member}&status=closed,archived")
+    assert [t["channelId"] for t in closed[1]["tickets"]] == [channels[0]]
+    for query, field in (
+        ("?status=open", "userId"),
+        (f"?userId={member}&status=gone", "status"),
+        (f"?userId={member}&limit=0", "limit"),
+        (f"?userId={member}&cursor=nonsense", "cursor"),
+        (f"?userId={member}&sort=asc", "sort"),
+    ):
+        reply = await call(app, "GET", "/api/v1/tickets" + query)
+        assert (reply[0], reply[1]["error"]["field"]) == (400, field), query

@@ -188,7 +188,7 @@ _TABLE: dict[type[Exception], Callable[[Any], Mapped]] = {
     IdempotencyKeyReused: lambda e: (422, "idempotency_key_reused", {}, {}),
     IdempotencyKeyInUse: lambda e: (409, "idempotency_key_in_use", {}, {"Retry-After": "1"}),
     TicketNotFound: lambda e: (404, "ticket_not_found", {"field": "channelId"}, {}),
-    TicketNotOpen: lambda e: (409, "ticket_not_open", {"status": e.status}, {}),
+    TicketNotOpen: lambda e: (409, "ticket_not_open", {"ticketStatus": e.status}, {}),
 }
 
 # Messages written for HTTP where the domain's own text is for Discord.

@@ -246,8 +246,9 @@ class SqliteLifecycleStore:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE tickets SET state = 'closed', closed_at = ?, closed_by = ?, "
-                "close_reason = ?, archived = ?, claimed_by = NULL, claim_locked = 0, "
-                "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
+                "close_reason = ?, archived = ?, claimed_by = NULL, claimed_at = NULL, "
+                "claim_locked = 0, transcript_path = coalesce(?, transcript_path) "
+                "WHERE ticket_id = ?",
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
             await record_ticket_event(conn, ticket_id, "ticket.closed", closed_at, closed_by)
