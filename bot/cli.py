@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     job: Callable[[], Coroutine[Any, Any, None]]
     if args.command == "run":
         job = lambda: _run(args.config)  # noqa: E731
-    elif args.command in ("apikey", "blacklist", "panel"):
+    elif args.command in ("apikey", "blacklist", "panel", "webhook"):
         job = lambda: run_admin(args)  # noqa: E731
     else:
         job = lambda: _sandbox(  # noqa: E731

@@ -265,8 +265,11 @@ class SqliteLifecycleStore:
     async def forget_channel(self, ticket_id: int, *, now: float, by: int | None = None) -> None:
         """The channel of a closed ticket is gone for good (deleted later or by hand)."""
         async with self._db.write() as conn:
-            await conn.execute("UPDATE tickets SET archived = 0 WHERE ticket_id = ?", (ticket_id,))
-            await record_ticket_event(conn, ticket_id, "ticket.deleted", now, by)
+            cursor = await conn.execute(
+                "UPDATE tickets SET archived = 0 WHERE ticket_id = ? AND archived = 1", (ticket_id,)
+            )
+            if cursor.rowcount == 1:  # once, whichever of the command and the event comes first
+                await record_ticket_event(conn, ticket_id, "ticket.deleted", now, by)
 
     async def set_claimed(
         self, ticket_id: int, user_id: int | None, *, locked: bool, now: float
