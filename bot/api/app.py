@@ -15,6 +15,7 @@ from aiohttp.typedefs import Middleware
 
 from bot.api.errors import MAPPED_ERRORS, error_response, response_for
 from bot.api.read import setup_read_routes
+from bot.api.reference import setup_reference_routes
 from bot.api.requests import request_id, request_ids
 from bot.api.tickets import SERVICES, ApiServices, setup_routes
 
@@ -96,6 +97,7 @@ def create_app(
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
+    setup_reference_routes(app)
     if services.v1 is not None:
         setup_read_routes(app)
     return app
