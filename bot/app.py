@@ -38,6 +38,7 @@ from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.changes import ChangeWatch
 from bot.store.idempotency import SqliteIdempotencyStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.reads import SqliteReadStore
@@ -67,6 +68,8 @@ class Rimpllee:
         self.http_port = 0
         self.http_middlewares: list[Middleware] = []  # outermost; the tests record with one
         self.deliveries: DeliveryRunner | None = None
+        self._watch: ChangeWatch | None = None
+        self._tickets_store: SqliteTicketStore | None = None
         self._sender: HttpSender | None = None
 
     def health(self) -> Health:
@@ -123,7 +126,7 @@ class Rimpllee:
     def _v1(self, db: Database, lifecycle: LifecycleService) -> V1Services:
         return V1Services(
             idempotency=IdempotencyKeys(SqliteIdempotencyStore(db), self.clock),
-            quotas=Quotas(SqliteTicketStore(db), self._limits(), self.clock),
+            quotas=Quotas(self._ticket_store(db), self._limits(), self.clock),
             reads=Reads(SqliteReadStore(db)),
             lifecycle=lifecycle,
             bot_user_id=lambda: self.discord.port.bot_user_id,
@@ -134,6 +137,17 @@ class Rimpllee:
         self._sender = HttpSender(allow_private=self.config.webhooks.allow_private_targets)
         self.deliveries = DeliveryRunner(SqliteWebhookStore(db), self._sender, self.clock)
         self.deliveries.start()
+
+    def _change_watch(self) -> ChangeWatch:
+        """Lets keys, panels and limit facts be served from memory until anything commits."""
+        if self._watch is None:
+            self._watch = ChangeWatch(self.config.database.path)
+        return self._watch
+
+    def _ticket_store(self, db: Database) -> SqliteTicketStore:
+        if self._tickets_store is None:
+            self._tickets_store = SqliteTicketStore(db, self._change_watch())
+        return self._tickets_store
 
     def _limits(self) -> Limits:
         limits = self.config.limits
@@ -150,7 +164,7 @@ class Rimpllee:
 
     def _services(self, db: Database) -> ApiServices:
         self.tickets = TicketService(
-            SqliteTicketStore(db),
+            self._ticket_store(db),
             self.discord.port,
             self._limits(),
             self.clock,
@@ -158,7 +172,7 @@ class Rimpllee:
         )
         return ApiServices(
             tickets=self.tickets,
-            keys=ApiKeys(SqliteKeyStore(db), self.clock),
+            keys=ApiKeys(SqliteKeyStore(db, self._change_watch()), self.clock),
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
             ready=lambda: self.ready,
             trusted_proxies=frozenset(self.config.http.trusted_proxies),
@@ -202,3 +216,7 @@ class Rimpllee:
         if self.db is not None:
             await self.db.close()
             self.db = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._tickets_store = None

@@ -405,3 +405,27 @@ async def test_a_members_tickets_come_a_page_at_a_time(
     ):
         reply = await call(app, "GET", "/api/v1/tickets" + query)
         assert (reply[0], reply[1]["error"]["field"]) == (400, field), query
+
+
+# -- Answers from memory, never stale -------------------------------------------------------------
+
+
+async def test_a_change_from_another_process_counts_from_the_next_request(
+    app: Rimpllee, world: SandboxWorld, tmp_path: Path
+) -> None:
+    """Keys, panels and limit facts are answered from memory while nothing commits; the CLI
+    committing in another process empties that memory for the very next request."""
+    from tests.conftest import run_cli
+
+    member = world.members[0].id
+    database = ["--guild", str(world.guild.id), "--database", str(app.config.database.path)]
+    assert (await call(app, "POST", "/api/v1/tickets", opening(member)))[0] == 200
+    for _ in range(3):  # the same refusal, from memory after the first
+        assert code(await call(app, "POST", "/api/v1/tickets", opening(member))) == "rate_limited"
+    done = await run_cli("blacklist", "add", *database, "--user", str(member), cwd=tmp_path)
+    assert done[0] == 0
+    assert code(await call(app, "POST", "/api/v1/tickets", opening(member))) == "blacklisted"
+    assert (await call(app, "GET", "/api/v1/panels"))[0] == 200
+    assert (await run_cli("apikey", "revoke", *database, cwd=tmp_path))[0] == 0
+    revoked = await call(app, "GET", "/api/v1/panels")
+    assert (revoked[0], code(revoked)) == (401, "invalid_api_key")

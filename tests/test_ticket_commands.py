@@ -538,7 +538,14 @@ async def test_archive_reopen_and_delete(
     assert "Deleting ticket #0001" in await run(emulator, world, channel_id, "ticket delete")
     await wait_for(lambda: channel_id not in emulator.state.channels)
     assert app.db is not None
-    gone = await SqliteLifecycleStore(app.db).by_id(ticket_id)
+    store = SqliteLifecycleStore(app.db)
+
+    async def forgotten() -> bool:  # the row is written after Discord deleted the channel
+        found = await store.by_id(ticket_id)
+        return found is not None and not found.archived
+
+    await wait_for(forgotten)
+    gone = await store.by_id(ticket_id)
     assert gone is not None
     assert (gone.state, gone.archived) == ("closed", False)
 

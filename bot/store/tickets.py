@@ -6,12 +6,14 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 import aiosqlite
 
 from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import LimitFacts, OpenRef
+from bot.store.changes import ChangeWatch, Memo
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel
 from bot.store.webhooks import record_ticket_event
@@ -91,15 +93,74 @@ class _LimitQueries:
         )
 
 
-class SqliteLimitView(_LimitQueries):
-    """Committed data through the read connection: no lock, for fast refusals."""
+# The facts of `_LimitQueries.facts`, with the server's recent opening times instead of their
+# count and minimum: what was read for one `since` serves every later one until a commit.
+_RAW_FACTS = (
+    "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
+    "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
+    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
+    "(SELECT json_group_array(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
+    "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
+    "EXISTS (SELECT 1 FROM blacklist WHERE guild_id = :g AND user_id = :u)"
+)
 
-    def __init__(self, db: Database, guild_id: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _RawFacts:
+    since: float
+    blacklisted: bool
+    open_tickets: tuple[OpenRef, ...]
+    user_max_open: int | None
+    recent: tuple[float, ...]
+    last_open: float | None
+
+    def facts(self, since: float) -> LimitFacts:
+        recent = [t for t in self.recent if t > since]
+        return LimitFacts(
+            blacklisted=self.blacklisted,
+            open_tickets=self.open_tickets,
+            user_max_open=self.user_max_open,
+            opened_in_window=len(recent),
+            oldest_in_window=min(recent, default=None),
+            last_open=self.last_open,
+        )
+
+
+FactsMemo = Memo[tuple[int, int], _RawFacts]
+
+
+class SqliteLimitView(_LimitQueries):
+    """Committed data through the read connection: no lock, for fast refusals; from memory
+    while nothing was committed since it was read (when the store has a change watch)."""
+
+    def __init__(self, db: Database, guild_id: int, memo: FactsMemo | None = None) -> None:
         super().__init__(guild_id)
         self._db = db
+        self._memo = memo
 
     async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
         return await self._db.fetchall(sql, params)
+
+    async def facts(self, user_id: int, since: float) -> LimitFacts:
+        if self._memo is None:
+            return await super().facts(user_id, since)
+        key = (self._guild_id, user_id)
+        found, raw, token = self._memo.get(key)
+        if found and raw is not None and raw.since <= since:
+            return raw.facts(since)
+        row = await self._one(_RAW_FACTS, {"g": self._guild_id, "since": since, "u": user_id})
+        assert row is not None
+        raw = _RawFacts(
+            since=since,
+            blacklisted=bool(row[4]),
+            open_tickets=tuple(OpenRef(b, c) for b, c in json.loads(row[0])),
+            user_max_open=row[1],
+            recent=tuple(json.loads(row[2])),
+            last_open=row[3],
+        )
+        self._memo.put(key, raw, token)
+        return raw.facts(since)
 
 
 class SqliteReservation(_LimitQueries):
@@ -156,14 +217,27 @@ class SqliteReservation(_LimitQueries):
 
 
 class SqliteTicketStore:
-    def __init__(self, db: Database) -> None:
+    """With a `watch`, panels and limit facts are answered from memory until the next commit."""
+
+    def __init__(self, db: Database, watch: ChangeWatch | None = None) -> None:
         self._db = db
+        self._panels: Memo[tuple[int, str], Panel | None] | None = None
+        self._facts: FactsMemo | None = None
+        if watch is not None:
+            self._panels, self._facts = Memo(watch), Memo(watch)
 
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
-        return await load_panel(self._db, guild_id, panel_id)
+        if self._panels is None:
+            return await load_panel(self._db, guild_id, panel_id)
+        found, panel, token = self._panels.get((guild_id, panel_id))
+        if found:
+            return panel
+        panel = await load_panel(self._db, guild_id, panel_id)
+        self._panels.put((guild_id, panel_id), panel, token)
+        return panel
 
     def view(self, guild_id: int) -> SqliteLimitView:
-        return SqliteLimitView(self._db, guild_id)
+        return SqliteLimitView(self._db, guild_id, self._facts)
 
     @contextlib.asynccontextmanager
     async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:
