@@ -13,8 +13,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from openapi_schema_validator import OAS31Validator
 from standardwebhooks.webhooks import Webhook
 
+from bot.api.openapi import openapi_document
 from bot.app import Rimpllee
 from bot.core.errors import AdminError
 from bot.core.webhooks import Endpoint, SendFailed, WebhookService
@@ -25,6 +27,13 @@ from tests.conftest import FakeClock
 from tests.test_api_v1 import call, opening
 
 pytestmark = pytest.mark.asyncio
+
+EVENT_SCHEMA = OAS31Validator(
+    {
+        "$ref": "#/components/schemas/TicketEvent",
+        "components": openapi_document()["components"],
+    }
+)
 
 
 class Receiver:
@@ -58,6 +67,7 @@ class Receiver:
         body = await request.text()
         event = Webhook(self.secret).verify(body, dict(request.headers))
         assert request.headers["webhook-id"] == event["id"]
+        EVENT_SCHEMA.validate(event)  # what the OpenAPI document says an event is
         self.received.append(event)
         if self.hold is not None:
             self.waiting += 1
