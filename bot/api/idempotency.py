@@ -69,7 +69,13 @@ async def idempotent(
         raise IdempotencyKeyInUse(key)
     # Shielded: a client that hangs up does not stop the answer from being stored.
     task = asyncio.ensure_future(_run_and_store(guild_id, key, keys, run))
+    task.add_done_callback(_retrieve)  # an outcome nobody awaits any more is still collected
     return await asyncio.shield(task)
+
+
+def _retrieve(task: asyncio.Future[web.Response]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _run_and_store(

@@ -338,6 +338,12 @@ class DeliveryRunner:
         self._wake.set()  # the next delivery of that ticket may go now
 
     async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except Exception:  # e.g. the database closing: the delivery stays pending, retried later
+            _LOG.exception("webhook %s: the attempt could not be recorded", delivery.event_id)
+
+    async def _attempt(self, delivery: Delivery) -> None:
         async with self._slots:
             timestamp = int(self._wall())
             headers = {
