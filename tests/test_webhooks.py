@@ -371,7 +371,7 @@ async def test_every_event_arrives_exactly_once_after_dedup_across_a_kill_9(
         ]
         assert receiver.received[0] == receiver.received[1]
         procs[1].send_signal(signal.SIGTERM)
-        assert await procs[1].wait() == 0
+        assert await asyncio.wait_for(procs[1].wait(), 30) == 0  # stops cleanly
     finally:
         for proc in procs:
             if proc.returncode is None:

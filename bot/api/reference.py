@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import html
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +53,11 @@ if not already_seen(event["id"]):                              # delivered at le
 """
 
 
+def _text(markdown: str) -> str:
+    """Escaped text with `code` spans, the only markup the document's descriptions use."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(markdown, quote=False))
+
+
 def _schema_rows(schema: dict[str, Any], components: dict[str, Any]) -> str:
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[1]]
@@ -68,7 +74,7 @@ def _schema_rows(schema: dict[str, Any], components: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(str(kind))}</td>"
             f"<td>{'required' if name in required else ''}</td>"
-            f"<td>{html.escape(prop.get('description', ''))}</td></tr>"
+            f"<td>{_text(prop.get('description', ''))}</td></tr>"
         )
     if not rows:
         return ""
@@ -85,15 +91,13 @@ def render_reference(document: dict[str, Any]) -> str:
         '<meta name=viewport content="width=device-width,initial-scale=1">',
         f"<title>{html.escape(info['title'])} reference</title><style>{_CSS}</style>",
         f"<h1>{html.escape(info['title'])} <small>{html.escape(info['version'])}</small></h1>",
-        f"<p>{html.escape(info['description'])}</p>",
+        f"<p>{_text(info['description'])}</p>",
         "<p>Authenticate with <code>Authorization: Bearer rmp_…</code> or <code>x-api-key</code>."
         ' The machine-readable document: <a href="/api/v1/openapi.json">openapi.json</a>.</p>',
         "<h2>Headers</h2><table><tr><th>header</th><th>meaning</th></tr>",
     ]
     for name, header in HEADERS.items():
-        out.append(
-            f"<tr><td><code>{name}</code></td><td>{html.escape(header['description'])}</td></tr>"
-        )
+        out.append(f"<tr><td><code>{name}</code></td><td>{_text(header['description'])}</td></tr>")
     out.append("</table><h2>Endpoints</h2>")
     for path, operations in document["paths"].items():
         for method, op in operations.items():
@@ -102,7 +106,7 @@ def render_reference(document: dict[str, Any]) -> str:
                 f"<code>{html.escape(path)}</code> — {html.escape(op['summary'])}</h3>"
             )
             if "description" in op:
-                out.append(f"<p>{html.escape(op['description'])}</p>")
+                out.append(f"<p>{_text(op['description'])}</p>")
             params = op.get("parameters", [])
             if params:
                 out.append("<table><tr><th>parameter</th><th>in</th><th></th><th></th></tr>")
@@ -110,7 +114,7 @@ def render_reference(document: dict[str, Any]) -> str:
                     out.append(
                         f"<tr><td><code>{p['name']}</code></td><td>{p['in']}</td>"
                         f"<td>{'required' if p.get('required') else ''}</td>"
-                        f"<td>{html.escape(p.get('description', ''))}</td></tr>"
+                        f"<td>{_text(p.get('description', ''))}</td></tr>"
                     )
                 out.append("</table>")
             body = op.get("requestBody", {}).get("content", {}).get("application/json")
@@ -118,9 +122,13 @@ def render_reference(document: dict[str, Any]) -> str:
                 out.append("<p>Body:</p>" + _schema_rows(body["schema"], components))
             out.append("<table><tr><th>status</th><th>meaning</th></tr>")
             for status, response in op["responses"].items():
-                out.append(
-                    f"<tr><td>{status}</td><td>{html.escape(response['description'])}</td></tr>"
+                codes = ERRORS.get(int(status)) if status.isdigit() else None
+                meaning = (
+                    "<br>".join(f"<code>{c}</code> — {_text(d)}" for c, d in codes.items())
+                    if codes
+                    else _text(response["description"])
                 )
+                out.append(f"<tr><td>{status}</td><td>{meaning}</td></tr>")
             out.append("</table>")
             ok = op["responses"].get("200", {}).get("content", {}).get("application/json")
             if ok and "$ref" in ok["schema"]:
@@ -129,12 +137,11 @@ def render_reference(document: dict[str, Any]) -> str:
     for status, codes in ERRORS.items():
         for code, meaning in codes.items():
             out.append(
-                f"<tr><td>{status}</td><td><code>{code}</code></td>"
-                f"<td>{html.escape(meaning)}</td></tr>"
+                f"<tr><td>{status}</td><td><code>{code}</code></td><td>{_text(meaning)}</td></tr>"
             )
     out.append("</table><h2>Webhooks</h2>")
     event = document["webhooks"]["ticketEvent"]["post"]
-    out.append(f"<p>{html.escape(event['description'])}</p>")
+    out.append(f"<p>{_text(event['description'])}</p>")
     out.append(
         _schema_rows(event["requestBody"]["content"]["application/json"]["schema"], components)
     )

@@ -289,9 +289,11 @@ class DeliveryRunner:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="webhook-deliveries")
 
     def wake(self) -> None:
@@ -303,6 +305,7 @@ class DeliveryRunner:
         task, self._task = self._task, None
         if task is None:
             return
+        self._stopping = True
         task.cancel()
         for running in list(self._in_flight.values()):
             running.cancel()
@@ -310,16 +313,17 @@ class DeliveryRunner:
         self._in_flight.clear()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 _LOG.exception("webhook delivery loop failed; trying again")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation
+            # that stop() sends when the wake-up lands at the same moment.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
 
     async def run_once(self) -> int:
         """Start every due delivery that has a free slot; returns how many were started."""
