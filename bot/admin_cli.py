@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.core.numbers import BLACKLIST_REASON_MAX, SNOWFLAKE_MAX
+from bot.webhook_cli import add_webhook_commands
 
 if TYPE_CHECKING:
     from bot.core.models import Panel
@@ -357,6 +358,7 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     imported.add_argument(
         "file", type=Path, metavar="FILE", help="a panel file (see panels.example.toml)"
     )
+    add_webhook_commands(commands, _command)
 
 
 def _database_path(args: argparse.Namespace) -> Path:

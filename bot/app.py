@@ -2,35 +2,43 @@
 
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
 503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
-delete stray channels → cleanup runner → ready.
+delete stray channels → cleanup runner → webhook delivery runner → ready.
 Stop, bounded by `http.shutdown_grace_seconds` + about 2 s: stop accepting HTTP, give opens in
 progress (from the API and buttons) the grace to finish and cut the rest short (the next start
-settles them) → requests still in flight get 1 s → stop the cleanup runner → close the gateway →
-close the database.
+settles them) → requests still in flight get 1 s → stop the cleanup and webhook runners (a
+delivery cut short is sent again after a restart) → close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.api.app import Health, create_app
 from bot.api.server import HardenedRunner, runner_options
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
+from bot.api.v1 import V1Services
+from bot.api.webhook_client import HttpSender
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
 from bot.core.cleanups import CleanupRunner
+from bot.core.idempotency import IdempotencyKeys
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.panels import PanelService
+from bot.core.quotas import Quotas
+from bot.core.reads import Reads
 from bot.core.sessions import Sessions
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
+from bot.core.webhooks import DeliveryRunner
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
 from bot.discord.oauth import HikariLogin
@@ -38,12 +46,16 @@ from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.changes import ChangeWatch
 from bot.store.cleanups import SqliteCleanupStore
+from bot.store.idempotency import SqliteIdempotencyStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
+from bot.store.reads import SqliteReadStore
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
+from bot.store.webhooks import SqliteWebhookStore
 from bot.web.app import DashboardServices, install_dashboard
 
 _LOG = logging.getLogger("rimpllee")
@@ -67,6 +79,11 @@ class Rimpllee:
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
         self.http_port = 0
+        self.http_middlewares: list[Middleware] = []  # outermost; the tests record with one
+        self.deliveries: DeliveryRunner | None = None
+        self._watch: ChangeWatch | None = None
+        self._tickets_store: SqliteTicketStore | None = None
+        self._sender: HttpSender | None = None
 
     def health(self) -> Health:
         known, servers = self.discord.members.progress()
@@ -85,12 +102,14 @@ class Rimpllee:
         try:
             self.db = await Database.open(self.config.database.path)
             services = self._services(self.db)
-            await self._install_discord(self.db, services)
+            lifecycle = await self._install_discord(self.db, services)
+            services = dataclasses.replace(services, v1=self._v1(self.db, lifecycle))
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.settle(self.discord.guild_ids())
             assert self.cleanups is not None
             self.cleanups.start()
+            self._start_deliveries(self.db)
         except BaseException:
             await self.stop()
             raise
@@ -112,7 +131,7 @@ class Rimpllee:
                 self.public_url,
             )
 
-    async def _install_discord(self, db: Database, services: ApiServices) -> None:
+    async def _install_discord(self, db: Database, services: ApiServices) -> LifecycleService:
         """Slash commands, the button router and the ticket lifecycle, before connecting."""
         clock = self.clock
         panel_store = SqlitePanelStore(db)
@@ -140,6 +159,41 @@ class Rimpllee:
         )
         self.discord.route(InteractionRouter(services.tickets, lifecycle), lifecycle)
         self.discord.watch_ticket_channels(services.tickets)
+        return lifecycle
+
+    def _v1(self, db: Database, lifecycle: LifecycleService) -> V1Services:
+        return V1Services(
+            idempotency=IdempotencyKeys(SqliteIdempotencyStore(db), self.clock),
+            quotas=Quotas(self._ticket_store(db), self._limits(), self.clock),
+            reads=Reads(SqliteReadStore(db)),
+            lifecycle=lifecycle,
+            bot_user_id=lambda: self.discord.port.bot_user_id,
+        )
+
+    def _start_deliveries(self, db: Database) -> None:
+        """The webhook runner: after reconcile, so the outbox it reads is settled."""
+        self._sender = HttpSender(allow_private=self.config.webhooks.allow_private_targets)
+        self.deliveries = DeliveryRunner(SqliteWebhookStore(db), self._sender, self.clock)
+        self.deliveries.start()
+
+    def _change_watch(self) -> ChangeWatch:
+        """Lets keys, panels and limit facts be served from memory until anything commits."""
+        if self._watch is None:
+            self._watch = ChangeWatch(self.config.database.path)
+        return self._watch
+
+    def _ticket_store(self, db: Database) -> SqliteTicketStore:
+        if self._tickets_store is None:
+            self._tickets_store = SqliteTicketStore(db, self._change_watch())
+        return self._tickets_store
+
+    def _limits(self) -> Limits:
+        limits = self.config.limits
+        return Limits(
+            server_per_minute=limits.server_tickets_per_minute,
+            user_cooldown=limits.user_cooldown_seconds,
+            user_max_open=limits.user_max_open,
+        )
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -147,24 +201,19 @@ class Rimpllee:
         return self._events
 
     def _services(self, db: Database) -> ApiServices:
-        limits = self.config.limits
         self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
         self.cleanups = CleanupRunner(SqliteCleanupStore(db), self.discord.port, self.clock)
         self.tickets = TicketService(
-            SqliteTicketStore(db),
+            self._ticket_store(db),
             self.discord.port,
-            Limits(
-                server_per_minute=limits.server_tickets_per_minute,
-                user_cooldown=limits.user_cooldown_seconds,
-                user_max_open=limits.user_max_open,
-            ),
+            self._limits(),
             self.clock,
             self.events(db),
             self.cleanups,
         )
         return ApiServices(
             tickets=self.tickets,
-            keys=ApiKeys(SqliteKeyStore(db), self.clock, self.events(db)),
+            keys=ApiKeys(SqliteKeyStore(db, self._change_watch()), self.clock, self.events(db)),
             auth_failures=FailureLimiter(AUTH_FAILURES_PER_MINUTE, 60.0, self.clock),
             ready=lambda: self.ready,
             trusted_proxies=frozenset(self.config.http.trusted_proxies),
@@ -196,7 +245,7 @@ class Rimpllee:
 
     async def _start_http(self, services: ApiServices) -> None:
         http = self.config.http
-        app = create_app(self.health, services)
+        app = create_app(self.health, services, self.http_middlewares)
         assert self.db is not None
         install_dashboard(app, self._dashboard(self.db, services))
         self._runner = HardenedRunner(
@@ -237,7 +286,17 @@ class Rimpllee:
             await self.requests.drain()  # the API's request log, for the dashboard
         if self.cleanups is not None:
             await self.cleanups.stop()
+        if self.deliveries is not None:
+            await self.deliveries.stop()  # a delivery cut short is sent again after a restart
+            self.deliveries = None
+        if self._sender is not None:
+            await self._sender.close()
+            self._sender = None
         await self.discord.close()
         if self.db is not None:
             await self.db.close()
             self.db = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._tickets_store = None

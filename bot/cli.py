@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.command == "run":
         job = lambda: _run(args.config)  # noqa: E731
-    elif args.command in ("apikey", "blacklist", "panel"):
+    elif args.command in ("apikey", "blacklist", "panel", "webhook"):
         job = lambda: run_admin(args)  # noqa: E731
     elif args.command == "emulator":
         job = lambda: _emulator(  # noqa: E731

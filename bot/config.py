@@ -22,6 +22,7 @@ from bot.core.numbers import SNOWFLAKE_MAX
 from bot.core.toml_reader import (
     Invalid,
     Locator,
+    boolean,
     did_you_mean,
     integer,
     join,
@@ -89,6 +90,11 @@ class DashboardConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhooksConfig:
+    allow_private_targets: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     discord: DiscordConfig
     http: HttpConfig
@@ -98,6 +104,7 @@ class Config:
     source: pathlib.Path
     transcripts: TranscriptsConfig = TranscriptsConfig()
     dashboard: DashboardConfig = DashboardConfig(0, "", "")
+    webhooks: WebhooksConfig = WebhooksConfig(allow_private_targets=False)
 
 
 _Parser = Callable[[Any], Any]
@@ -223,6 +230,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "public_url": ("", _optional_url),
         },
     ),
+    "webhooks": (WebhooksConfig, {"allow_private_targets": (False, boolean)}),
 }
 
 

@@ -26,6 +26,7 @@ from bot.core.limits import Clock
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
 from tests.browser import INSTALL
+from tests.openapi_check import Recorder, problems
 
 CLI = [sys.executable, "-m", "bot"]
 
@@ -150,7 +151,8 @@ async def running(
     """A real Rimpllee on `database`, connected to the emulator, its cache warm and every
     member chunk received (unless the test holds them back); stopped after.
 
-    Its hikari ExceptionEvents fail the test, like the loop's unhandled exceptions.
+    Its hikari ExceptionEvents fail the test, like the loop's unhandled exceptions, and so does
+    any HTTP answer it gave that the OpenAPI document does not describe.
     """
     rimpllee = Rimpllee(
         config or sandbox_config(emulator, http_port=0, database=database),
@@ -158,6 +160,8 @@ async def running(
         clock=clock,
     )
     rimpllee.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    recorder = Recorder()
+    rimpllee.http_middlewares.append(recorder.middleware())
     await rimpllee.start()
     try:
         for guild_id in emulator.state.guilds:
@@ -167,6 +171,11 @@ async def running(
         yield rimpllee
     finally:
         await rimpllee.stop()
+    # Every answer the test received is one the OpenAPI document describes.
+    mismatches = problems(recorder.exchanges)
+    assert not mismatches, "responses the OpenAPI document does not describe:\n" + "\n".join(
+        mismatches
+    )
 
 
 def members_intent(rimpllee: Rimpllee) -> bool:

@@ -10,11 +10,14 @@ import asyncio
 import json
 import re
 import socket
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from bot.app import Rimpllee
+from bot.core.admin import Settings
 from bot.core.models import Ticket
 from bot.core.panels import PanelService
 from bot.sandbox.emulator import DiscordEmulator
@@ -29,6 +32,7 @@ from bot.sandbox.runner import (
 )
 from bot.sandbox.state import Channel, Role, User
 from bot.store.panels import SqlitePanelStore
+from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock
 
@@ -60,6 +64,8 @@ HELP_ANSWER = [{"label": HELP_QUESTION, "value": "Refund request"}]
 AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 
 Reply = tuple[int, dict[str, Any], dict[str, str]]
+# A reply with every header as sent (repeated ones too).
+FullReply = tuple[int, dict[str, Any], CIMultiDict[str]]
 
 
 async def post(
@@ -245,3 +251,46 @@ async def close_form(
     await asyncio.sleep(0.3)  # the close goes on after the first answer
     texts = [record.responses[0]["data"]["content"]] + [f["content"] for f in record.followups]
     return str(texts[-1])
+
+
+async def settings(app: Rimpllee, world: SandboxWorld, **changes: Any) -> None:
+    assert app.db is not None
+    await Settings(SqliteSettingsStore(app.db)).change(world.guild.id, **changes)
+
+
+def write_config(path: Path, rest_url: str, port: int, *, token: str | None = None) -> Path:
+    token_line = f'token = "{token}"\n' if token is not None else ""
+    path.write_text(
+        f'[discord]\n{token_line}rest_url = "{rest_url}"\n'
+        f'[http]\nport = {port}\n[database]\npath = "{path.parent / "bot.db"}"\n'
+    )
+    return path
+
+
+async def call(
+    app: Rimpllee,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> FullReply:
+    hdrs = dict(AUTH if headers is None else headers)
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    async with (
+        aiohttp.ClientSession(timeout=client_timeout) as http,
+        http.request(method, app.http_url + path, data=data, headers=hdrs) as resp,
+    ):
+        return resp.status, await resp.json(), CIMultiDict(resp.headers)
+
+
+def opening(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:
+    body: dict[str, Any] = {"userId": str(user_id), "panelId": DEMO_PANEL_ID, "buttonId": button}
+    if button == HELP_BUTTON_ID:
+        body["answers"] = [{"label": HELP_QUESTION, "value": "Refund request"}]
+    return body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,9 @@ def _normalized(channel: Channel, welcome: Message, member: int, ticket: int) ->
     """What must be equal between two tickets of the same button, bar who and which number."""
 
     def swap(text: str) -> str:
-        return text.replace(str(member), "MEMBER").replace(f"{ticket:04d}", "NUMBER")
+        # The number only where it stands alone (`#0001`, `ticket-0001`), never inside an ID.
+        text = text.replace(str(member), "MEMBER")
+        return re.sub(rf"(?<!\d){ticket:04d}(?!\d)", "NUMBER", text)
 
     return {
         "name": swap(channel.name),

@@ -207,7 +207,7 @@ def test_unknown_section(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path, "[http]\nport = 1\n\n[htpp]\nport = 2\n")
     assert load_error(path) == (
         f"{path}:4: unknown section 'htpp' "
-        "(known sections: dashboard, database, discord, http, limits, log, transcripts)"
+        "(known sections: dashboard, database, discord, http, limits, log, transcripts, webhooks)"
         "; did you mean 'http'?"
     )
 

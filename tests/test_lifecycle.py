@@ -10,21 +10,14 @@ import pytest
 
 from bot.app import Rimpllee
 from bot.config import config_from_mapping
-from bot.core.admin import Settings
 from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
-from bot.store.settings import SqliteSettingsStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import open_ticket, post, row, ticket
+from tests.helpers import open_ticket, post, row, settings, ticket
 
 pytestmark = pytest.mark.asyncio
-
-
-async def settings(app: Rimpllee, world: SandboxWorld, **changes: Any) -> None:
-    assert app.db is not None
-    await Settings(SqliteSettingsStore(app.db)).change(world.guild.id, **changes)
 
 
 async def click_close(

@@ -17,18 +17,9 @@ from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld
 from tests.conftest import CLI, FAKE_TOKEN, run_cli
-from tests.helpers import free_port, wait_healthy
+from tests.helpers import free_port, wait_healthy, write_config
 
 pytestmark = pytest.mark.asyncio
-
-
-def write_config(path: Path, rest_url: str, port: int, *, token: str | None = None) -> Path:
-    token_line = f'token = "{token}"\n' if token is not None else ""
-    path.write_text(
-        f'[discord]\n{token_line}rest_url = "{rest_url}"\n'
-        f'[http]\nport = {port}\n[database]\npath = "{path.parent / "bot.db"}"\n'
-    )
-    return path
 
 
 def one_line(stderr: str) -> str:

@@ -15,12 +15,18 @@ import pytest
 
 from bot.store import Database
 from bot.store.database import load_migrations
-from bot.store.tickets import KEPT_IN_GUILD_SQL, LIMIT_FACTS_SQL, OPENING_TICKETS_SQL
+from bot.store.tickets import (
+    KEPT_IN_GUILD_SQL,
+    LIMIT_FACTS_SQL,
+    OPENING_TICKETS_SQL,
+    RAW_FACTS_SQL,
+)
 
 PARAMS = {"g": 1, "u": 2, "since": 0.0}
 
 HOT_STATEMENTS = {
     "limit facts (every open and refusal)": (LIMIT_FACTS_SQL, PARAMS),
+    "limit facts as the API's memo reads them": (RAW_FACTS_SQL, PARAMS),
     "sweep of a server's kept tickets": (KEPT_IN_GUILD_SQL, (1,)),
     "start-up reconciliation": (OPENING_TICKETS_SQL, ()),
     # The shape a dashboard's ticket list takes (indexed by 0003 for it).

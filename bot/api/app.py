@@ -7,12 +7,16 @@ and back; they decide nothing about tickets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.api.errors import MAPPED_ERRORS, error_response, response_for
+from bot.api.read import setup_read_routes
+from bot.api.reference import setup_reference_routes
+from bot.api.requests import request_id, request_ids
 from bot.api.schemas import MAX_BODY_BYTES
 from bot.api.server import plain_server_header
 from bot.api.tickets import SERVICES, ApiServices, setup_routes
@@ -73,7 +77,12 @@ async def json_errors(
         )
         return error_response(400, "incomplete_request", "the client disconnected")
     except Exception:
-        _LOG.exception("unhandled error on %s %s", request.method, request.path)
+        _LOG.exception(
+            "unhandled error on %s %s (request_id=%s)",
+            request.method,
+            request.path,
+            request_id(request),
+        )
         return error_response(500, "internal_error", "internal error; the bot's log has details")
     assert isinstance(response, web.StreamResponse)
     return response
@@ -90,11 +99,19 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if health.ok else 503)
 
 
-def create_app(health: HealthProbe, services: ApiServices) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+def create_app(
+    health: HealthProbe, services: ApiServices, middlewares: Sequence[Middleware] = ()
+) -> web.Application:
+    """`middlewares` run outside the app's own (the tests record every exchange with one)."""
+    app = web.Application(
+        middlewares=[*middlewares, request_ids, json_errors], client_max_size=MAX_BODY_BYTES
+    )
     app[HEALTH] = health
     app[SERVICES] = services
     app.on_response_prepare.append(plain_server_header)
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
+    setup_reference_routes(app)
+    if services.v1 is not None:
+        setup_read_routes(app)
     return app

@@ -46,6 +46,67 @@ class AuthThrottled(Exception):
 
     retry_after: float
 
+    def __str__(self) -> str:
+        return (
+            "too many failed authentication attempts from this address; "
+            f"retry in {_seconds(self.retry_after)} s with a valid API key"
+        )
+
+
+@dataclass
+class IdempotencyKeyInvalid(Exception):
+    """The Idempotency-Key header is empty, too long or not printable ASCII (400)."""
+
+    def __str__(self) -> str:
+        return "Idempotency-Key must be 1 to 255 printable ASCII characters (e.g. a UUID)"
+
+
+@dataclass
+class IdempotencyKeyReused(Exception):
+    """The key was first used with another request (422)."""
+
+    key: str
+
+    def __str__(self) -> str:
+        return (
+            f"Idempotency-Key {self.key!r} was first used with a different request "
+            "(method, path or body); use a new key for a new request"
+        )
+
+
+@dataclass
+class IdempotencyKeyInUse(Exception):
+    """The first request with this key has not finished yet (409)."""
+
+    key: str
+
+    def __str__(self) -> str:
+        return (
+            f"a request with Idempotency-Key {self.key!r} is still in progress; "
+            "retry shortly to get its answer"
+        )
+
+
+@dataclass
+class TicketNotFound(Exception):
+    """No ticket with this channel on the key's server (404)."""
+
+    channel_id: int
+
+    def __str__(self) -> str:
+        return f"no ticket with channel {self.channel_id} on this server"
+
+
+@dataclass
+class TicketNotOpen(Exception):
+    """Closing a ticket that is not open (409)."""
+
+    channel_id: int
+    status: str
+
+    def __str__(self) -> str:
+        return f"the ticket with channel {self.channel_id} is {self.status}, not open"
+
 
 class BodyTimeout(Exception):
     """The client didn't send the whole body in time (408)."""
@@ -80,6 +141,13 @@ def _seconds(retry_after: float) -> int:
 Mapped = tuple[int, str, dict[str, Any], dict[str, str]]
 
 _BEARER = {"WWW-Authenticate": 'Bearer realm="rimpllee"'}
+
+
+def _too_many_open_message(e: TooManyOpen) -> str:
+    """The domain's text names the channel in Discord markup; HTTP clients get its ID."""
+    which = "from this button" if e.limit == "button" else "on this server"
+    where = f"; its open ticket is channel {e.channel_id}" if e.channel_id else ""
+    return f"the user already has {e.maximum} open ticket(s) {which}{where}"
 
 
 def _too_many_open(e: TooManyOpen) -> Mapped:
@@ -124,14 +192,43 @@ _TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
     RateLimited: _rate_limited,
     DiscordFailure: lambda e: (500, "discord_error", {}, {}),
     AdminError: lambda e: (400, "invalid_request", {}, {}),
+    IdempotencyKeyInvalid: lambda e: (
+        400,
+        "invalid_idempotency_key",
+        {"field": "Idempotency-Key"},
+        {},
+    ),
+    IdempotencyKeyReused: lambda e: (422, "idempotency_key_reused", {}, {}),
+    IdempotencyKeyInUse: lambda e: (409, "idempotency_key_in_use", {}, {"Retry-After": "1"}),
+    TicketNotFound: lambda e: (404, "ticket_not_found", {"field": "channelId"}, {}),
+    TicketNotOpen: lambda e: (409, "ticket_not_open", {"ticketStatus": e.status}, {}),
 }
 
-MAPPED_ERRORS = (TicketError, AuthFailed, AuthThrottled, NotReady, BodyTimeout)
+# Messages written for HTTP where the domain's own text is for Discord.
+_MESSAGES: dict[type[BaseException], Callable[[Any], str]] = {
+    TooManyOpen: _too_many_open_message,
+}
+
+MAPPED_ERRORS = (
+    TicketError,
+    AuthFailed,
+    AuthThrottled,
+    NotReady,
+    BodyTimeout,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    IdempotencyKeyInUse,
+    TicketNotFound,
+    TicketNotOpen,
+)
 
 
 def status_and_code(exc: Exception) -> tuple[int, str]:
     """What `response_for` answers, in short (for the request log)."""
-    status, code, _, _ = _TABLE[type(exc)](exc)
+    entry = lookup(_TABLE, exc)
+    if entry is None:
+        return 500, "internal_error"
+    status, code, _, _ = entry(exc)
     return status, code
 
 
@@ -143,7 +240,8 @@ def response_for(exc: Exception) -> web.Response:
         _LOG.error("no HTTP mapping for %s", type(exc).__name__, exc_info=exc)
         return error_response(500, "internal_error", "internal error; the bot's log has details")
     status, code, fields, headers = entry(exc)
-    message = exc.message if isinstance(exc, AuthFailed) else str(exc)
+    write = (lambda e: e.message) if isinstance(exc, AuthFailed) else lookup(_MESSAGES, exc) or str
+    message = write(exc)
     response = error_response(status, code, message, headers=headers, **fields)
     if isinstance(exc, BodyTimeout):
         response.force_close()  # don't wait for the rest of a body that isn't coming

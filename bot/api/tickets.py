@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.api.errors import AuthFailed, AuthThrottled, NotReady
 from bot.api.request_log import recorded
 from bot.api.schemas import parse_open_request
+from bot.api.v1 import SUBJECT, V1Services, authenticated
 from bot.core.admin import ApiKeys
 from bot.core.errors import InvalidApiKey
 from bot.core.integrations import ApiRequestLog
@@ -29,6 +30,7 @@ class ApiServices:
     trusted_proxies: frozenset[str] = frozenset()
     requests: ApiRequestLog | None = None  # what the dashboard shows of the key's requests
     body_timeout: float = 10.0  # seconds for the whole body, once the headers are in
+    v1: V1Services | None = None  # read endpoints, idempotency keys, RateLimit fields
 
 
 SERVICES: web.AppKey[ApiServices] = web.AppKey("services")
@@ -90,14 +92,19 @@ async def open_ticket(request: web.Request) -> web.Response:
     if not services.ready():
         raise NotReady
     guild_id = await authenticate(request, services)
-    async with recorded(request, services.requests, guild_id):
-        body = await parse_open_request(request, services.body_timeout)
-        opened = await services.tickets.open_ticket(
-            guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
-        )
-    channel = str(opened.channel_id)
-    url = f"https://discord.com/channels/{opened.guild_id}/{channel}"
-    return web.json_response({"ok": True, "ticket": {"channelId": channel, "url": url}})
+
+    async def run() -> web.Response:
+        async with recorded(request, services.requests, guild_id):
+            body = await parse_open_request(request, services.body_timeout)
+            request[SUBJECT] = body.user_id
+            opened = await services.tickets.open_ticket(
+                guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
+            )
+        channel = str(opened.channel_id)
+        url = f"https://discord.com/channels/{opened.guild_id}/{channel}"
+        return web.json_response({"ok": True, "ticket": {"channelId": channel, "url": url}})
+
+    return await authenticated(request, guild_id, services.v1, run)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -111,11 +111,15 @@ class LifecycleStore(Protocol):
         transcript_path: str | None,
     ) -> None: ...
 
-    async def reopen(self, ticket_id: int) -> None: ...
+    async def reopen(self, ticket_id: int, *, now: float, by: int | None = None) -> None: ...
 
-    async def forget_channel(self, ticket_id: int) -> None: ...
+    async def forget_channel(
+        self, ticket_id: int, *, now: float, by: int | None = None
+    ) -> None: ...
 
-    async def set_claimed(self, ticket_id: int, user_id: int | None, *, locked: bool) -> None: ...
+    async def set_claimed(
+        self, ticket_id: int, user_id: int | None, *, locked: bool, now: float
+    ) -> None: ...
 
     async def set_transcript(self, ticket_id: int, path: str) -> None: ...
 
@@ -350,7 +354,7 @@ class LifecycleService:
             try:
                 await self._discord.delete_channel(channel_id)
             except DiscordFailure:
-                await self._store.reopen(ticket.ticket_id)
+                await self._store.reopen(ticket.ticket_id, now=self._clock())
                 raise
         why = f": {reason}" if reason else ""
         text = (
@@ -408,7 +412,7 @@ class LifecycleService:
         await self._discord.set_access(channel_id, ticket.user_id, "member", OPENER_PERMS, NO_PERMS)
         if ticket.category_id is not None:
             await self._move(ticket, ticket.category_id)
-        await self._store.reopen(ticket.ticket_id)
+        await self._store.reopen(ticket.ticket_id, now=self._clock(), by=actor.user_id)
         await self._events.post(
             ticket.guild_id, f"🔓 Ticket {_number(ticket)} reopened by <@{actor.user_id}>"
         )
@@ -424,7 +428,7 @@ class LifecycleService:
             raise AdminError(f"ticket {_number(ticket)} is open: close it first")
         await self._require_staff(ticket, actor)
         await self._discord.delete_channel(channel_id)
-        await self._store.forget_channel(ticket.ticket_id)
+        await self._store.forget_channel(ticket.ticket_id, now=self._clock(), by=actor.user_id)
         await self._events.post(
             ticket.guild_id, f"🗑️ Ticket {_number(ticket)} deleted by <@{actor.user_id}>"
         )
@@ -442,7 +446,9 @@ class LifecycleService:
         locked = (await self._settings.get(ticket.guild_id)).claim_locks
         if locked:
             await self._lock_to(ticket, actor.user_id)
-        await self._store.set_claimed(ticket.ticket_id, actor.user_id, locked=locked)
+        await self._store.set_claimed(
+            ticket.ticket_id, actor.user_id, locked=locked, now=self._clock()
+        )
         await self._events.post(
             ticket.guild_id, f"🙋 Ticket {_number(ticket)} claimed by <@{actor.user_id}>"
         )
@@ -456,7 +462,7 @@ class LifecycleService:
             raise NotAllowed(f"only <@{ticket.claimed_by}> or a manager can unclaim it")
         if ticket.claim_locked:  # as it was claimed, whatever the setting says now
             await self._unlock(ticket)
-        await self._store.set_claimed(ticket.ticket_id, None, locked=False)
+        await self._store.set_claimed(ticket.ticket_id, None, locked=False, now=self._clock())
         return ticket
 
     async def _lock_to(self, ticket: Ticket, claimer: int) -> None:
@@ -531,7 +537,7 @@ class LifecycleService:
                 "its channel was deleted",
             )
         elif ticket.archived:
-            await self._store.forget_channel(ticket.ticket_id)
+            await self._store.forget_channel(ticket.ticket_id, now=self._clock())
 
     async def sweep(self, guild_id: int) -> int:
         """Close tickets whose channel no longer exists; run when a server becomes available."""

@@ -82,6 +82,7 @@ class Ticket:
     answers: tuple[Answer, ...] = ()
     support_role_ids: tuple[int, ...] = ()  # the button's, as they were when it opened
     welcome_message_id: int | None = None  # recorded with 'open'; None while opening
+    claimed_at: float | None = None
 
 
 CloseMode = Literal["delete", "archive"]

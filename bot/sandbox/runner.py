@@ -175,6 +175,7 @@ def sandbox_config(emu: DiscordEmulator, *, http_port: int, database: Path) -> C
             "http": {"host": "127.0.0.1", "port": http_port},
             "database": {"path": str(database)},
             "dashboard": {"client_secret": SANDBOX_CLIENT_SECRET},
+            "webhooks": {"allow_private_targets": True},
         },
         source=Path("<sandbox>"),
         env={},

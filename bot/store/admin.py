@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from bot.core.models import ApiKeyInfo, BlacklistEntry
+from bot.store.changes import ChangeWatch, Memo
 from bot.store.database import Database
 from bot.store.tickets import ensure_server
 
 
 class SqliteKeyStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, watch: ChangeWatch | None = None) -> None:
         self._db = db
+        # The API's lookups, known keys and unknown ones, until the database changes.
+        self._known: Memo[str, int | None] | None = None if watch is None else Memo(watch)
 
     async def guild_for_key_hash(self, key_hash: str) -> int | None:
+        if self._known is not None:
+            found, guild_id, token = self._known.get(key_hash)
+            if found:
+                return guild_id
         row = await self._db.fetchone(
             "SELECT guild_id FROM api_keys WHERE key_hash = ?", (key_hash,)
         )
-        return None if row is None else int(row[0])
+        guild_id = None if row is None else int(row[0])
+        if self._known is not None:
+            self._known.put(key_hash, guild_id, token)
+        return guild_id
 
     async def key_info(self, guild_id: int) -> ApiKeyInfo | None:
         row = await self._db.fetchone(

@@ -6,20 +6,23 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 
 import aiosqlite
 
 from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import ChannelRef, LimitFacts, OpenRef
+from bot.store.changes import ChangeWatch, Memo
 from bot.store.cleanups import queue_cleanup
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel, load_panel_for_button
+from bot.store.webhooks import record_ticket_event
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers, support_role_ids, welcome_message_id"
+    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at"
 )
 
 
@@ -66,6 +69,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         answers=tuple(Answer(a["label"], a["value"]) for a in json.loads(row["answers"])),
         support_role_ids=tuple(json.loads(row["support_role_ids"])),
         welcome_message_id=row["welcome_message_id"],
+        claimed_at=row["claimed_at"],
     )
 
 
@@ -101,15 +105,74 @@ class _LimitQueries:
         )
 
 
-class SqliteLimitView(_LimitQueries):
-    """Committed data through the read connection: no lock, for fast refusals."""
+# The facts of `_LimitQueries.facts`, with the server's recent opening times instead of their
+# count and minimum: what was read for one `since` serves every later one until a commit.
+RAW_FACTS_SQL = (
+    "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
+    "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
+    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
+    "(SELECT json_group_array(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
+    "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
+    "EXISTS (SELECT 1 FROM blacklist WHERE guild_id = :g AND user_id = :u)"
+)
 
-    def __init__(self, db: Database, guild_id: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _RawFacts:
+    since: float
+    blacklisted: bool
+    open_tickets: tuple[OpenRef, ...]
+    user_max_open: int | None
+    recent: tuple[float, ...]
+    last_open: float | None
+
+    def facts(self, since: float) -> LimitFacts:
+        recent = [t for t in self.recent if t > since]
+        return LimitFacts(
+            blacklisted=self.blacklisted,
+            open_tickets=self.open_tickets,
+            user_max_open=self.user_max_open,
+            opened_in_window=len(recent),
+            oldest_in_window=min(recent, default=None),
+            last_open=self.last_open,
+        )
+
+
+FactsMemo = Memo[tuple[int, int], _RawFacts]
+
+
+class SqliteLimitView(_LimitQueries):
+    """Committed data through the read connection: no lock, for fast refusals; from memory
+    while nothing was committed since it was read (when the store has a change watch)."""
+
+    def __init__(self, db: Database, guild_id: int, memo: FactsMemo | None = None) -> None:
         super().__init__(guild_id)
         self._db = db
+        self._memo = memo
 
     async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
         return await self._db.fetchall(sql, params)
+
+    async def facts(self, user_id: int, since: float) -> LimitFacts:
+        if self._memo is None:
+            return await super().facts(user_id, since)
+        key = (self._guild_id, user_id)
+        found, raw, token = self._memo.get(key)
+        if found and raw is not None and raw.since <= since:
+            return raw.facts(since)
+        row = await self._one(RAW_FACTS_SQL, {"g": self._guild_id, "since": since, "u": user_id})
+        assert row is not None
+        raw = _RawFacts(
+            since=since,
+            blacklisted=bool(row[4]),
+            open_tickets=tuple(OpenRef(b, c) for b, c in json.loads(row[0])),
+            user_max_open=row[1],
+            recent=tuple(json.loads(row[2])),
+            last_open=row[3],
+        )
+        self._memo.put(key, raw, token)
+        return raw.facts(since)
 
 
 class SqliteReservation(_LimitQueries):
@@ -166,17 +229,30 @@ class SqliteReservation(_LimitQueries):
 
 
 class SqliteTicketStore:
-    def __init__(self, db: Database) -> None:
+    """With a `watch`, panels and limit facts are answered from memory until the next commit."""
+
+    def __init__(self, db: Database, watch: ChangeWatch | None = None) -> None:
         self._db = db
+        self._panels: Memo[tuple[int, str], Panel | None] | None = None
+        self._facts: FactsMemo | None = None
+        if watch is not None:
+            self._panels, self._facts = Memo(watch), Memo(watch)
 
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
-        return await load_panel(self._db, guild_id, panel_id)
+        if self._panels is None:
+            return await load_panel(self._db, guild_id, panel_id)
+        found, panel, token = self._panels.get((guild_id, panel_id))
+        if found:
+            return panel
+        panel = await load_panel(self._db, guild_id, panel_id)
+        self._panels.put((guild_id, panel_id), panel, token)
+        return panel
 
     async def panel_for_button(self, guild_id: int, button_id: str) -> Panel | None:
         return await load_panel_for_button(self._db, guild_id, button_id)
 
     def view(self, guild_id: int) -> SqliteLimitView:
-        return SqliteLimitView(self._db, guild_id)
+        return SqliteLimitView(self._db, guild_id, self._facts)
 
     @contextlib.asynccontextmanager
     async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:
@@ -195,10 +271,13 @@ class SqliteTicketStore:
     async def mark_open(self, ticket_id: int, welcome_message_id: int) -> None:
         """'open' and its welcome message in one write: an open ticket always has its welcome."""
         async with self._db.write() as conn:
-            await conn.execute(
-                "UPDATE tickets SET state = 'open', welcome_message_id = ? WHERE ticket_id = ?",
+            opened = await conn.execute_fetchall(
+                "UPDATE tickets SET state = 'open', welcome_message_id = ? WHERE ticket_id = ? "
+                "RETURNING opened_at",
                 (welcome_message_id, ticket_id),
             )
+            for (opened_at,) in opened:
+                await record_ticket_event(conn, ticket_id, "ticket.opened", opened_at)
 
     async def drop(
         self, ticket_id: int, leftover: ChannelRef | None = None, now: float = 0
@@ -266,30 +345,42 @@ class SqliteLifecycleStore:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE tickets SET state = 'closed', closed_at = ?, closed_by = ?, "
-                "close_reason = ?, archived = ?, claimed_by = NULL, claim_locked = 0, "
-                "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
+                "close_reason = ?, archived = ?, claimed_by = NULL, claimed_at = NULL, "
+                "claim_locked = 0, transcript_path = coalesce(?, transcript_path) "
+                "WHERE ticket_id = ?",
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
+            await record_ticket_event(conn, ticket_id, "ticket.closed", closed_at, closed_by)
 
-    async def reopen(self, ticket_id: int) -> None:
+    async def reopen(self, ticket_id: int, *, now: float, by: int | None = None) -> None:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE tickets SET state = 'open', archived = 0, closed_at = NULL, "
                 "closed_by = NULL, close_reason = NULL WHERE ticket_id = ?",
                 (ticket_id,),
             )
+            await record_ticket_event(conn, ticket_id, "ticket.reopened", now, by)
 
-    async def forget_channel(self, ticket_id: int) -> None:
+    async def forget_channel(self, ticket_id: int, *, now: float, by: int | None = None) -> None:
         """The channel of a closed ticket is gone for good (deleted later or by hand)."""
         async with self._db.write() as conn:
-            await conn.execute("UPDATE tickets SET archived = 0 WHERE ticket_id = ?", (ticket_id,))
+            cursor = await conn.execute(
+                "UPDATE tickets SET archived = 0 WHERE ticket_id = ? AND archived = 1", (ticket_id,)
+            )
+            if cursor.rowcount == 1:  # once, whichever of the command and the event comes first
+                await record_ticket_event(conn, ticket_id, "ticket.deleted", now, by)
 
-    async def set_claimed(self, ticket_id: int, user_id: int | None, *, locked: bool) -> None:
+    async def set_claimed(
+        self, ticket_id: int, user_id: int | None, *, locked: bool, now: float
+    ) -> None:
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET claimed_by = ?, claim_locked = ? WHERE ticket_id = ?",
-                (user_id, int(locked), ticket_id),
+                "UPDATE tickets SET claimed_by = ?, claim_locked = ?, "
+                "claimed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE ticket_id = ?",
+                (user_id, int(locked), user_id, now, ticket_id),
             )
+            if user_id is not None:
+                await record_ticket_event(conn, ticket_id, "ticket.claimed", now, user_id)
 
     async def set_transcript(self, ticket_id: int, path: str) -> None:
         async with self._db.write() as conn:

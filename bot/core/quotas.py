@@ -1,0 +1,59 @@
+"""Where a server and a user stand against the ticket rate limits, for the API's RateLimit fields.
+
+Read from the same facts the open checks, so what a client is told is what the next open meets.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from bot.core.limits import Clock
+from bot.core.ports import TicketStore
+from bot.core.tickets import Limits
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One policy: `limit` tickets per `window` seconds; `remaining` now; `reset` seconds until
+    the next one frees up (0 when nothing is spent)."""
+
+    name: str
+    limit: int
+    window: int
+    remaining: int
+    reset: int
+
+
+class Quotas:
+    def __init__(self, store: TicketStore, limits: Limits, clock: Clock = time.time) -> None:
+        self._store = store
+        self._limits = limits
+        self._clock = clock
+
+    async def state(self, guild_id: int, user_id: int | None) -> list[Quota]:
+        limits = self._limits
+        now = self._clock()
+        facts = await self._store.view(guild_id).facts(user_id or 0, now - limits.window)
+        used = min(facts.opened_in_window, limits.server_per_minute)
+        server_reset = 0
+        if facts.oldest_in_window is not None:
+            server_reset = max(0, math.ceil(facts.oldest_in_window + limits.window - now))
+        quotas = [
+            Quota(
+                "server",
+                limits.server_per_minute,
+                int(limits.window),
+                limits.server_per_minute - used,
+                server_reset,
+            )
+        ]
+        if user_id is not None and limits.user_cooldown > 0:
+            wait = 0.0
+            if facts.last_open is not None:
+                wait = max(0.0, facts.last_open + limits.user_cooldown - now)
+            quotas.append(
+                Quota("user", 1, math.ceil(limits.user_cooldown), 0 if wait else 1, math.ceil(wait))
+            )
+        return quotas

@@ -1,0 +1,61 @@
+"""Answers kept in memory until the database changes, noticed at once whoever changed it.
+
+SQLite's `PRAGMA data_version` on a connection of its own changes whenever another connection
+(this process's writer, or the CLI in another process) commits. Reading it costs a few
+microseconds and no I/O (WAL keeps it in shared memory), so the event loop reads it itself, once
+per lookup: a key revoked or a panel changed from the CLI counts from the very next request,
+while a flood of refusals is answered from memory.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ChangeWatch:
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA query_only = ON")
+
+    def version(self) -> int:
+        """Changes whenever any other connection has committed since the last call."""
+        row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class Memo(Generic[K, V]):
+    """A bounded dict emptied whenever the database changed.
+
+    `get` returns (found, value, token); pass the token to `put`, which keeps the value only if
+    nothing was committed since `get` (so a read that raced a commit is never kept).
+    """
+
+    def __init__(self, watch: ChangeWatch, max_entries: int = 10_000) -> None:
+        self._watch = watch
+        self._max = max_entries
+        self._version = -1
+        self._entries: dict[K, V] = {}
+
+    def get(self, key: K) -> tuple[bool, V | None, int]:
+        version = self._watch.version()
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+        if key in self._entries:
+            return True, self._entries[key], version
+        return False, None, version
+
+    def put(self, key: K, value: V, token: int) -> None:
+        if token != self._version:
+            return
+        if len(self._entries) >= self._max:
+            self._entries.clear()  # a flood of distinct keys: start over rather than grow
+        self._entries[key] = value
