@@ -24,6 +24,8 @@ TABLES = {
     "api_keys",
     "blacklist",
     "channel_cleanups",
+    "ticket_timers",
+    "close_requests",
 }
 
 

@@ -209,6 +209,8 @@ async def test_ticket_is_for_everyone_and_settings_for_managers(
         "transcript",
         "reopen",
         "delete",
+        "close-request",
+        "exempt",
     }
     settings_subs = {o["name"]: o for o in commands["settings"]["options"]}
     assert set(settings_subs) == {
@@ -219,6 +221,8 @@ async def test_ticket_is_for_everyone_and_settings_for_managers(
         "dm-transcript",
         "claim-locks",
         "max-open",
+        "inactivity",
+        "opener-left",
     }
     mode, archive = settings_subs["close-mode"]["options"]
     assert [c["value"] for c in mode["choices"]] == ["delete", "archive"]
@@ -464,7 +468,8 @@ async def test_close_with_a_reason_deletes_the_channel_and_frees_the_opener(
         "Solved by a refund",
         False,
     )
-    assert channel_id not in emulator.state.channels
+    # The row says closed just before the channel goes.
+    await wait_for(lambda: channel_id not in emulator.state.channels)
     assert done.transcript_path is not None
     html = Path(done.transcript_path).read_text("utf-8")
     assert "please close it" in html

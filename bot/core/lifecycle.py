@@ -254,16 +254,25 @@ class LifecycleService:
         """One close at a time per channel; the second of two simultaneous closes is told the
         ticket is closed. After the row says closed, nothing can undo the close."""
         async with self._locks.hold(channel_id):
-            return await self._close(channel_id, actor, reason)
+            return await self._close(channel_id, actor.user_id, reason, actor)
 
-    async def _close(self, channel_id: int, actor: Actor, reason: str | None) -> Ticket:
+    async def close_for(self, channel_id: int, closed_by: int, reason: str) -> Ticket:
+        """A close nobody has to be allowed to make here: the opener accepting a close request,
+        or the bot itself (inactivity, the opener left). Otherwise a normal close."""
+        async with self._locks.hold(channel_id):
+            return await self._close(channel_id, closed_by, reason, None)
+
+    async def _close(
+        self, channel_id: int, closed_by: int, reason: str | None, actor: Actor | None
+    ) -> Ticket:
         ticket = await self.ticket(channel_id)
-        await self.can_close(ticket, actor)
+        if actor is not None:
+            await self.can_close(ticket, actor)
         reason = (reason or "").strip()[:REASON_MAX] or None
         settings = await self._settings.get(ticket.guild_id)
         now = self._clock()
         path, file = await self.make_transcript(
-            ticket, closed_by=actor.user_id, reason=reason, closed_at=now
+            ticket, closed_by=closed_by, reason=reason, closed_at=now
         )
         archive = settings.close_mode == "archive"
         if archive:
@@ -273,7 +282,7 @@ class LifecycleService:
         await self._store.close(
             ticket.ticket_id,
             closed_at=now,
-            closed_by=actor.user_id,
+            closed_by=closed_by,
             reason=reason,
             archived=archive,
             transcript_path=path,
@@ -285,9 +294,7 @@ class LifecycleService:
                 await self._store.reopen(ticket.ticket_id)
                 raise
         why = f": {reason}" if reason else ""
-        text = (
-            f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{actor.user_id}>{why}"
-        )
+        text = f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{closed_by}>{why}"
         attachment = file if len(file.html.encode()) <= UPLOAD_MAX_BYTES else None
         if attachment is None:
             text += f" (transcript too large to attach; saved at {path})"

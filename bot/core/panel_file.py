@@ -50,6 +50,7 @@ BUTTON_PREFIX = "btn_"
 QUESTION_PREFIX = "qst_"
 # IDs end up in Discord custom_ids (at most 100 characters, with a short `rmp:open:` prefix).
 ID_BODY_MAX = 64
+MAX_HOURS = 24 * 365  # inactivity timers: a year at most
 _MAX_SNOWFLAKE = 2**63 - 1  # SQLite's signed 64-bit INTEGER; 0 is never a Discord ID
 
 PANEL_KEYS = ("id", "title", "description", "colour", "channel_id", "message_id", "buttons")
@@ -63,6 +64,9 @@ BUTTON_KEYS = (
     "name_pattern",
     "max_open",
     "welcome_text",
+    "overflow_category_ids",
+    "inactivity_warn_hours",
+    "inactivity_close_hours",
     "questions",
 )
 QUESTION_KEYS = (
@@ -148,6 +152,14 @@ def _optional_id(value: int | None) -> str | None:
     return None if value is None else _snowflake_text(value)
 
 
+def _id_list(values: Sequence[int]) -> str | None:
+    return f"[{', '.join(_snowflake_text(v) for v in values)}]" if values else None
+
+
+def _optional_hours(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
+
+
 def _question_lines(question: Question) -> list[str]:
     return _lines(
         [
@@ -175,6 +187,9 @@ def _button_lines(button: Button) -> list[str]:
             ("name_pattern", toml_string(button.name_pattern)),
             ("max_open", str(button.max_open)),
             ("welcome_text", _optional(button.welcome_text)),
+            ("overflow_category_ids", _id_list(button.overflow_category_ids)),
+            ("inactivity_warn_hours", _optional_hours(button.inactivity_warn_hours)),
+            ("inactivity_close_hours", _optional_hours(button.inactivity_close_hours)),
         ]
     )
 
@@ -407,6 +422,16 @@ def _snowflake(value: object) -> int:
     return number
 
 
+def _hours(value: object) -> float:
+    """Hours as a TOML integer or float, not negative (0 turns a button's auto-close off)."""
+    if type(value) not in (int, float):
+        raise _Invalid(f"expected a number of hours, got {_toml_type(value)}")
+    hours = float(value)  # type: ignore[arg-type]
+    if not 0 <= hours <= MAX_HOURS:
+        raise _Invalid(f"expected 0 to {MAX_HOURS} hours, got {hours:g}")
+    return hours
+
+
 def _colour(value: object) -> int:
     if type(value) is int:
         if not 0 <= value <= COLOUR_MAX:
@@ -551,6 +576,23 @@ def _role_ids(table: _Table) -> tuple[int, ...]:
     return tuple(sorted(roles))  # a set: stored and exported sorted
 
 
+def _category_ids(table: _Table) -> tuple[int, ...]:
+    path = table.key("overflow_category_ids")
+    value = table.data.get("overflow_category_ids", [])
+    if not isinstance(value, list):
+        raise table.at.error(path, f"expected an array of Discord IDs, got {_toml_type(value)}")
+    found: list[int] = []
+    for i, item in enumerate(value):
+        try:
+            category = _snowflake(item)
+        except _Invalid as exc:
+            raise table.at.error(f"{path}[{i}]", str(exc)) from None
+        if category in found:
+            raise table.at.error(f"{path}[{i}]", f"category {category} is listed twice")
+        found.append(category)
+    return tuple(found)  # an order: the next full one hands over to the one after it
+
+
 def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
     button_id = ids.take(table, BUTTON_PREFIX)
     label = table.required("label", _string)
@@ -568,6 +610,9 @@ def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
         max_open=_DEFAULT_BUTTON.max_open if max_open is None else max_open,
         welcome_text=table.get("welcome_text", _string),
         support_role_ids=_role_ids(table),
+        overflow_category_ids=_category_ids(table),
+        inactivity_warn_hours=table.get("inactivity_warn_hours", _hours),
+        inactivity_close_hours=table.get("inactivity_close_hours", _hours) or None,
         questions=tuple(
             _question(question, ids) for question in table.tables("questions", QUESTION_KEYS)
         ),

@@ -13,13 +13,18 @@ import lightbulb
 from bot.config import DiscordConfig
 from bot.core.lifecycle import LifecycleService
 from bot.core.tickets import TicketService
-from bot.discord import admin, panel_commands, ticket_commands
+from bot.discord import admin, automation_commands, panel_commands, ticket_commands
 from bot.discord.port import HikariDiscord
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 
 # One lightbulb Loader per command module.
-LOADERS = (admin.loader, panel_commands.loader, ticket_commands.loader)
+LOADERS = (
+    admin.loader,
+    panel_commands.loader,
+    ticket_commands.loader,
+    automation_commands.loader,
+)
 
 _LOG = logging.getLogger("rimpllee.discord")
 

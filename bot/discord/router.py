@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import hikari
 
@@ -25,6 +25,7 @@ from bot.store.panels import SqlitePanelStore
 
 _LOG = logging.getLogger("rimpllee.discord.router")
 
+ComponentHandler = Callable[[hikari.ComponentInteraction], Awaitable[None]]
 ANSWER_WITHIN_S = 2.0
 PRECHECK_WITHIN_S = 1.0  # before a form: the modal must still go out within 3 s
 MODAL_TITLE_MAX = 45
@@ -39,7 +40,9 @@ class InteractionRouter:
         lifecycle: LifecycleService,
         *,
         answer_within: float = ANSWER_WITHIN_S,
+        components: Mapping[str, ComponentHandler] | None = None,
     ) -> None:
+        self._components = dict(components or {})  # more custom_id prefixes → their handler
         self._tickets = tickets
         self._panels = panels
         self._lifecycle = lifecycle
@@ -67,6 +70,10 @@ class InteractionRouter:
             await self._on_open(interaction, custom_id.removeprefix(OPEN_PREFIX))
         elif custom_id.startswith(CLOSE_PREFIX):
             await self._on_close(interaction)
+        elif handler := next(
+            (h for p, h in self._components.items() if custom_id.startswith(p)), None
+        ):
+            await handler(interaction)
         elif custom_id.startswith("rmp:"):
             await _reply(interaction, GONE)
 

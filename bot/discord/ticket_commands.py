@@ -294,7 +294,18 @@ def describe_settings(current: ServerSettings) -> list[str]:
         "`/settings dm-transcript`",
         f"• Claiming locks the ticket to the claimer: {_on_off(current.claim_locks)} · "
         "`/settings claim-locks`",
+        f"• Inactivity auto-close: {_inactivity(current)} · `/settings inactivity`",
+        f"• When the opener leaves: {current.opener_left} the ticket · `/settings opener-left`",
     ]
+
+
+def _inactivity(current: ServerSettings) -> str:
+    if current.inactivity_warn_hours is None:
+        return "off"
+    return (
+        f"warn after {current.inactivity_warn_hours:g} h without the opener, close "
+        f"{current.inactivity_close_hours:g} h later"
+    )
 
 
 def check_log_channel(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel) -> int:

@@ -15,6 +15,7 @@ from bot.core.ports import ChannelRef, LimitFacts, OpenRef
 from bot.store.cleanups import queue_cleanup
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel
+from bot.store.timers import schedule_inactivity
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
@@ -186,6 +187,12 @@ class SqliteTicketStore:
                 "UPDATE tickets SET state = 'open', welcome_message_id = ? WHERE ticket_id = ?",
                 (welcome_message_id, ticket_id),
             )
+            # Its inactivity countdown (if the server or button has one) starts with it.
+            opened = await conn.execute_fetchall(
+                "SELECT opened_at FROM tickets WHERE ticket_id = ?", (ticket_id,)
+            )
+            for (opened_at,) in opened:
+                await schedule_inactivity(conn, ticket_id, opened_at)
 
     async def drop(
         self, ticket_id: int, leftover: ChannelRef | None = None, now: float = 0

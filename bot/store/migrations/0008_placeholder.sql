@@ -1,0 +1,2 @@
+-- Placeholder so this branch's migrations run 1..N; the lead replaces it at merge.
+SELECT 1;
