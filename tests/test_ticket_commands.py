@@ -41,7 +41,7 @@ from tests.test_lifecycle import open_ticket, row
 pytestmark = pytest.mark.asyncio
 
 EPHEMERAL = 64
-OPTION_TYPES = {bool: 5, int: 4, str: 3}
+OPTION_TYPES = {bool: 5, int: 4, str: 3, float: 10}
 
 
 # -- helpers ------------------------------------------------------------------------------------

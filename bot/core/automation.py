@@ -353,7 +353,7 @@ class Automation:
             _LOG.warning("ticket #%04d: the opener left, and %s", ticket.number, exc)
 
 
-_UNITS = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_after(text: str | None) -> float | None:

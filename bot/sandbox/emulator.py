@@ -285,6 +285,14 @@ class DiscordEmulator:
         await self.publish("MESSAGE_CREATE", message.payload())
         return message
 
+    async def remove_member(self, guild_id: int, user_id: int, *, announce: bool = True) -> None:
+        """A member leaves (or is kicked); `announce=False`: while the bot is offline, so the
+        gateway never says so."""
+        member = self.state.guilds[guild_id].members.pop(user_id)
+        if announce:
+            payload = {"guild_id": str(guild_id), "user": member.user.payload()}
+            await self.publish("GUILD_MEMBER_REMOVE", payload)
+
     async def delete_channel_by_hand(self, channel_id: int) -> None:
         channel = self.state.channels[channel_id]
         payload = channel.payload()
