@@ -4,6 +4,8 @@ and members leaving."""
 
 from __future__ import annotations
 
+import logging
+
 import hikari
 
 from bot.core.automation import CLOSE_REQUEST_PREFIX, Automation, parse_close_request_id
@@ -11,6 +13,7 @@ from bot.core.errors import TicketError
 from bot.discord.errors import GONE, member_message
 from bot.discord.router import ComponentHandler
 
+_LOG = logging.getLogger("rimpllee.automation")
 EPHEMERAL = hikari.MessageFlag.EPHEMERAL
 
 
@@ -53,8 +56,18 @@ def watch_activity(bot: hikari.GatewayBot, automation: Automation) -> None:
     async def member_left(event: hikari.MemberDeleteEvent) -> None:
         await automation.member_left(int(event.guild_id), int(event.user_id))
 
-    bot.subscribe(hikari.GuildMessageCreateEvent, message_created)
-    bot.subscribe(hikari.MemberDeleteEvent, member_left)
+    # Without an intent Discord never sends the event (hikari warns about listening for it):
+    # without GUILD_MESSAGES nothing counts as the opener's activity, and without GUILD_MEMBERS
+    # leavers are only found by the check at startup.
+    if hikari.Intents.GUILD_MESSAGES in bot.intents:
+        bot.subscribe(hikari.GuildMessageCreateEvent, message_created)
+    else:
+        _LOG.warning(
+            "the GUILD_MESSAGES intent is off: inactivity auto-close can't see the opener's "
+            "messages, and their messages don't cancel a close request's timer"
+        )
+    if hikari.Intents.GUILD_MEMBERS in bot.intents:
+        bot.subscribe(hikari.MemberDeleteEvent, member_left)
 
 
 async def _reply(interaction: hikari.ComponentInteraction, text: str) -> None:
