@@ -26,13 +26,14 @@ from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
 from bot.core.automation import Automation
 from bot.core.cleanups import CleanupRunner
+from bot.core.feedback import Feedback
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.overflow import Placement
 from bot.core.panels import PanelService
 from bot.core.scheduler import Scheduler
 from bot.core.tickets import Limits, TicketService
-from bot.discord.automation_events import close_request_buttons, watch_activity
+from bot.discord.automation_events import close_request_buttons, rating_buttons, watch_activity
 from bot.discord.gateway import DiscordGateway
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
@@ -127,11 +128,22 @@ class Rimpllee:
             lifecycle,
             self.automation,
         )
+        feedback = Feedback(
+            SqliteAutomationStore(db),
+            settings_store,
+            self.discord.port,
+            transcripts,
+            self.events(db),
+            clock,
+        )
+        lifecycle.after_close.append(feedback.ask)
+        rate_clicks, rate_forms = rating_buttons(feedback)
         router = InteractionRouter(
             services.tickets,
             panel_store,
             lifecycle,
-            components=close_request_buttons(self.automation),
+            components={**close_request_buttons(self.automation), **rate_clicks},
+            forms=rate_forms,
         )
         self.discord.route(router, lifecycle)
         watch_activity(self.discord.bot, self.automation)

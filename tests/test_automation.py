@@ -381,3 +381,63 @@ async def test_openers_who_left_while_offline_are_found_at_startup(
     async with running(emulator, database, loop_errors, clock=clock) as again:
         assert (await row(again, leaving)).state == "open"
     assert len(said(emulator, leaving, "left the server")) == 1
+
+
+# -- feedback -----------------------------------------------------------------------------------
+
+
+def dms(emulator: DiscordEmulator, user_id: int) -> list[Message]:
+    channel = emulator.state.dm_channel(emulator.state.users[user_id])
+    return list(emulator.state.messages[channel.id].values())
+
+
+async def test_the_opener_rates_the_support_after_close(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    log = emulator.state.add_channel(world.guild, "ticket-log")
+    await emulator.publish("CHANNEL_CREATE", log.payload())
+    await wait_for(lambda: app.discord.bot.cache.get_guild_channel(log.id) is not None)
+    assert "go to" in await settings(emulator, world, "log-channel", channel=log)
+    assert "rate the support" in await settings(emulator, world, "feedback", enabled=True)
+    opener = world.members[0].id
+    channel_id = await open_ticket(app, opener)
+    ticket_id = (await row(app, channel_id)).ticket_id
+    await run(emulator, world, channel_id, "ticket close", reason="Refunded")
+    await closed(app, ticket_id)
+    await wait_for(lambda: any("How was the support?" in m.content for m in dms(emulator, opener)))
+    (asked,) = [m for m in dms(emulator, opener) if "How was the support?" in m.content]
+    stars = {b["label"]: b["custom_id"] for b in asked.components[0]["components"]}
+    assert list(stars) == ["★", "★★", "★★★", "★★★★", "★★★★★"]
+    form = await (await emulator.click_dm_button(opener, asked.id, stars["★★★★"])).wait_response()
+    assert form["type"] == 9  # the comment form
+    (field,) = form["data"]["components"][0]["components"]
+    submit = await emulator.submit_dm_modal(
+        opener, form["data"]["custom_id"], {field["custom_id"]: "Quick <b>and</b> kind"}
+    )
+    thanks = await submit.wait_response()
+    assert "rated ticket #0001 4/5" in thanks["data"]["content"]
+    assert app.db is not None
+    rated = await SqliteAutomationStore(app.db).rating(ticket_id)
+    assert rated == 4
+    done = await closed(app, ticket_id)
+    assert done.transcript_path is not None
+    html = Path(done.transcript_path).read_text("utf-8")
+    assert "<dt>Rating</dt><dd>★★★★☆ 4/5 — Quick &lt;b&gt;and&lt;/b&gt; kind</dd>" in html
+    logged = [m.content for m in emulator.state.messages[log.id].values()]
+    assert any("rated 4/5" in m and "Quick <b>and</b> kind" in m for m in logged)
+    # Once per ticket: a second click is refused before the form.
+    again = await (await emulator.click_dm_button(opener, asked.id, stars["★"])).wait_response()
+    assert "already rated" in again["data"]["content"]
+    assert await SqliteAutomationStore(app.db).rating(ticket_id) == 4
+
+
+async def test_no_feedback_asked_unless_the_server_wants_it(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    opener = world.members[0].id
+    channel_id = await open_ticket(app, opener)
+    ticket_id = (await row(app, channel_id)).ticket_id
+    await run(emulator, world, channel_id, "ticket close")
+    await closed(app, ticket_id)
+    await wait_for(lambda: channel_id not in emulator.state.channels)
+    assert not [m for m in dms(emulator, opener) if "How was the support?" in m.content]

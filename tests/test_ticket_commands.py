@@ -223,6 +223,7 @@ async def test_ticket_is_for_everyone_and_settings_for_managers(
         "max-open",
         "inactivity",
         "opener-left",
+        "feedback",
     }
     mode, archive = settings_subs["close-mode"]["options"]
     assert [c["value"] for c in mode["choices"]] == ["delete", "archive"]

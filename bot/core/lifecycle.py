@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -173,6 +174,8 @@ class LifecycleService:
         self._events = events
         self._clock = clock
         self._locks = KeyedLocks()  # one close / reopen / delete at a time per channel
+        # Run after every close, best effort (e.g. asking the opener for feedback).
+        self.after_close: list[Callable[[Ticket], Awaitable[None]]] = []
 
     # -- lookups and permissions ----------------------------------------------------------------
 
@@ -301,6 +304,11 @@ class LifecycleService:
         await self._events.post(ticket.guild_id, text, attachment)
         if settings.dm_transcript:
             await self._dm_transcript(ticket, why, attachment)
+        for hook in self.after_close:
+            try:
+                await hook(ticket)
+            except Exception:
+                _LOG.exception("ticket %s: a step after closing failed", _number(ticket))
         return ticket
 
     async def _dm_transcript(self, ticket: Ticket, why: str, file: TranscriptFile | None) -> None:

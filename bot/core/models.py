@@ -110,6 +110,7 @@ class ServerSettings:
     inactivity_warn_hours: float | None = None
     inactivity_close_hours: float = 24.0
     opener_left: OpenerLeft = "keep"  # when the opener leaves the server: keep (and say) or close
+    feedback: bool = False  # ask the opener by DM to rate the support when their ticket closes
 
 
 @dataclass(frozen=True, slots=True)

@@ -743,3 +743,10 @@ def render_transcript(
         f"message{'' if len(messages) == 1 else 's'} · times in UTC</footer>\n</body>\n</html>\n"
     )
     return "".join(parts)
+
+
+def with_rating(document: str, rating: int, comment: str | None) -> str:
+    """A saved transcript with the opener's rating added to its header's facts."""
+    stars = "★" * rating + "☆" * (5 - rating)
+    value = f"{stars} {rating}/5" + (f" — {_esc(comment)}" if comment else "")
+    return document.replace("</dl>", f"<dt>Rating</dt><dd>{value}</dd></dl>", 1)

@@ -242,3 +242,23 @@ class ButtonInactivity(
             later = f", closes {_hours(close)} later" if close else ""
             what = f"warns after {_hours(edited.inactivity_warn_hours)} of silence{later}"
         await _answer(ctx, f"Tickets from **{edited.label}** {what} (for tickets opened from now).")
+
+
+@settings.register
+class SettingsFeedback(
+    lightbulb.SlashCommand,
+    name="feedback",
+    description="Whether openers are asked by DM to rate the support when their ticket closes",
+):
+    enabled = lightbulb.boolean("enabled", "On (True) or off (False)")
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, service: Settings) -> None:
+        await service.change(_guild(ctx), feedback=self.enabled)
+        await _answer(
+            ctx,
+            "When a ticket closes, its opener is asked by DM to rate the support (1 to 5 stars and "
+            "an optional comment); ratings go to the log channel and the transcript."
+            if self.enabled
+            else "Openers are no longer asked for feedback.",
+        )

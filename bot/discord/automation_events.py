@@ -10,8 +10,16 @@ import hikari
 
 from bot.core.automation import CLOSE_REQUEST_PREFIX, Automation, parse_close_request_id
 from bot.core.errors import TicketError
+from bot.core.feedback import (
+    COMMENT_MAX,
+    RATE_FORM_PREFIX,
+    RATE_PREFIX,
+    Feedback,
+    parse_rate_id,
+    rate_id,
+)
 from bot.discord.errors import GONE, member_message
-from bot.discord.router import ComponentHandler
+from bot.discord.router import ComponentHandler, FormHandler
 
 _LOG = logging.getLogger("rimpllee.automation")
 EPHEMERAL = hikari.MessageFlag.EPHEMERAL
@@ -46,6 +54,57 @@ def close_request_buttons(automation: Automation) -> dict[str, ComponentHandler]
     return {CLOSE_REQUEST_PREFIX: answer}
 
 
+def rating_buttons(
+    feedback: Feedback,
+) -> tuple[dict[str, ComponentHandler], dict[str, FormHandler]]:
+    """`rmp:rate:<ticket>:<stars>` (a button of the DM) → the comment form → the rating."""
+
+    async def clicked(interaction: hikari.ComponentInteraction) -> None:
+        parsed = parse_rate_id(RATE_PREFIX, interaction.custom_id)
+        if parsed is None:
+            await _reply(interaction, GONE)
+            return
+        ticket_id, stars = parsed
+        try:
+            ticket = await feedback.check(ticket_id, int(interaction.user.id))
+        except TicketError as refusal:
+            await _reply(interaction, member_message(refusal))
+            return
+        comment = interaction.app.rest.build_modal_action_row().add_text_input(
+            "comment",
+            "Anything to add? (optional)",
+            style=hikari.TextInputStyle.PARAGRAPH,
+            required=False,
+            max_length=COMMENT_MAX,
+        )
+        await interaction.create_modal_response(
+            f"Ticket #{ticket.number:04d}: {'★' * stars}",
+            rate_id(RATE_FORM_PREFIX, ticket_id, stars),
+            components=[comment],
+        )
+
+    async def submitted(interaction: hikari.ModalInteraction) -> None:
+        parsed = parse_rate_id(RATE_FORM_PREFIX, interaction.custom_id)
+        if parsed is None:
+            await _reply(interaction, GONE)
+            return
+        ticket_id, stars = parsed
+        comment = " ".join(
+            item.value
+            for row in interaction.components
+            for item in getattr(row, "components", ())
+            if isinstance(item, hikari.TextInputComponent)
+        )
+        try:
+            ticket = await feedback.rate(ticket_id, int(interaction.user.id), stars, comment)
+        except TicketError as refusal:
+            await _reply(interaction, member_message(refusal))
+            return
+        await _reply(interaction, f"Thank you! You rated ticket #{ticket.number:04d} {stars}/5.")
+
+    return {RATE_PREFIX: clicked}, {RATE_FORM_PREFIX: submitted}
+
+
 def watch_activity(bot: hikari.GatewayBot, automation: Automation) -> None:
     """Messages (the opener's count as activity) and members leaving (their tickets)."""
 
@@ -70,7 +129,9 @@ def watch_activity(bot: hikari.GatewayBot, automation: Automation) -> None:
         bot.subscribe(hikari.MemberDeleteEvent, member_left)
 
 
-async def _reply(interaction: hikari.ComponentInteraction, text: str) -> None:
+async def _reply(
+    interaction: hikari.ComponentInteraction | hikari.ModalInteraction, text: str
+) -> None:
     await interaction.create_initial_response(
         hikari.ResponseType.MESSAGE_CREATE, text, flags=EPHEMERAL
     )

@@ -412,6 +412,24 @@ class HikariDiscord:
         )
         return int(message.id)
 
+    async def dm_prompt(self, user_id: int, text: str, buttons: Sequence[PromptButton]) -> bool:
+        """A DM with buttons; False if the member doesn't accept DMs."""
+        row = self._bot.rest.build_message_action_row()
+        for button in buttons:
+            row.add_interactive_button(
+                _BUTTON_STYLES[button.style], button.custom_id, label=button.label
+            )
+        try:
+            dm = await self._call(self._bot.rest.create_dm_channel(user_id), "open a DM", None)
+            await self._call(
+                self._bot.rest.create_message(dm.id, text, component=row), "send a DM", None
+            )
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.ForbiddenError):
+                return False
+            raise
+        return True
+
     def member_ids(self, guild_id: int) -> set[int] | None:
         if self._bot.cache.get_guild(guild_id) is None:
             return None

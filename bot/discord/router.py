@@ -26,6 +26,7 @@ from bot.store.panels import SqlitePanelStore
 _LOG = logging.getLogger("rimpllee.discord.router")
 
 ComponentHandler = Callable[[hikari.ComponentInteraction], Awaitable[None]]
+FormHandler = Callable[[hikari.ModalInteraction], Awaitable[None]]
 ANSWER_WITHIN_S = 2.0
 PRECHECK_WITHIN_S = 1.0  # before a form: the modal must still go out within 3 s
 MODAL_TITLE_MAX = 45
@@ -41,8 +42,10 @@ class InteractionRouter:
         *,
         answer_within: float = ANSWER_WITHIN_S,
         components: Mapping[str, ComponentHandler] | None = None,
+        forms: Mapping[str, FormHandler] | None = None,
     ) -> None:
         self._components = dict(components or {})  # more custom_id prefixes → their handler
+        self._forms = dict(forms or {})
         self._tickets = tickets
         self._panels = panels
         self._lifecycle = lifecycle
@@ -146,6 +149,10 @@ class InteractionRouter:
         if interaction.custom_id.startswith(CLOSE_FORM_PREFIX):
             await self._on_close_form(interaction)
             return
+        for prefix, handler in self._forms.items():
+            if interaction.custom_id.startswith(prefix):
+                await handler(interaction)
+                return
         if not interaction.custom_id.startswith(FORM_PREFIX):
             return
         found = await self._find(

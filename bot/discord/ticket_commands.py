@@ -296,6 +296,7 @@ def describe_settings(current: ServerSettings) -> list[str]:
         "`/settings claim-locks`",
         f"• Inactivity auto-close: {_inactivity(current)} · `/settings inactivity`",
         f"• When the opener leaves: {current.opener_left} the ticket · `/settings opener-left`",
+        f"• Openers asked to rate the support: {_on_off(current.feedback)} · `/settings feedback`",
     ]
 
 

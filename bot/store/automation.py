@@ -207,3 +207,20 @@ class SqliteAutomationStore:
                 "json_each(overflow_category_ids) WHERE value = ?)",
                 (category_id, button_id, category_id),
             )
+
+    # -- feedback -------------------------------------------------------------------------------
+
+    async def rating(self, ticket_id: int) -> int | None:
+        row = await self._db.fetchone(
+            "SELECT rating FROM tickets WHERE ticket_id = ?", (ticket_id,)
+        )
+        return None if row is None else row[0]
+
+    async def rate(self, ticket_id: int, stars: int, comment: str | None, now: float) -> bool:
+        async with self._db.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ? "
+                "WHERE ticket_id = ? AND rating IS NULL",
+                (stars, comment, now, ticket_id),
+            )
+            return cursor.rowcount > 0

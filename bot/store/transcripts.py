@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from bot.core.models import Ticket
+from bot.core.transcripts import with_rating
 from bot.store.private import private_dir, write_private
 
 
@@ -23,3 +24,11 @@ class TranscriptFiles:
         write_private(temp, html)
         os.replace(temp, path)
         return str(path)
+
+    def add_rating(self, path: str, rating: int, comment: str | None) -> None:
+        """The opener rated the ticket after it closed: the saved transcript shows it too."""
+        saved = Path(path)
+        document = saved.read_text("utf-8")
+        temp = saved.with_suffix(".tmp")
+        write_private(temp, with_rating(document, rating, comment))
+        os.replace(temp, saved)

@@ -51,3 +51,9 @@ CREATE TABLE close_requests (
     close_at     REAL,  -- NULL: only the opener's answer closes it
     created_at   REAL NOT NULL
 ) STRICT;
+
+-- Feedback after close: the opener is asked by DM to rate the support 1-5 (once per ticket).
+ALTER TABLE servers ADD COLUMN feedback INTEGER NOT NULL DEFAULT 0 CHECK (feedback IN (0, 1));
+ALTER TABLE tickets ADD COLUMN rating INTEGER CHECK (rating BETWEEN 1 AND 5);
+ALTER TABLE tickets ADD COLUMN rating_comment TEXT;
+ALTER TABLE tickets ADD COLUMN rated_at REAL;
