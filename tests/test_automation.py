@@ -441,3 +441,38 @@ async def test_no_feedback_asked_unless_the_server_wants_it(
     await closed(app, ticket_id)
     await wait_for(lambda: channel_id not in emulator.state.channels)
     assert not [m for m in dms(emulator, opener) if "How was the support?" in m.content]
+
+
+async def test_a_request_the_opener_never_saw_closes_nothing(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    channel_id = await open_ticket(app, world.members[0].id)
+    ticket_id = (await row(app, channel_id)).ticket_id
+    emulator.inject_fault("POST", "/channels/{channel_id}/messages", 403, code=50013)
+    text = await run(emulator, world, channel_id, "ticket close-request", after="1h")
+    assert "permissions" in text
+    assert await timers(app, ticket_id) == {}
+    clock.advance(2 * HOUR)
+    await app.scheduler.tick()
+    assert (await row(app, channel_id)).state == "open"
+
+
+async def test_closing_ends_the_tickets_timers_so_a_reopened_one_stays_open(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld, clock: FakeClock
+) -> None:
+    await settings(emulator, world, "close-mode", mode="archive")
+    await settings(emulator, world, "inactivity", warn_hours=1.0, close_hours=1.0)
+    opener = world.members[0].id
+    channel_id = await open_ticket(app, opener)
+    ticket_id = (await row(app, channel_id)).ticket_id
+    await ask(app, emulator, world, channel_id, after="3h")
+    clock.advance(HOUR)
+    await app.scheduler.tick()
+    assert set(await timers(app, ticket_id)) == {"inactivity_close", "close_request"}
+    await run(emulator, world, channel_id, "ticket close")
+    await closed(app, ticket_id)
+    assert await timers(app, ticket_id) == {}
+    assert "open again" in await run(emulator, world, channel_id, "ticket reopen")
+    clock.advance(4 * HOUR)
+    await app.scheduler.tick()
+    assert (await row(app, channel_id)).state == "open"

@@ -194,8 +194,9 @@ class Automation:
         if timer.kind == "inactivity_close":
             await self._close(ticket, INACTIVE)
         else:
-            request = await self._store.take_request(ticket.ticket_id)
+            request = await self._store.request(ticket.ticket_id)
             await self._close(ticket, (request.reason if request else None) or "no answer")
+            await self._store.take_request(ticket.ticket_id)
         await self._store.done(timer.timer_id)
 
     async def _close(self, ticket: Ticket, reason: str) -> None:
@@ -229,15 +230,22 @@ class Automation:
         text = f"<@{ticket.user_id}>, <@{actor.user_id}> asks to close this ticket{why}"
         if close_at is not None:
             text += f"\nIt closes by itself {_relative(close_at)} unless you answer or write here."
-        await self._discord.post_prompt(
-            channel_id,
-            text,
-            ticket.user_id,
-            (
-                PromptButton(close_request_id("yes", ticket.ticket_id), "Accept", "success"),
-                PromptButton(close_request_id("no", ticket.ticket_id), "Keep open", "secondary"),
-            ),
-        )
+        try:
+            await self._discord.post_prompt(
+                channel_id,
+                text,
+                ticket.user_id,
+                (
+                    PromptButton(close_request_id("yes", ticket.ticket_id), "Accept", "success"),
+                    PromptButton(
+                        close_request_id("no", ticket.ticket_id), "Keep open", "secondary"
+                    ),
+                ),
+            )
+        except BaseException:
+            # The opener never saw it: it must not close their ticket by itself.
+            await self._store.take_request(ticket.ticket_id)
+            raise
         self._wake()
         return ticket
 

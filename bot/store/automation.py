@@ -10,6 +10,8 @@ from bot.store.database import Database
 from bot.store.tickets import _TICKET_COLUMNS, ticket_from_row
 from bot.store.timers import schedule_inactivity
 
+RESTART_EVERY_S = 60.0  # an opener's messages restart the inactivity countdown once a minute
+
 
 class SqliteAutomationStore:
     def __init__(self, db: Database) -> None:
@@ -96,6 +98,16 @@ class SqliteAutomationStore:
     async def opener_spoke(self, ticket_id: int, now: float) -> bool:
         """Restart the inactivity countdown and drop a close request's timer; True if there was
         one (the channel is told)."""
+        pending = await self._db.fetchall(
+            "SELECT kind, created_at FROM ticket_timers WHERE ticket_id = ?", (ticket_id,)
+        )
+        # Most messages change nothing: no timers (auto-close off, exempt), or a countdown
+        # restarted less than a minute ago. Those cost one read, not a write.
+        if not pending or all(
+            r["kind"] == "inactivity_warn" and r["created_at"] > now - RESTART_EVERY_S
+            for r in pending
+        ):
+            return False
         async with self._db.write() as conn:
             await schedule_inactivity(conn, ticket_id, now)
             cursor = await conn.execute(

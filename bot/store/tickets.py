@@ -270,6 +270,9 @@ class SqliteLifecycleStore:
                 "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
+            # Its timers and close request end with it (a reopened ticket starts afresh).
+            await conn.execute("DELETE FROM ticket_timers WHERE ticket_id = ?", (ticket_id,))
+            await conn.execute("DELETE FROM close_requests WHERE ticket_id = ?", (ticket_id,))
 
     async def reopen(self, ticket_id: int) -> None:
         async with self._db.write() as conn:
