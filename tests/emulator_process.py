@@ -67,8 +67,12 @@ class Inspector:
             for c in state.guilds[self.guild_id].channels.values()
             if c.type == 0
         ]
-        errors = [repr(e) for e in self.emu.internal_errors]
-        return web.json_response({"channels": channels, "internal_errors": errors})
+        # A connection the killed bot left is reset under a write: that is the kill, not a bug.
+        errors = [repr(e) for e in self.emu.internal_errors if not isinstance(e, ConnectionError)]
+        resets = len(self.emu.internal_errors) - len(errors)
+        return web.json_response(
+            {"channels": channels, "internal_errors": errors, "connection_resets": resets}
+        )
 
     async def click(self, request: web.Request) -> web.Response:
         body = await request.json()

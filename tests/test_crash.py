@@ -300,11 +300,10 @@ async def test_sigkill_during_bursts_of_opens_leaves_discord_and_the_database_ag
     print(
         f"\ncrash suite (CRASH_SEED={seed}): {tally.kill_points} kill points, "
         f"{tally.opens_sent} opens sent, {tally.tickets_checked} open tickets checked; "
-        f"left by the kills: {tally.stuck_opening} rows 'opening' and "
-        f"{tally.unowned} channels no row named yet "
-        f"({tally.without_welcome} with a channel but no welcome), {tally.recovered} "
-        f"recovered as open; after restarts: 0 orphan channels, 0 tickets without a welcome, "
-        f"0 rows stuck 'opening'"
+        f"left by the kills: {tally.stuck_opening} rows 'opening' "
+        f"({tally.without_welcome} with a channel but no welcome) and {tally.unowned} "
+        f"channels no row named yet; {tally.recovered} recovered as open; after every restart: "
+        f"0 orphan channels, 0 tickets without a welcome, 0 rows stuck 'opening'"
     )
     assert tally.kill_points >= 20
     assert "Traceback" not in logs

@@ -15,6 +15,7 @@ from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
+from bot.sandbox.state import Message
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock, LoopErrors, running
@@ -70,7 +71,7 @@ async def test_close_button_asks_for_a_reason_then_closes(
     assert answer["data"]["flags"] & 64
     closed = await _wait_closed(app, channel_id)
     assert (closed.closed_by, closed.close_reason) == (world.admin.id, "Solved by a refund")
-    async with asyncio.timeout(10):  # the row says closed just before the channel goes
+    async with asyncio.timeout(10):  # the channel goes after the close is recorded
         while channel_id in emulator.state.channels:
             await asyncio.sleep(0.02)
     assert closed.transcript_path is not None
@@ -222,6 +223,13 @@ async def test_the_log_channel_and_the_openers_dm_get_the_transcript(
         )
         await submit.wait_response()
         await _wait_closed(app, channel_id)
+
+    def logged(mark: str) -> list[Message]:
+        return [m for m in emulator.state.messages[log.id].values() if m.content.startswith(mark)]
+
+    async with asyncio.timeout(10):  # the log posts come after the close is recorded
+        while len(logged("🔒")) < 2:
+            await asyncio.sleep(0.02)
     posted = list(emulator.state.messages[log.id].values())
     opened = [m for m in posted if m.content.startswith("📥")]
     closed = [m for m in posted if m.content.startswith("🔒")]

@@ -177,6 +177,11 @@ def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ..
     return tuple(checked)
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class TicketService:
     def __init__(
         self,
@@ -259,6 +264,7 @@ class TicketService:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_retrieved)  # its caller may have gone: the answer goes nowhere
         return task
 
     @property
