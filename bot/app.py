@@ -4,10 +4,11 @@ Start: database → HTTP listener (bound before the gateway, so a taken port fai
 503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
 delete stray channels → openers who left while offline → the scheduler (cleanups and ticket
 timers) → ready.
-Stop, bounded by `http.shutdown_grace_seconds` + about 2 s: stop accepting HTTP, give opens in
-progress (from the API and buttons) the grace to finish and cut the rest short (the next start
-settles them) → requests still in flight get 1 s → stop the scheduler → close the gateway →
-close the database.
+Stop, bounded by `http.shutdown_grace_seconds` + about 2 s (+ up to 2 s for a timer pass in
+progress): stop accepting HTTP, give opens in progress (from the API and buttons) the grace to
+finish and cut the rest short (the next start settles them) → requests still in flight get 1 s
+→ stop the scheduler (a pass in progress gets 2 s; a timer cut short comes back when its lease
+runs out) → close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 

@@ -20,6 +20,7 @@ _LOG = logging.getLogger("rimpllee.scheduler")
 
 IDLE_CHECK_S = 60.0  # the runner looks at its jobs at least this often
 MIN_WAIT_S = 0.05
+STOP_GRACE_S = 2.0
 
 
 class Job(Protocol):
@@ -41,6 +42,7 @@ class Scheduler:
         self._event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ticking = asyncio.Lock()  # one pass at a time, whoever asks for it
+        self._stopping = asyncio.Event()
 
     def add(self, job: Job) -> None:
         self._jobs.append(job)
@@ -77,17 +79,28 @@ class Scheduler:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="rimpllee-scheduler")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Let a pass in progress finish its work (a close half done is worse than one not
+        started) for up to `grace` seconds, then cancel it; an unfinished timer comes back
+        when its lease runs out."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        self._stopping.set()
+        self.wake()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await asyncio.shield(task)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             self._event.clear()
             await self.tick()
+            if self._stopping.is_set():
+                return
             next_at = await self.next_at()
             wait = IDLE_CHECK_S if next_at is None else next_at - self._clock()
             with contextlib.suppress(TimeoutError):
