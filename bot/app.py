@@ -2,11 +2,13 @@
 
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
 503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
-delete stray channels → cleanup runner → ready.
-Stop, bounded by `http.shutdown_grace_seconds` + about 2 s: stop accepting HTTP, give opens in
-progress (from the API and buttons) the grace to finish and cut the rest short (the next start
-settles them) → requests still in flight get 1 s → stop the cleanup runner → close the gateway →
-close the database.
+delete stray channels → openers who left while offline → the scheduler (cleanups and ticket
+timers) → ready.
+Stop, bounded by `http.shutdown_grace_seconds` + about 2 s (+ up to 2 s for a timer pass in
+progress): stop accepting HTTP, give opens in progress (from the API and buttons) the grace to
+finish and cut the rest short (the next start settles them) → requests still in flight get 1 s
+→ stop the scheduler (a pass in progress gets 2 s; a timer cut short comes back when its lease
+runs out) → close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
@@ -23,14 +25,19 @@ from bot.api.server import HardenedRunner, runner_options
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.automation import Automation
 from bot.core.cleanups import CleanupRunner
+from bot.core.feedback import Feedback
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
+from bot.core.overflow import Placement
 from bot.core.panels import PanelService
+from bot.core.scheduler import Scheduler
 from bot.core.sessions import Sessions
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
+from bot.discord.automation_events import close_request_buttons, rating_buttons, watch_activity
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
 from bot.discord.oauth import HikariLogin
@@ -38,6 +45,7 @@ from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.automation import SqliteAutomationStore
 from bot.store.cleanups import SqliteCleanupStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
@@ -63,6 +71,8 @@ class Rimpllee:
         self.tickets: TicketService | None = None
         self.requests: ApiRequestLog | None = None
         self.cleanups: CleanupRunner | None = None
+        self.scheduler = Scheduler(clock)  # the one background runner: cleanups and timers
+        self.automation: Automation | None = None
         self._events: EventLog | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
@@ -89,8 +99,9 @@ class Rimpllee:
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.settle(self.discord.guild_ids())
-            assert self.cleanups is not None
-            self.cleanups.start()
+            assert self.automation is not None
+            await self.automation.check_leavers(self.discord.guild_ids())
+            self.scheduler.start()
         except BaseException:
             await self.stop()
             raise
@@ -131,14 +142,41 @@ class Rimpllee:
                 total_max_bytes=self.config.transcripts.total_max_mb * MB,
             ),
         )
+        self.automation = Automation(
+            SqliteAutomationStore(db),
+            lifecycle,
+            self.discord.port,
+            settings_store,
+            clock,
+            self.scheduler.wake,
+        )
+        self.scheduler.add(self.automation)
         await self.discord.install_commands(
             services.keys,
             Blacklist(SqliteBlacklistStore(db), clock),
             PanelService(panel_store, self.discord.port, clock),
             Settings(settings_store, clock),
             lifecycle,
+            self.automation,
         )
-        self.discord.route(InteractionRouter(services.tickets, lifecycle), lifecycle)
+        feedback = Feedback(
+            SqliteAutomationStore(db),
+            settings_store,
+            self.discord.port,
+            transcripts,
+            self.events(db),
+            clock,
+        )
+        lifecycle.after_close.append(feedback.ask)
+        rate_clicks, rate_forms = rating_buttons(feedback)
+        router = InteractionRouter(
+            services.tickets,
+            lifecycle,
+            components={**close_request_buttons(self.automation), **rate_clicks},
+            forms=rate_forms,
+        )
+        self.discord.route(router, lifecycle)
+        watch_activity(self.discord.bot, self.automation)
         self.discord.watch_ticket_channels(services.tickets)
 
     def events(self, db: Database) -> EventLog:
@@ -149,7 +187,10 @@ class Rimpllee:
     def _services(self, db: Database) -> ApiServices:
         limits = self.config.limits
         self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
-        self.cleanups = CleanupRunner(SqliteCleanupStore(db), self.discord.port, self.clock)
+        self.cleanups = CleanupRunner(
+            SqliteCleanupStore(db), self.discord.port, self.clock, self.scheduler.wake
+        )
+        self.scheduler.add(self.cleanups)
         self.tickets = TicketService(
             SqliteTicketStore(db),
             self.discord.port,
@@ -161,6 +202,7 @@ class Rimpllee:
             self.clock,
             self.events(db),
             self.cleanups,
+            Placement(self.discord.port, SqliteAutomationStore(db), self.events(db)),
         )
         return ApiServices(
             tickets=self.tickets,
@@ -235,8 +277,7 @@ class Rimpllee:
             self._runner = None
         if self.requests is not None:
             await self.requests.drain()  # the API's request log, for the dashboard
-        if self.cleanups is not None:
-            await self.cleanups.stop()
+        await self.scheduler.stop()
         await self.discord.close()
         if self.db is not None:
             await self.db.close()

@@ -33,7 +33,7 @@ from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock
 
 EPHEMERAL = 64  # Discord's message flag
-OPTION_TYPES = {bool: 5, int: 4, str: 3}
+OPTION_TYPES = {bool: 5, int: 4, str: 3, float: 10}
 
 
 def free_port() -> int:
@@ -200,6 +200,18 @@ async def run(
 ) -> str:
     """`command`, then the `answer` read."""
     return await answer(await command(emulator, world, channel_id, name, user_id, **values))
+
+
+async def settings(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    name: str,
+    user_id: int | None = None,
+    /,
+    **v: Any,
+) -> str:
+    """`/settings <name>` run in the panel channel, its answer read."""
+    return await run(emulator, world, world.panel_channel_id, "settings " + name, user_id, **v)
 
 
 def channel_named(world: SandboxWorld, name: str) -> Channel:

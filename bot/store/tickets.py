@@ -15,6 +15,7 @@ from bot.core.ports import ChannelRef, LimitFacts, OpenRef
 from bot.store.cleanups import queue_cleanup
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel, load_panel_for_button
+from bot.store.timers import schedule_inactivity
 
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
@@ -199,6 +200,12 @@ class SqliteTicketStore:
                 "UPDATE tickets SET state = 'open', welcome_message_id = ? WHERE ticket_id = ?",
                 (welcome_message_id, ticket_id),
             )
+            # Its inactivity countdown (if the server or button has one) starts with it.
+            opened = await conn.execute_fetchall(
+                "SELECT opened_at FROM tickets WHERE ticket_id = ?", (ticket_id,)
+            )
+            for (opened_at,) in opened:
+                await schedule_inactivity(conn, ticket_id, opened_at)
 
     async def drop(
         self, ticket_id: int, leftover: ChannelRef | None = None, now: float = 0
@@ -270,6 +277,9 @@ class SqliteLifecycleStore:
                 "transcript_path = coalesce(?, transcript_path) WHERE ticket_id = ?",
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
+            # Its timers and close request end with it (a reopened ticket starts afresh).
+            await conn.execute("DELETE FROM ticket_timers WHERE ticket_id = ?", (ticket_id,))
+            await conn.execute("DELETE FROM close_requests WHERE ticket_id = ?", (ticket_id,))
 
     async def reopen(self, ticket_id: int) -> None:
         async with self._db.write() as conn:
