@@ -20,6 +20,7 @@ from bot.core.errors import AdminError, DiscordFailure, TicketError
 from bot.core.lifecycle import Actor, LifecycleService, SettingsStore
 from bot.core.limits import Clock
 from bot.core.models import Ticket
+from bot.core.numbers import ticket_tag
 from bot.core.ports import CloseRequest, PromptButton, Timer, TimerKind
 
 _LOG = logging.getLogger("rimpllee.automation")
@@ -259,7 +260,7 @@ class Automation:
         if ticket.user_id != user_id:
             raise AdminError(f"only <@{ticket.user_id}>, who opened this ticket, can answer")
         if ticket.state != "open":
-            raise AdminError(f"ticket #{ticket.number:04d} is already closed")
+            raise AdminError(f"ticket {ticket_tag(ticket.number)} is already closed")
         request = await self._store.take_request(ticket_id)
         if request is None:
             raise AdminError("this close request was already answered")

@@ -17,6 +17,7 @@ from bot.core.errors import AdminError, DiscordFailure
 from bot.core.lifecycle import EventLog, SettingsStore
 from bot.core.limits import Clock
 from bot.core.models import Ticket
+from bot.core.numbers import ticket_tag
 from bot.core.ports import PromptButton
 
 _LOG = logging.getLogger("rimpllee.feedback")
@@ -89,8 +90,8 @@ class Feedback:
         try:
             await self._discord.dm_prompt(
                 ticket.user_id,
-                f"Your ticket #{ticket.number:04d} on {server} is closed. How was the support? "
-                "Pick 1 to 5 stars (you can add a comment).",
+                f"Your ticket {ticket_tag(ticket.number)} on {server} is closed. How was the "
+                "support? Pick 1 to 5 stars (you can add a comment).",
                 buttons,
             )
         except DiscordFailure as exc:
@@ -102,16 +103,17 @@ class Feedback:
         if ticket is None or ticket.user_id != user_id:
             raise AdminError("only the member who opened the ticket can rate it")
         if ticket.state != "closed":
-            raise AdminError(f"ticket #{ticket.number:04d} is open again: rate it when it closes")
+            tag = ticket_tag(ticket.number)
+            raise AdminError(f"ticket {tag} is open again: rate it when it closes")
         if await self._store.rating(ticket_id) is not None:
-            raise AdminError(f"ticket #{ticket.number:04d} was already rated — thank you!")
+            raise AdminError(f"ticket {ticket_tag(ticket.number)} was already rated — thank you!")
         return ticket
 
     async def rate(self, ticket_id: int, user_id: int, stars: int, comment: str | None) -> Ticket:
         ticket = await self.check(ticket_id, user_id)
         comment = (comment or "").strip()[:COMMENT_MAX] or None
         if not await self._store.rate(ticket_id, stars, comment, self._clock()):
-            raise AdminError(f"ticket #{ticket.number:04d} was already rated — thank you!")
+            raise AdminError(f"ticket {ticket_tag(ticket.number)} was already rated — thank you!")
         if ticket.transcript_path is not None:
             await asyncio.to_thread(
                 self._transcripts.add_rating, ticket.transcript_path, stars, comment
@@ -119,6 +121,6 @@ class Feedback:
         said = f": “{comment}”" if comment else ""
         await self._events.post(
             ticket.guild_id,
-            f"⭐ Ticket #{ticket.number:04d} of <@{ticket.user_id}> rated {stars}/5{said}",
+            f"⭐ Ticket {ticket_tag(ticket.number)} of <@{ticket.user_id}> rated {stars}/5{said}",
         )
         return ticket

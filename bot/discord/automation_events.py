@@ -18,6 +18,7 @@ from bot.core.feedback import (
     parse_rate_id,
     rate_id,
 )
+from bot.core.numbers import ticket_tag
 from bot.discord.errors import GONE, member_message
 from bot.discord.router import ComponentHandler, FormHandler
 
@@ -78,7 +79,7 @@ def rating_buttons(
             max_length=COMMENT_MAX,
         )
         await interaction.create_modal_response(
-            f"Ticket #{ticket.number:04d}: {'★' * stars}",
+            f"Ticket {ticket_tag(ticket.number)}: {'★' * stars}",
             rate_id(RATE_FORM_PREFIX, ticket_id, stars),
             components=[comment],
         )
@@ -100,7 +101,9 @@ def rating_buttons(
         except TicketError as refusal:
             await _reply(interaction, member_message(refusal))
             return
-        await _reply(interaction, f"Thank you! You rated ticket #{ticket.number:04d} {stars}/5.")
+        await _reply(
+            interaction, f"Thank you! You rated ticket {ticket_tag(ticket.number)} {stars}/5."
+        )
 
     return {RATE_PREFIX: clicked}, {RATE_FORM_PREFIX: submitted}
 
