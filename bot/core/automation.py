@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from bot.core.cleanups import backoff
-from bot.core.errors import AdminError, DiscordFailure, TicketError
+from bot.core.errors import AdminError, DiscordFailure, NotAllowed, TicketError
 from bot.core.lifecycle import Actor, LifecycleService, SettingsStore
 from bot.core.limits import Clock
 from bot.core.models import Ticket
@@ -218,7 +218,7 @@ class Automation:
         it closes by itself unless the opener answers or writes in the ticket first."""
         ticket = await self._lifecycle.ticket(channel_id)
         if not await self._lifecycle.is_staff(ticket, actor):
-            raise AdminError(
+            raise NotAllowed(
                 "only this ticket's support team or members with Manage Channels can do that"
             )
         if after_s is not None and not 60 <= after_s <= AFTER_MAX_S:
@@ -258,7 +258,7 @@ class Automation:
         if ticket is None or ticket.channel_id != channel_id:
             raise AdminError("this close request belongs to another ticket")
         if ticket.user_id != user_id:
-            raise AdminError(f"only <@{ticket.user_id}>, who opened this ticket, can answer")
+            raise NotAllowed(f"only <@{ticket.user_id}>, who opened this ticket, can answer")
         if ticket.state != "open":
             raise AdminError(f"ticket {ticket_tag(ticket.number)} is already closed")
         request = await self._store.take_request(ticket_id)
@@ -298,7 +298,7 @@ class Automation:
     async def exempt(self, channel_id: int, actor: Actor, exempt: bool) -> Ticket:
         ticket = await self._lifecycle.ticket(channel_id)
         if not await self._lifecycle.is_staff(ticket, actor):
-            raise AdminError(
+            raise NotAllowed(
                 "only this ticket's support team or members with Manage Channels can do that"
             )
         await self._store.set_exempt(ticket.ticket_id, exempt, self._clock())

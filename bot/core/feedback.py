@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.core.errors import AdminError, DiscordFailure
+from bot.core.errors import AdminError, DiscordFailure, NotAllowed
 from bot.core.lifecycle import EventLog, SettingsStore
 from bot.core.limits import Clock
 from bot.core.models import Ticket
@@ -101,7 +101,7 @@ class Feedback:
         """May this member rate this ticket now? (Before the comment form is shown.)"""
         ticket = await self._store.ticket(ticket_id)
         if ticket is None or ticket.user_id != user_id:
-            raise AdminError("only the member who opened the ticket can rate it")
+            raise NotAllowed("only the member who opened the ticket can rate it")
         if ticket.state != "closed":
             tag = ticket_tag(ticket.number)
             raise AdminError(f"ticket {tag} is open again: rate it when it closes")

@@ -19,7 +19,7 @@ from bot.core.feedback import (
     rate_id,
 )
 from bot.core.numbers import ticket_tag
-from bot.discord.errors import GONE, member_message
+from bot.discord.errors import GONE, member_message, not_done
 from bot.discord.router import ComponentHandler, FormHandler
 
 _LOG = logging.getLogger("rimpllee.automation")
@@ -50,7 +50,7 @@ def close_request_buttons(automation: Automation) -> dict[str, ComponentHandler]
         try:
             await automation.accept(request, channel_id, user_id)
         except TicketError as exc:
-            await interaction.edit_initial_response(f"The ticket was not closed: {exc}")
+            await interaction.edit_initial_response(not_done("closed", exc))
 
     return {CLOSE_REQUEST_PREFIX: answer}
 
