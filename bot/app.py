@@ -2,11 +2,14 @@
 
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
 503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
-delete stray channels → cleanup runner → webhook delivery runner → ready.
-Stop, bounded by `http.shutdown_grace_seconds` + about 2 s: stop accepting HTTP, give opens in
-progress (from the API and buttons) the grace to finish and cut the rest short (the next start
-settles them) → requests still in flight get 1 s → stop the cleanup and webhook runners (a
-delivery cut short is sent again after a restart) → close the gateway → close the database.
+delete stray channels → openers who left while offline → the scheduler (cleanups and ticket
+timers) → the webhook delivery runner → ready.
+Stop, bounded by `http.shutdown_grace_seconds` + about 2 s (+ up to 2 s for a timer pass in
+progress): stop accepting HTTP, give opens in progress (from the API and buttons) the grace to
+finish and cut the rest short (the next start settles them) → requests still in flight get 1 s
+→ stop the scheduler (a pass in progress gets 2 s; a timer cut short comes back when its lease
+runs out) and the webhook runner (a delivery cut short is sent again after a restart) → close the
+gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 """
 
@@ -27,18 +30,23 @@ from bot.api.v1 import V1Services
 from bot.api.webhook_client import HttpSender
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.automation import Automation
 from bot.core.cleanups import CleanupRunner
+from bot.core.feedback import Feedback
 from bot.core.idempotency import IdempotencyKeys
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
+from bot.core.overflow import Placement
 from bot.core.panels import PanelService
 from bot.core.quotas import Quotas
 from bot.core.reads import Reads
+from bot.core.scheduler import Scheduler
 from bot.core.sessions import Sessions
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
 from bot.core.webhooks import DeliveryRunner
+from bot.discord.automation_events import close_request_buttons, rating_buttons, watch_activity
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
 from bot.discord.oauth import HikariLogin
@@ -46,6 +54,7 @@ from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
+from bot.store.automation import SqliteAutomationStore
 from bot.store.changes import ChangeWatch
 from bot.store.cleanups import SqliteCleanupStore
 from bot.store.idempotency import SqliteIdempotencyStore
@@ -75,6 +84,8 @@ class Rimpllee:
         self.tickets: TicketService | None = None
         self.requests: ApiRequestLog | None = None
         self.cleanups: CleanupRunner | None = None
+        self.scheduler = Scheduler(clock)  # the one background runner: cleanups and timers
+        self.automation: Automation | None = None
         self._events: EventLog | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
@@ -107,8 +118,9 @@ class Rimpllee:
             await self._start_http(services)
             await self.discord.start()
             await services.tickets.settle(self.discord.guild_ids())
-            assert self.cleanups is not None
-            self.cleanups.start()
+            assert self.automation is not None
+            await self.automation.check_leavers(self.discord.guild_ids())
+            self.scheduler.start()
             self._start_deliveries(self.db)
         except BaseException:
             await self.stop()
@@ -150,14 +162,41 @@ class Rimpllee:
                 total_max_bytes=self.config.transcripts.total_max_mb * MB,
             ),
         )
+        self.automation = Automation(
+            SqliteAutomationStore(db),
+            lifecycle,
+            self.discord.port,
+            settings_store,
+            clock,
+            self.scheduler.wake,
+        )
+        self.scheduler.add(self.automation)
         await self.discord.install_commands(
             services.keys,
             Blacklist(SqliteBlacklistStore(db), clock),
             PanelService(panel_store, self.discord.port, clock),
             Settings(settings_store, clock),
             lifecycle,
+            self.automation,
         )
-        self.discord.route(InteractionRouter(services.tickets, lifecycle), lifecycle)
+        feedback = Feedback(
+            SqliteAutomationStore(db),
+            settings_store,
+            self.discord.port,
+            transcripts,
+            self.events(db),
+            clock,
+        )
+        lifecycle.after_close.append(feedback.ask)
+        rate_clicks, rate_forms = rating_buttons(feedback)
+        router = InteractionRouter(
+            services.tickets,
+            lifecycle,
+            components={**close_request_buttons(self.automation), **rate_clicks},
+            forms=rate_forms,
+        )
+        self.discord.route(router, lifecycle)
+        watch_activity(self.discord.bot, self.automation)
         self.discord.watch_ticket_channels(services.tickets)
         return lifecycle
 
@@ -202,7 +241,10 @@ class Rimpllee:
 
     def _services(self, db: Database) -> ApiServices:
         self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
-        self.cleanups = CleanupRunner(SqliteCleanupStore(db), self.discord.port, self.clock)
+        self.cleanups = CleanupRunner(
+            SqliteCleanupStore(db), self.discord.port, self.clock, self.scheduler.wake
+        )
+        self.scheduler.add(self.cleanups)
         self.tickets = TicketService(
             self._ticket_store(db),
             self.discord.port,
@@ -210,6 +252,7 @@ class Rimpllee:
             self.clock,
             self.events(db),
             self.cleanups,
+            Placement(self.discord.port, SqliteAutomationStore(db), self.events(db)),
         )
         return ApiServices(
             tickets=self.tickets,
@@ -284,8 +327,7 @@ class Rimpllee:
             self._runner = None
         if self.requests is not None:
             await self.requests.drain()  # the API's request log, for the dashboard
-        if self.cleanups is not None:
-            await self.cleanups.stop()
+        await self.scheduler.stop()
         if self.deliveries is not None:
             await self.deliveries.stop()  # a delivery cut short is sent again after a restart
             self.deliveries = None

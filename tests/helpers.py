@@ -37,7 +37,7 @@ from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock
 
 EPHEMERAL = 64  # Discord's message flag
-OPTION_TYPES = {bool: 5, int: 4, str: 3}
+OPTION_TYPES = {bool: 5, int: 4, str: 3, float: 10}
 
 
 def free_port() -> int:
@@ -208,6 +208,18 @@ async def run(
     return await answer(await command(emulator, world, channel_id, name, user_id, **values))
 
 
+async def settings(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    name: str,
+    user_id: int | None = None,
+    /,
+    **v: Any,
+) -> str:
+    """`/settings <name>` run in the panel channel, its answer read."""
+    return await run(emulator, world, world.panel_channel_id, "settings " + name, user_id, **v)
+
+
 def channel_named(world: SandboxWorld, name: str) -> Channel:
     return next(c for c in world.guild.channels.values() if c.name == name)
 
@@ -253,7 +265,8 @@ async def close_form(
     return str(texts[-1])
 
 
-async def settings(app: Rimpllee, world: SandboxWorld, **changes: Any) -> None:
+async def change_settings(app: Rimpllee, world: SandboxWorld, **changes: Any) -> None:
+    """Change the server's settings through the service, as `/settings` would."""
     assert app.db is not None
     await Settings(SqliteSettingsStore(app.db)).change(world.guild.id, **changes)
 

@@ -15,7 +15,7 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import open_ticket, post, row, settings, ticket
+from tests.helpers import change_settings, open_ticket, post, row, ticket
 
 pytestmark = pytest.mark.asyncio
 
@@ -73,7 +73,7 @@ async def test_close_button_refuses_members_who_may_not_close(
 ) -> None:
     opener = world.members[0].id
     channel_id = await open_ticket(app, opener)
-    await settings(app, world, opener_can_close=False)
+    await change_settings(app, world, opener_can_close=False)
     refused = await (await click_close(emulator, world, channel_id, opener)).wait_response()
     assert refused["type"] == 4
     assert "only the staff can close" in refused["data"]["content"]
@@ -186,7 +186,7 @@ async def test_the_log_channel_and_the_openers_dm_get_the_transcript(
 ) -> None:
     log = emulator.state.add_channel(world.guild, "ticket-log")
     await _announce(emulator, log.payload())
-    await settings(app, world, log_channel_id=log.id, dm_transcript=True)
+    await change_settings(app, world, log_channel_id=log.id, dm_transcript=True)
     opener = world.members[0]
     shy = world.members[1]
     shy.accepts_dms = False
@@ -230,7 +230,7 @@ async def _announce(emulator: DiscordEmulator, payload: dict[str, Any]) -> None:
 async def test_a_broken_log_channel_never_breaks_opening_or_closing(
     app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
 ) -> None:
-    await settings(app, world, log_channel_id=999_999_999)
+    await change_settings(app, world, log_channel_id=999_999_999)
     channel_id = await open_ticket(app, world.members[0].id)
     submit = await emulator.submit_modal(
         world.guild.id,

@@ -83,6 +83,9 @@ def full_panel(guild_id: int = GUILD) -> Panel:
                 name_pattern="help-{number}",
                 max_open=25,
                 welcome_text="Welcome!\nWe'll be with you shortly.",
+                overflow_category_ids=(777777777777777777, 666666666666666666),
+                inactivity_warn_hours=0.5,
+                inactivity_close_hours=24.0,
                 support_role_ids=(666666666666666661, 666666666666666662),
                 questions=(
                     Question(
@@ -333,6 +336,26 @@ ERRORS: list[tuple[str, str, str]] = [
         P + B + Q + "style = 'long'\n",
         "panels.toml:7: panels[0].buttons[0].questions[0].style",
         "short, paragraph",
+    ),
+    (
+        P + B + "overflow_category_ids = ['1', '1']\n",
+        "panels.toml:5: panels[0].buttons[0].overflow_category_ids[1]",
+        "listed twice",
+    ),
+    (
+        P + B + "inactivity_warn_hours = '2'\n",
+        "panels.toml:5: panels[0].buttons[0].inactivity_warn_hours",
+        "expected a number of hours, got string",
+    ),
+    (
+        P + B + "inactivity_close_hours = -1\n",
+        "panels.toml:5: panels[0].buttons[0].inactivity_close_hours",
+        "0 to 8760 hours",
+    ),
+    (
+        P + B + "overflow_category_ids = ['1']\n",
+        "panels.toml:3: panel panels[0], button 1",
+        "overflow categories need the button's own category first",
     ),
     (
         P + B + "category_id = 'general'\n",

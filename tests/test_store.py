@@ -31,6 +31,8 @@ TABLES = {
     "web_sessions",
     "api_requests",
     "channel_cleanups",
+    "ticket_timers",
+    "close_requests",
 }
 
 

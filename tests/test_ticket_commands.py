@@ -9,7 +9,6 @@ ID); the emulator resolves them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -43,6 +42,7 @@ from tests.helpers import (
     role_named,
     row,
     run,
+    settings,
     ticket,
     wait_for,
 )
@@ -51,17 +51,6 @@ pytestmark = pytest.mark.asyncio
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-async def settings(
-    emulator: DiscordEmulator,
-    world: SandboxWorld,
-    name: str,
-    user_id: int | None = None,
-    /,
-    **v: Any,
-) -> str:
-    return await run(emulator, world, world.panel_channel_id, "settings " + name, user_id, **v)
 
 
 async def stored_settings(app: Rimpllee, world: SandboxWorld) -> ServerSettings:
@@ -138,6 +127,8 @@ async def test_ticket_is_for_everyone_and_settings_for_managers(
         "transcript",
         "reopen",
         "delete",
+        "close-request",
+        "exempt",
     }
     settings_subs = {o["name"]: o for o in commands["settings"]["options"]}
     assert set(settings_subs) == {
@@ -148,6 +139,9 @@ async def test_ticket_is_for_everyone_and_settings_for_managers(
         "dm-transcript",
         "claim-locks",
         "max-open",
+        "inactivity",
+        "opener-left",
+        "feedback",
     }
     mode, archive = settings_subs["close-mode"]["options"]
     assert [c["value"] for c in mode["choices"]] == ["delete", "archive"]

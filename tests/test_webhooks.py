@@ -24,7 +24,15 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import HELP_BUTTON_ID, SandboxWorld
 from bot.store.webhooks import SqliteWebhookStore
 from tests.conftest import FakeClock
-from tests.helpers import call, command, free_port, opening, settings, wait_healthy, write_config
+from tests.helpers import (
+    call,
+    change_settings,
+    command,
+    free_port,
+    opening,
+    wait_healthy,
+    write_config,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -121,7 +129,7 @@ async def test_every_lifecycle_event_arrives_signed_and_in_order(
     clock: FakeClock,
 ) -> None:
     await subscribe(app, world, receiver)
-    await settings(app, world, close_mode="archive")
+    await change_settings(app, world, close_mode="archive")
     member = world.members[0].id
     opened = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
     channel = opened[1]["ticket"]["channelId"]

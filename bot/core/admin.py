@@ -125,4 +125,10 @@ class Settings:
             and not 1 <= changes["user_max_open"] <= OPEN_PER_MEMBER_MAX
         ):
             raise AdminError(f"the per-member limit must be between 1 and {OPEN_PER_MEMBER_MAX}")
+        if changes.get("opener_left", "keep") not in ("keep", "close"):
+            raise AdminError("what happens when the opener leaves must be 'keep' or 'close'")
+        for name in ("inactivity_warn_hours", "inactivity_close_hours"):
+            hours = changes.get(name)
+            if hours is not None and not 0 < hours <= 24 * 365:
+                raise AdminError("inactivity hours must be more than 0 and at most a year")
         return await self._store.update(guild_id, self._clock(), **changes)

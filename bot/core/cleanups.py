@@ -1,16 +1,15 @@
 """Channels a failed open left in Discord are deleted until Discord confirms, whatever happens.
 
 Each is a row in the cleanup outbox, written in the same transaction that drops the open's row,
-so a crash loses none. One background runner (started and stopped by the composition root)
-deletes the due ones and reschedules a failure with exponential backoff.
+so a crash loses none. It is a job of the one background runner (`bot.core.scheduler`), which
+deletes the due ones; a failure is rescheduled with exponential backoff.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from bot.core.errors import DiscordFailure
@@ -21,7 +20,6 @@ _LOG = logging.getLogger("rimpllee.cleanups")
 
 FIRST_RETRY_S = 2.0
 MAX_RETRY_S = 300.0
-IDLE_CHECK_S = 60.0  # the runner looks at the outbox at least this often
 
 
 def backoff(attempts: int) -> float:
@@ -34,17 +32,24 @@ class ChannelDeleter(Protocol):
 
 
 class CleanupRunner:
-    def __init__(self, store: CleanupStore, discord: ChannelDeleter, clock: Clock = time.time):
+    name = "cleanup"
+
+    def __init__(
+        self,
+        store: CleanupStore,
+        discord: ChannelDeleter,
+        clock: Clock = time.time,
+        wake: Callable[[], None] = lambda: None,
+    ):
         self._store = store
         self._discord = discord
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._wake = wake  # the scheduler's: look at the outbox now
 
     async def enqueue(self, channel: ChannelRef) -> None:
         """Queue a channel that must go (a late or duplicate one) and wake the runner."""
         await self._store.add(channel, self._clock())
-        self._wake.set()
+        self._wake()
 
     async def attempt(self, channel: ChannelRef, attempts: int = 0) -> bool:
         """One delete; True when Discord confirmed (already gone counts), else rescheduled."""
@@ -71,27 +76,5 @@ class CleanupRunner:
             confirmed += await self.attempt(cleanup.channel, cleanup.attempts)
         return confirmed
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="rimpllee-cleanups")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_due()
-                next_at = await self._store.next_at()
-            except Exception:
-                _LOG.exception("the cleanup runner failed; trying again later")
-                next_at = None
-            wait = IDLE_CHECK_S if next_at is None else next_at - self._clock()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(IDLE_CHECK_S, max(0.05, wait))):
-                    await self._wake.wait()
+    async def next_at(self) -> float | None:
+        return await self._store.next_at()

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -201,6 +201,8 @@ class LifecycleService:
         self._events = events
         self._clock = clock
         self._locks = KeyedLocks()  # one close / reopen / delete at a time per channel
+        # Run after every close, best effort (e.g. asking the opener for feedback).
+        self.after_close: list[Callable[[Ticket], Awaitable[None]]] = []
 
     # -- lookups and permissions ----------------------------------------------------------------
 
@@ -315,16 +317,25 @@ class LifecycleService:
 
         Returns the ticket as closed (`archived` says whether its channel was kept)."""
         async with self._locks.hold(channel_id):
-            return await self._close(channel_id, actor, reason)
+            return await self._close(channel_id, actor.user_id, reason, actor)
 
-    async def _close(self, channel_id: int, actor: Actor, reason: str | None) -> Ticket:
+    async def close_for(self, channel_id: int, closed_by: int, reason: str) -> Ticket:
+        """A close nobody has to be allowed to make here: the opener accepting a close request,
+        or the bot itself (inactivity, the opener left). Otherwise a normal close."""
+        async with self._locks.hold(channel_id):
+            return await self._close(channel_id, closed_by, reason, None)
+
+    async def _close(
+        self, channel_id: int, closed_by: int, reason: str | None, actor: Actor | None
+    ) -> Ticket:
         ticket = await self.ticket(channel_id)
-        await self.can_close(ticket, actor)
+        if actor is not None:
+            await self.can_close(ticket, actor)
         reason = (reason or "").strip()[:REASON_MAX] or None
         settings = await self._settings.get(ticket.guild_id)
         now = self._clock()
         path, file = await self.make_transcript(
-            ticket, closed_by=actor.user_id, reason=reason, closed_at=now
+            ticket, closed_by=closed_by, reason=reason, closed_at=now
         )
         archive = settings.close_mode == "archive"
         if archive:
@@ -334,7 +345,7 @@ class LifecycleService:
         await self._store.close(
             ticket.ticket_id,
             closed_at=now,
-            closed_by=actor.user_id,
+            closed_by=closed_by,
             reason=reason,
             archived=archive,
             transcript_path=path,
@@ -343,7 +354,7 @@ class LifecycleService:
             ticket,
             state="closed",
             closed_at=now,
-            closed_by=actor.user_id,
+            closed_by=closed_by,
             close_reason=reason,
             archived=archive,
             claimed_by=None,
@@ -357,15 +368,18 @@ class LifecycleService:
                 await self._store.reopen(ticket.ticket_id, now=self._clock())
                 raise
         why = f": {reason}" if reason else ""
-        text = (
-            f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{actor.user_id}>{why}"
-        )
+        text = f"🔒 Ticket {_number(ticket)} of <@{ticket.user_id}> closed by <@{closed_by}>{why}"
         attachment = file if file.size <= UPLOAD_MAX_BYTES else None
         if attachment is None:
             text += f" (transcript too large to attach; saved at {path})"
         await self._events.post(ticket.guild_id, text, attachment)
         if settings.dm_transcript:
             await self._dm_transcript(ticket, why, attachment)
+        for hook in self.after_close:
+            try:
+                await hook(closed)
+            except Exception:
+                _LOG.exception("ticket %s: a step after closing failed", _number(ticket))
         return closed
 
     async def _dm_transcript(self, ticket: Ticket, why: str, file: TranscriptFile | None) -> None:

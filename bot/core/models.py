@@ -36,6 +36,11 @@ class Button:
     welcome_text: str | None = None
     support_role_ids: tuple[int, ...] = ()
     questions: tuple[Question, ...] = ()
+    # Used in order when `category_id` is full (Discord allows 50 channels per category).
+    overflow_category_ids: tuple[int, ...] = ()
+    # Inactivity auto-close for this button: None takes the server's, 0 turns it off.
+    inactivity_warn_hours: float | None = None
+    inactivity_close_hours: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class Ticket:
 
 
 CloseMode = Literal["delete", "archive"]
+OpenerLeft = Literal["keep", "close"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,12 @@ class ServerSettings:
     opener_can_close: bool = True
     dm_transcript: bool = False
     claim_locks: bool = False
+    # Inactivity auto-close: warn after this many hours without a message from the opener
+    # (None: off), close `inactivity_close_hours` after the warning.
+    inactivity_warn_hours: float | None = None
+    inactivity_close_hours: float = 24.0
+    opener_left: OpenerLeft = "keep"  # when the opener leaves the server: keep (and say) or close
+    feedback: bool = False  # ask the opener by DM to rate the support when their ticket closes
 
 
 @dataclass(frozen=True, slots=True)

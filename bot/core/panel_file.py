@@ -59,6 +59,7 @@ BUTTON_PREFIX = "btn_"
 QUESTION_PREFIX = "qst_"
 # IDs end up in Discord custom_ids (at most 100 characters, with a short `rmp:open:` prefix).
 ID_BODY_MAX = 64
+MAX_HOURS = 24 * 365  # inactivity timers: a year at most
 
 PANEL_KEYS = ("id", "title", "description", "colour", "channel_id", "message_id", "buttons")
 BUTTON_KEYS = (
@@ -71,6 +72,9 @@ BUTTON_KEYS = (
     "name_pattern",
     "max_open",
     "welcome_text",
+    "overflow_category_ids",
+    "inactivity_warn_hours",
+    "inactivity_close_hours",
     "questions",
 )
 QUESTION_KEYS = (
@@ -156,6 +160,14 @@ def _optional_id(value: int | None) -> str | None:
     return None if value is None else _snowflake_text(value)
 
 
+def _id_list(values: Sequence[int]) -> str | None:
+    return f"[{', '.join(_snowflake_text(v) for v in values)}]" if values else None
+
+
+def _optional_hours(value: float | None) -> str | None:
+    return None if value is None else repr(float(value))
+
+
 def _question_lines(question: Question) -> list[str]:
     return _lines(
         [
@@ -183,6 +195,9 @@ def _button_lines(button: Button) -> list[str]:
             ("name_pattern", toml_string(button.name_pattern)),
             ("max_open", str(button.max_open)),
             ("welcome_text", _optional(button.welcome_text)),
+            ("overflow_category_ids", _id_list(button.overflow_category_ids)),
+            ("inactivity_warn_hours", _optional_hours(button.inactivity_warn_hours)),
+            ("inactivity_close_hours", _optional_hours(button.inactivity_close_hours)),
         ]
     )
 
@@ -245,6 +260,16 @@ def _snowflake(value: object) -> int:
     if not 0 < number <= SNOWFLAKE_MAX:
         raise Invalid(f"{number} is not a Discord ID")
     return number
+
+
+def _hours(value: object) -> float:
+    """Hours as a TOML integer or float, not negative (0 turns a button's auto-close off)."""
+    if type(value) not in (int, float):
+        raise Invalid(f"expected a number of hours, got {toml_type(value)}")
+    hours = float(value)  # type: ignore[arg-type]
+    if not 0 <= hours <= MAX_HOURS:
+        raise Invalid(f"expected 0 to {MAX_HOURS} hours, got {hours:g}")
+    return hours
 
 
 def _colour(value: object) -> int:
@@ -393,6 +418,23 @@ def _role_ids(table: _Table) -> tuple[int, ...]:
     return tuple(sorted(roles))  # a set: stored and exported sorted
 
 
+def _category_ids(table: _Table) -> tuple[int, ...]:
+    path = table.key("overflow_category_ids")
+    value = table.data.get("overflow_category_ids", [])
+    if not isinstance(value, list):
+        raise _error(table.at, path, f"expected an array of Discord IDs, got {toml_type(value)}")
+    found: list[int] = []
+    for i, item in enumerate(value):
+        try:
+            category = _snowflake(item)
+        except Invalid as exc:
+            raise _error(table.at, f"{path}[{i}]", str(exc)) from None
+        if category in found:
+            raise _error(table.at, f"{path}[{i}]", f"category {category} is listed twice")
+        found.append(category)
+    return tuple(found)  # an order: the next full one hands over to the one after it
+
+
 def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
     button_id = ids.take(table, BUTTON_PREFIX)
     label = table.required("label", string)
@@ -410,6 +452,9 @@ def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
         max_open=_DEFAULT_BUTTON.max_open if max_open is None else max_open,
         welcome_text=table.get("welcome_text", string),
         support_role_ids=_role_ids(table),
+        overflow_category_ids=_category_ids(table),
+        inactivity_warn_hours=table.get("inactivity_warn_hours", _hours),
+        inactivity_close_hours=table.get("inactivity_close_hours", _hours) or None,
         questions=tuple(
             _question(question, ids) for question in table.tables("questions", QUESTION_KEYS)
         ),

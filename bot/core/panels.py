@@ -99,6 +99,9 @@ def validate_question(question: Question, where: str) -> None:
         raise AdminError(f"{where}: min_length ({low}) is more than max_length ({high})")
 
 
+OVERFLOW_MAX = 9  # categories after the button's own: 500 channels at 50 a category
+
+
 def validate_button(button: Button, where: str) -> None:
     _text(f"{where}: the label", button.label, BUTTON_LABEL_MAX)
     if button.emoji is not None and not looks_like_emoji(button.emoji):
@@ -115,6 +118,15 @@ def validate_button(button: Button, where: str) -> None:
         raise AdminError(
             f"{where}: a button can ask at most {QUESTIONS_MAX} questions (Discord's form limit)"
         )
+    if button.overflow_category_ids and button.category_id is None:
+        raise AdminError(f"{where}: overflow categories need the button's own category first")
+    if button.category_id in button.overflow_category_ids:
+        raise AdminError(f"{where}: the button's own category can't also be an overflow one")
+    if len(button.overflow_category_ids) > OVERFLOW_MAX:
+        raise AdminError(f"{where}: at most {OVERFLOW_MAX} overflow categories")
+    for hours in (button.inactivity_warn_hours, button.inactivity_close_hours):
+        if hours is not None and not 0 <= hours <= 24 * 365:
+            raise AdminError(f"{where}: inactivity hours must be between 0 and a year")
     labels = [q.label.strip().casefold() for q in button.questions]
     if len(set(labels)) != len(labels):
         raise AdminError(f"{where}: two questions have the same label")

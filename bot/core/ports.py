@@ -245,3 +245,39 @@ class BlacklistStore(Protocol):
     async def remove(self, guild_id: int, user_id: int) -> bool: ...
 
     async def entries(self, guild_id: int) -> list[BlacklistEntry]: ...
+
+
+TimerKind = Literal["close_request", "inactivity_warn", "inactivity_close"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A ticket timer claimed by the runner; `attempts` counts this one."""
+
+    timer_id: int
+    ticket_id: int
+    kind: TimerKind
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRequest:
+    ticket_id: int
+    requested_by: int
+    reason: str | None
+    close_at: float | None  # None: only the opener's answer closes it
+
+
+@dataclass(frozen=True, slots=True)
+class PromptButton:
+    custom_id: str
+    label: str
+    style: Literal["primary", "secondary", "success", "danger"]
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryLoad:
+    """How full a server is, from the gateway cache: channels per category and in all."""
+
+    per_category: dict[int, int]
+    total: int

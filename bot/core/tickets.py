@@ -12,10 +12,13 @@ gateway cache, and either gets its one welcome message and opens, or is deleted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import re
 import time
 from collections.abc import Coroutine, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -33,6 +36,7 @@ from bot.core.errors import (
 from bot.core.limits import Clock, KeyedLocks
 from bot.core.models import Answer, Button, OpenedTicket, Panel, Source, Ticket
 from bot.core.numbers import ticket_number, ticket_tag
+from bot.core.overflow import Placement
 from bot.core.panels import ANSWER_MAX
 from bot.core.ports import (
     CachedChannel,
@@ -217,7 +221,9 @@ class TicketService:
         clock: Clock = time.time,
         events: EventSink | None = None,
         cleanups: CleanupRunner | None = None,
+        placement: Placement | None = None,
     ) -> None:
+        self._placement = placement
         self._store = store
         self._discord = discord
         self._limits = limits
@@ -400,7 +406,9 @@ class TicketService:
         channel_id: int | None = None
         spec = self._channel_spec(button, member, ticket)
         try:
-            channel_id = await self._discord.create_ticket_channel(spec)
+            async with self._place(ticket.guild_id, button) as category_id:
+                spec = dataclasses.replace(spec, category_id=category_id)
+                channel_id = await self._discord.create_ticket_channel(spec)
             await self._store.set_channel(ticket.ticket_id, channel_id, spec.category_id)
             welcome_id = await self._discord.send_welcome(
                 self._welcome(panel, button, ticket, channel_id)
@@ -435,6 +443,12 @@ class TicketService:
             channel_id,
         )
         return OpenedTicket(ticket.guild_id, channel_id, ticket.ticket_id, ticket.number)
+
+    def _place(self, guild_id: int, button: Button) -> AbstractAsyncContextManager[int | None]:
+        """The button's first category with room (see `bot.core.overflow`)."""
+        if self._placement is None:
+            return contextlib.nullcontext(button.category_id)
+        return self._placement.place(guild_id, button)
 
     async def _undo(
         self, ticket: Ticket, spec: ChannelSpec, channel_id: int | None, *, search: bool

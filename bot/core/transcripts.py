@@ -1061,3 +1061,10 @@ def render_transcript(
     renderer = TranscriptRenderer(header, names, emoji)
     body = "".join(renderer.message(msg) for msg in messages)
     return renderer.head() + body + renderer.tail()
+
+
+def with_rating(document: str, rating: int, comment: str | None) -> str:
+    """A saved transcript with the opener's rating added to its header's facts."""
+    stars = "★" * rating + "☆" * (5 - rating)
+    value = f"{stars} {rating}/5" + (f" — {_esc(comment)}" if comment else "")
+    return document.replace("</dl>", f"<dt>Rating</dt><dd>{value}</dd></dl>", 1)

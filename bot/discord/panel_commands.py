@@ -20,6 +20,7 @@ from typing import Any
 import hikari
 import lightbulb
 
+from bot.core.automation import HOURS_MAX
 from bot.core.errors import AdminError
 from bot.core.models import Button, Panel, Question
 from bot.core.panels import (
@@ -32,6 +33,7 @@ from bot.core.panels import (
     parse_colour,
 )
 from bot.discord.guild_checks import (
+    CATEGORY_TYPES,
     MANAGE_GUILD,
     MANAGE_SERVER_ONLY,
     POSTABLE_TYPES,
@@ -509,6 +511,101 @@ class ButtonRoles(
             f"Support roles of **{edited.label}** (`{edited.button_id}`): {listed}. "
             "They see and answer its tickets.",
         )
+
+
+def _hours(value: float) -> str:
+    return f"{value:g} hour" + ("" if value == 1 else "s")
+
+
+@button.register
+class ButtonOverflow(
+    lightbulb.SlashCommand,
+    name="overflow",
+    description="Categories to use, in order, when the button's category is full",
+    hooks=ADMIN,
+):
+    button_id = button_option()
+    first = lightbulb.channel(
+        "first", "First overflow category", default=None, channel_types=CATEGORY_TYPES
+    )
+    second = lightbulb.channel(
+        "second", "Second overflow category", default=None, channel_types=CATEGORY_TYPES
+    )
+    third = lightbulb.channel(
+        "third", "Third overflow category", default=None, channel_types=CATEGORY_TYPES
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self, ctx: lightbulb.Context, panels: PanelService, bot: hikari.GatewayBot
+    ) -> None:
+        guild = guild_of(ctx)
+        picked = [c for c in (self.first, self.second, self.third) if c is not None]
+        ids = tuple(dict.fromkeys(check_category(bot, guild, c) for c in picked))
+        edited = await in_time(
+            ctx, panels.edit_button(guild, self.button_id, overflow_category_ids=ids)
+        )
+        if not ids:
+            await answer(
+                ctx,
+                f"**{edited.label}** has no overflow categories: when its category is full the "
+                "bot creates the next one itself.",
+            )
+            return
+        order = ", ".join(f"<#{c}>" for c in ids)
+        await answer(ctx, f"When its category is full, **{edited.label}** uses {order}, in order.")
+
+
+@button.register
+class ButtonInactivity(
+    lightbulb.SlashCommand,
+    name="inactivity",
+    description="This button's own inactivity auto-close (overrides the server's)",
+    hooks=ADMIN,
+):
+    button_id = button_option()
+    warn_hours = lightbulb.number(
+        "warn_hours",
+        "Hours before the warning; 0: never for this button",
+        default=None,
+        min_value=0,
+        max_value=HOURS_MAX,
+    )
+    close_hours = lightbulb.number(
+        "close_hours",
+        "Hours after the warning before it closes",
+        default=None,
+        min_value=0.01,
+        max_value=HOURS_MAX,
+    )
+    server = lightbulb.boolean(
+        "use_server", "True: forget this button's hours, use the server's", default=False
+    )
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, panels: PanelService) -> None:
+        guild = guild_of(ctx)
+        changes: dict[str, float | None]
+        if self.server:
+            changes = {"inactivity_warn_hours": None, "inactivity_close_hours": None}
+        elif self.warn_hours is None and self.close_hours is None:
+            raise AdminError("give warn_hours, close_hours, or use_server:True")
+        else:
+            changes = {}
+            if self.warn_hours is not None:
+                changes["inactivity_warn_hours"] = self.warn_hours
+            if self.close_hours is not None:
+                changes["inactivity_close_hours"] = self.close_hours
+        edited = await in_time(ctx, panels.edit_button(guild, self.button_id, **changes))
+        if edited.inactivity_warn_hours is None:
+            what = "uses the server's inactivity setting"
+        elif edited.inactivity_warn_hours == 0:
+            what = "never closes for inactivity"
+        else:
+            close = edited.inactivity_close_hours
+            later = f", closes {_hours(close)} later" if close else ""
+            what = f"warns after {_hours(edited.inactivity_warn_hours)} of silence{later}"
+        await answer(ctx, f"Tickets from **{edited.label}** {what} (for tickets opened from now).")
 
 
 # -- /panel question …  -------------------------------------------------------------------------

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Literal, TypeVar
 
 import hikari
 
 from bot.core.errors import DiscordFailure
 from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
-from bot.core.ports import CachedChannel, ChannelSpec, MemberInfo, Perm, Welcome
+from bot.core.ports import (
+    CachedChannel,
+    CategoryLoad,
+    ChannelSpec,
+    MemberInfo,
+    Perm,
+    PromptButton,
+    Welcome,
+)
 from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
 from bot.discord.members import MemberIndex
 from bot.discord.render import close_custom_id, panel_embed, panel_rows
@@ -32,6 +40,20 @@ LATE_CREATE_INTERVAL_S = 0.5
 DISCORD_CDN_URL = hikari.urls.CDN_URL
 UNBOUNDED_S = 24 * 3600.0
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
+_BUTTON_STYLES: dict[
+    str,
+    Literal[
+        hikari.ButtonStyle.PRIMARY,
+        hikari.ButtonStyle.SECONDARY,
+        hikari.ButtonStyle.SUCCESS,
+        hikari.ButtonStyle.DANGER,
+    ],
+] = {
+    "primary": hikari.ButtonStyle.PRIMARY,
+    "secondary": hikari.ButtonStyle.SECONDARY,
+    "success": hikari.ButtonStyle.SUCCESS,
+    "danger": hikari.ButtonStyle.DANGER,
+}
 _OVERWRITE_TYPES = {
     "role": hikari.PermissionOverwriteType.ROLE,
     "member": hikari.PermissionOverwriteType.MEMBER,
@@ -386,6 +408,104 @@ class HikariDiscord:
                 return False  # the member closed their DMs: not an error
             raise
         return True
+
+    # -- automation: prompts, leavers, categories -----------------------------------------------
+
+    async def post_prompt(
+        self,
+        channel_id: int,
+        text: str,
+        mention_user_id: int | None,
+        buttons: Sequence[PromptButton] = (),
+    ) -> int:
+        """A message in a ticket, pinging at most the one member it speaks to, with buttons."""
+        components: list[hikari.api.ComponentBuilder] = []
+        if buttons:
+            row = self._bot.rest.build_message_action_row()
+            for button in buttons:
+                row.add_interactive_button(
+                    _BUTTON_STYLES[button.style], button.custom_id, label=button.label
+                )
+            components.append(row)
+        message = await self._call(
+            self._bot.rest.create_message(
+                channel_id,
+                text,
+                components=components or hikari.UNDEFINED,
+                user_mentions=[mention_user_id] if mention_user_id else False,
+                role_mentions=False,
+                mentions_everyone=False,
+            ),
+            "post in the ticket",
+            channel_id,
+        )
+        return int(message.id)
+
+    async def dm_prompt(self, user_id: int, text: str, buttons: Sequence[PromptButton]) -> bool:
+        """A DM with buttons; False if the member doesn't accept DMs."""
+        row = self._bot.rest.build_message_action_row()
+        for button in buttons:
+            row.add_interactive_button(
+                _BUTTON_STYLES[button.style], button.custom_id, label=button.label
+            )
+        try:
+            dm = await self._call(self._bot.rest.create_dm_channel(user_id), "open a DM", None)
+            await self._call(
+                self._bot.rest.create_message(dm.id, text, component=row), "send a DM", None
+            )
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.ForbiddenError):
+                return False
+            raise
+        return True
+
+    def member_ids(self, guild_id: int) -> set[int] | None:
+        """The members the index holds (hikari's member cache is off); None before the server
+        has arrived."""
+        server = self._members.servers.get(guild_id)
+        if self._bot.cache.get_guild(guild_id) is None or server is None:
+            return None
+        return set(server.ids())
+
+    async def is_member(self, guild_id: int, user_id: int) -> bool:
+        """One REST lookup; a member Discord confirms joins the index."""
+        try:
+            member = await self._call(
+                self._bot.rest.fetch_member(guild_id, user_id), "look up the member", None
+            )
+        except DiscordFailure as exc:
+            if isinstance(exc.__cause__, hikari.NotFoundError):
+                return False
+            raise
+        self._members.remember(guild_id, member)
+        return True
+
+    def category_load(self, guild_id: int) -> CategoryLoad | None:
+        if self._bot.cache.get_guild(guild_id) is None:
+            return None
+        channels = self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+        per_category = {int(c.id): 0 for c in channels if isinstance(c, hikari.GuildCategory)}
+        total = 0
+        for channel in channels:
+            total += 1
+            parent = channel.parent_id
+            if parent is not None and int(parent) in per_category:
+                per_category[int(parent)] += 1
+        return CategoryLoad(per_category, total)
+
+    def category_name(self, category_id: int) -> str | None:
+        category = self._bot.cache.get_guild_channel(category_id)
+        return category.name if isinstance(category, hikari.GuildCategory) else None
+
+    async def create_category_like(self, guild_id: int, name: str, like_id: int) -> int:
+        like = self._bot.cache.get_guild_channel(like_id)
+        overwrites = list(like.permission_overwrites.values()) if like else hikari.UNDEFINED
+        category = await self._call(
+            self._bot.rest.create_guild_category(guild_id, name, permission_overwrites=overwrites),
+            "create an overflow category for tickets",
+            None,
+        )
+        return int(category.id)
 
     async def _call(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import hikari
 
@@ -33,6 +33,8 @@ from bot.discord.render import (
 
 _LOG = logging.getLogger("rimpllee.discord.router")
 
+ComponentHandler = Callable[[hikari.ComponentInteraction], Awaitable[None]]
+FormHandler = Callable[[hikari.ModalInteraction], Awaitable[None]]
 PRECHECK_WITHIN_S = 1.0  # before a form: the modal must still go out within 3 s
 MODAL_TITLE_MAX = 45
 EPHEMERAL = hikari.MessageFlag.EPHEMERAL
@@ -45,7 +47,11 @@ class InteractionRouter:
         lifecycle: LifecycleService,
         *,
         answer_within: float = ANSWER_WITHIN_S,
+        components: Mapping[str, ComponentHandler] | None = None,
+        forms: Mapping[str, FormHandler] | None = None,
     ) -> None:
+        self._components = dict(components or {})  # more custom_id prefixes → their handler
+        self._forms = dict(forms or {})
         self._tickets = tickets
         self._lifecycle = lifecycle
         self._answer_within = answer_within
@@ -72,6 +78,10 @@ class InteractionRouter:
             await self._on_open(interaction, custom_id.removeprefix(OPEN_PREFIX))
         elif custom_id.startswith(CLOSE_PREFIX):
             await self._on_close(interaction)
+        elif handler := next(
+            (h for p, h in self._components.items() if custom_id.startswith(p)), None
+        ):
+            await handler(interaction)
         elif custom_id.startswith("rmp:"):
             await _reply(interaction, GONE)
 
@@ -138,6 +148,10 @@ class InteractionRouter:
         if interaction.custom_id.startswith(CLOSE_FORM_PREFIX):
             await self._on_close_form(interaction)
             return
+        for prefix, handler in self._forms.items():
+            if interaction.custom_id.startswith(prefix):
+                await handler(interaction)
+                return
         if not interaction.custom_id.startswith(FORM_PREFIX):
             return
         found = await self._find(interaction, interaction.custom_id.removeprefix(FORM_PREFIX))

@@ -11,6 +11,7 @@ import hikari
 import lightbulb
 
 from bot.core.admin import Settings
+from bot.core.automation import HOURS_MAX, Automation
 from bot.core.errors import AdminError
 from bot.core.models import ServerSettings
 from bot.core.numbers import OPEN_PER_MEMBER_MAX
@@ -65,7 +66,23 @@ def describe_settings(current: ServerSettings) -> list[str]:
         "`/settings dm-transcript`",
         f"• Claiming locks the ticket to the claimer: {_on_off(current.claim_locks)} · "
         "`/settings claim-locks`",
+        f"• Inactivity auto-close: {_inactivity(current)} · `/settings inactivity`",
+        f"• When the opener leaves: {current.opener_left} the ticket · `/settings opener-left`",
+        f"• Openers asked to rate the support: {_on_off(current.feedback)} · `/settings feedback`",
     ]
+
+
+def _inactivity(current: ServerSettings) -> str:
+    if current.inactivity_warn_hours is None:
+        return "off"
+    return (
+        f"warn after {current.inactivity_warn_hours:g} h without the opener, close "
+        f"{current.inactivity_close_hours:g} h later"
+    )
+
+
+def _hours(value: float) -> str:
+    return f"{value:g} hour" + ("" if value == 1 else "s")
 
 
 settings = lightbulb.Group(
@@ -222,6 +239,89 @@ class SettingsMaxOpen(
             f"A member may now have at most {self.count} open ticket(s) on this server "
             "(each button's own limit still applies).",
         )
+
+
+@settings.register
+class SettingsInactivity(
+    lightbulb.SlashCommand,
+    name="inactivity",
+    description="Warn, then close tickets whose opener stays silent (0 hours: off)",
+    hooks=ADMIN,
+):
+    warn_hours = lightbulb.number(
+        "warn_hours",
+        "Hours without a message from the opener before a warning; 0: off",
+        min_value=0,
+        max_value=HOURS_MAX,
+    )
+    close_hours = lightbulb.number(
+        "close_hours",
+        "Hours after the warning before the ticket closes (default 24)",
+        default=None,
+        min_value=0.01,
+        max_value=HOURS_MAX,
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self, ctx: lightbulb.Context, service: Settings, automation: Automation
+    ) -> None:
+        guild = guild_of(ctx)
+        changes: dict[str, float | None] = {"inactivity_warn_hours": self.warn_hours or None}
+        if self.close_hours is not None:
+            changes["inactivity_close_hours"] = self.close_hours
+        changed = await service.change(guild, **changes)
+        await automation.settings_changed(guild)
+        if changed.inactivity_warn_hours is None:
+            await answer(
+                ctx, "Inactivity auto-close is off (buttons with their own hours keep them)."
+            )
+            return
+        await answer(
+            ctx,
+            f"Tickets get a warning after {_hours(changed.inactivity_warn_hours)} without a "
+            f"message from their opener, and close {_hours(changed.inactivity_close_hours)} "
+            "later (reason “inactive”). Open tickets count from now; staff can "
+            "`/ticket exempt` one.",
+        )
+
+
+_LEFT_CHOICES: list[lightbulb.Choice[str]] = [
+    lightbulb.Choice("keep the ticket and say so in it", "keep"),
+    lightbulb.Choice("close the ticket (reason “opener left”)", "close"),
+]
+
+
+@settings.register
+class SettingsOpenerLeft(
+    lightbulb.SlashCommand,
+    name="opener-left",
+    description="What happens to a ticket when its opener leaves the server",
+    hooks=ADMIN,
+):
+    mode = lightbulb.string("mode", "keep or close", choices=_LEFT_CHOICES)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, service: Settings) -> None:
+        await service.change(guild_of(ctx), opener_left=self.mode)
+        await answer(
+            ctx,
+            "When an opener leaves, their tickets close (reason “opener left”)."
+            if self.mode == "close"
+            else "When an opener leaves, their tickets stay open and the bot says so in them.",
+        )
+
+
+settings.register(
+    _switch(
+        "feedback",
+        "Whether openers are asked by DM to rate the support when their ticket closes",
+        "feedback",
+        "When a ticket closes, its opener is asked by DM to rate the support (1 to 5 stars and "
+        "an optional comment); ratings go to the log channel and the transcript.",
+        "Openers are no longer asked for feedback.",
+    )
+)
 
 
 loader.command(settings)

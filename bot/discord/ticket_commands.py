@@ -17,6 +17,7 @@ import hikari
 import lightbulb
 
 from bot.core.admin import Settings
+from bot.core.automation import Automation, parse_after
 from bot.core.errors import AdminError, TicketError
 from bot.core.lifecycle import REASON_MAX, Actor, LifecycleService, Target
 from bot.core.models import Ticket
@@ -231,6 +232,56 @@ class TicketDelete(
             await lifecycle.delete(channel_id, actor)
         except TicketError as refusal:
             await ctx.edit_response(answered, not_done("deleted", refusal))
+
+
+@ticket.register
+class TicketCloseRequest(
+    lightbulb.SlashCommand,
+    name="close-request",
+    description="Ask the opener whether this ticket can be closed",
+):
+    reason = lightbulb.string(
+        "reason",
+        "Why (shown to the opener, kept as the close reason)",
+        default=None,
+        max_length=REASON_MAX,
+    )
+    after = lightbulb.string(
+        "after",
+        "Close by itself if the opener doesn't answer in time: 30m, 12h, 2d",
+        default=None,
+        max_length=20,
+    )
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, automation: Automation) -> None:
+        _, channel_id, actor = _here(ctx)
+        after_s = parse_after(self.after)
+        asked = await in_time(
+            ctx, automation.request_close(channel_id, actor, self.reason, after_s)
+        )
+        extra = f" It closes by itself after {self.after} without an answer." if after_s else ""
+        await answer(ctx, f"Asked <@{asked.user_id}> whether the ticket can be closed.{extra}")
+
+
+@ticket.register
+class TicketExempt(
+    lightbulb.SlashCommand,
+    name="exempt",
+    description="Keep this ticket from closing for inactivity (or undo that)",
+):
+    exempt = lightbulb.boolean("exempt", "True: never auto-close it; False: as usual", default=True)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, automation: Automation) -> None:
+        _, channel_id, actor = _here(ctx)
+        await automation.exempt(channel_id, actor, self.exempt)
+        await answer(
+            ctx,
+            "This ticket won't close for inactivity."
+            if self.exempt
+            else "This ticket closes for inactivity like the others again.",
+        )
 
 
 loader.command(ticket)

@@ -260,16 +260,40 @@ class DiscordEmulator:
     ) -> ix.InteractionRecord:
         guild, channel, member = self._where(guild_id, channel_id, user_id)
         record = ix.new_record(self.state, ix.MODAL_SUBMIT, guild, channel, member)
-        rows = [
-            {
-                "type": 1,
-                "id": 2 * i + 1,
-                "components": [{"type": 4, "id": 2 * i + 2, "custom_id": key, "value": value}],
-            }
-            for i, (key, value) in enumerate(values.items())
-        ]
-        data: JSON = {"custom_id": custom_id, "components": rows}
+        data: JSON = {"custom_id": custom_id, "components": _modal_rows(values)}
         return await self._dispatch(record, guild, channel, member, data)
+
+    async def click_dm_button(
+        self, user_id: int, message_id: int, custom_id: str
+    ) -> ix.InteractionRecord:
+        """A click on a button of a message the bot sent `user_id` by DM."""
+        user = self.state.users[user_id]
+        channel = self.state.dm_channel(user)
+        message = self.state.messages[channel.id].get(message_id)
+        if message is None:
+            raise LookupError(f"message {message_id} is not in the DM with {user_id}")
+        record = ix.dm_record(self.state, ix.MESSAGE_COMPONENT, channel, user)
+        self.component_messages[record.id] = message
+        data: JSON = {"custom_id": custom_id, "component_type": 2}
+        payload = ix.dm_interaction_payload(
+            self.state, record, channel, user, data, message.payload()
+        )
+        self.interactions_by_token[record.token] = record
+        await self.publish("INTERACTION_CREATE", payload)
+        return record
+
+    async def submit_dm_modal(
+        self, user_id: int, custom_id: str, values: dict[str, str]
+    ) -> ix.InteractionRecord:
+        """A form the bot showed after a click in a DM, submitted."""
+        user = self.state.users[user_id]
+        channel = self.state.dm_channel(user)
+        record = ix.dm_record(self.state, ix.MODAL_SUBMIT, channel, user)
+        data: JSON = {"custom_id": custom_id, "components": _modal_rows(values)}
+        payload = ix.dm_interaction_payload(self.state, record, channel, user, data)
+        self.interactions_by_token[record.token] = record
+        await self.publish("INTERACTION_CREATE", payload)
+        return record
 
     async def run_command(
         self,
@@ -311,11 +335,13 @@ class DiscordEmulator:
         member = self.state.add_member(self.state.guilds[guild_id], user, roles=roles)
         await self.publish("GUILD_MEMBER_ADD", member.payload(with_guild_id=True))
 
-    async def member_leave(self, guild_id: int, user_id: int) -> None:
-        """The member leaves (or is kicked): GUILD_MEMBER_REMOVE."""
+    async def member_leave(self, guild_id: int, user_id: int, *, announce: bool = True) -> None:
+        """The member leaves (or is kicked): GUILD_MEMBER_REMOVE; `announce=False`: while the bot
+        is offline, so the gateway never says so."""
         member = self.state.guilds[guild_id].members.pop(user_id)
-        body = {"guild_id": str(guild_id), "user": member.user.payload()}
-        await self.publish("GUILD_MEMBER_REMOVE", body)
+        if announce:
+            body = {"guild_id": str(guild_id), "user": member.user.payload()}
+            await self.publish("GUILD_MEMBER_REMOVE", body)
 
     async def member_update(
         self,
@@ -438,6 +464,18 @@ def _fault_response(fault: Fault) -> web.Response:
             "X-RateLimit-Scope": "shared",
         }
     return web.json_response(body, status=fault.status or 500, headers=headers)
+
+
+def _modal_rows(values: dict[str, str]) -> list[JSON]:
+    """A modal submit's action rows, one text input each."""
+    return [
+        {
+            "type": 1,
+            "id": 2 * i + 1,
+            "components": [{"type": 4, "id": 2 * i + 2, "custom_id": key, "value": value}],
+        }
+        for i, (key, value) in enumerate(values.items())
+    ]
 
 
 def _flatten(options: list[JSON]) -> list[JSON]:

@@ -7,7 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from bot.sandbox.state import JSON, Channel, DiscordState, Guild, Member
+from bot.sandbox.state import JSON, Channel, DiscordState, Guild, Member, User
 from bot.sandbox.validation import UPLOAD_MAX_BYTES
 
 RESPONSE_DEADLINE_S = 3.0
@@ -114,6 +114,50 @@ def interaction_payload(
         "entitlements": [],
         "authorizing_integration_owners": {"0": str(guild.id)},
         "context": 0,
+        "attachment_size_limit": UPLOAD_MAX_BYTES,
+        "data": data,
+    }
+    if message is not None:
+        body["message"] = message
+    return body
+
+
+def dm_record(state: DiscordState, type_: int, channel: Channel, user: User) -> InteractionRecord:
+    """An interaction in the bot's DM with `user` (no server: `guild_id` is 0)."""
+    return InteractionRecord(
+        id=state.ids.next(),
+        token="aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48),
+        type=type_,
+        guild_id=0,
+        channel_id=channel.id,
+        user_id=user.id,
+        created_at=time.monotonic(),
+    )
+
+
+def dm_interaction_payload(
+    state: DiscordState,
+    record: InteractionRecord,
+    channel: Channel,
+    user: User,
+    data: JSON,
+    message: JSON | None = None,
+) -> JSON:
+    """As Discord sends it from a DM with the bot: `user` instead of `member`, no guild."""
+    body: JSON = {
+        "id": str(record.id),
+        "application_id": str(state.application_id),
+        "type": record.type,
+        "token": record.token,
+        "version": 1,
+        "channel_id": str(channel.id),
+        "channel": {"id": str(channel.id), "type": channel.type},
+        "user": user.payload(),
+        "locale": "en-US",
+        "app_permissions": "0",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": "0"},
+        "context": 1,  # BOT_DM
         "attachment_size_limit": UPLOAD_MAX_BYTES,
         "data": data,
     }

@@ -22,6 +22,8 @@ SELECT p.panel_id, p.guild_id, p.title, p.description, p.colour, p.channel_id, p
        'emoji', bt.emoji, 'style', bt.style, 'category_id', bt.category_id,
        'name_pattern', bt.name_pattern, 'max_open', bt.max_open,
        'welcome_text', bt.welcome_text,
+       'overflow', json(bt.overflow_category_ids),
+       'warn_hours', bt.inactivity_warn_hours, 'close_hours', bt.inactivity_close_hours,
        'roles', (SELECT json_group_array(r.role_id) FROM
                    (SELECT role_id FROM button_support_roles
                     WHERE button_id = bt.button_id ORDER BY role_id) r),
@@ -68,6 +70,9 @@ def _button(panel_id: str, b: dict[str, Any]) -> Button:
         welcome_text=b["welcome_text"],
         support_role_ids=tuple(b["roles"]),
         questions=tuple(_question(q) for q in b["questions"]),
+        overflow_category_ids=tuple(b["overflow"]),
+        inactivity_warn_hours=b["warn_hours"],
+        inactivity_close_hours=b["close_hours"],
     )
 
 
@@ -170,11 +175,15 @@ async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> 
 async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
     await conn.execute(
         "INSERT INTO buttons (button_id, panel_id, position, label, emoji, style, category_id, "
-        "name_pattern, max_open, welcome_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "name_pattern, max_open, welcome_text, overflow_category_ids, inactivity_warn_hours, "
+        "inactivity_close_hours) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (button_id) DO UPDATE SET position = excluded.position, "
         "label = excluded.label, emoji = excluded.emoji, style = excluded.style, "
         "category_id = excluded.category_id, name_pattern = excluded.name_pattern, "
-        "max_open = excluded.max_open, welcome_text = excluded.welcome_text",
+        "max_open = excluded.max_open, welcome_text = excluded.welcome_text, "
+        "overflow_category_ids = excluded.overflow_category_ids, "
+        "inactivity_warn_hours = excluded.inactivity_warn_hours, "
+        "inactivity_close_hours = excluded.inactivity_close_hours",
         (
             button.button_id,
             button.panel_id,
@@ -186,6 +195,9 @@ async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
             button.name_pattern,
             button.max_open,
             button.welcome_text,
+            json.dumps(list(button.overflow_category_ids)),
+            button.inactivity_warn_hours,
+            button.inactivity_close_hours,
         ),
     )
     await conn.execute("DELETE FROM button_support_roles WHERE button_id = ?", (button.button_id,))

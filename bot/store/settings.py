@@ -9,7 +9,7 @@ from bot.core.models import ServerSettings
 from bot.store.database import Database
 from bot.store.tickets import ensure_server
 
-_BOOLEANS = ("opener_can_close", "dm_transcript", "claim_locks")
+_BOOLEANS = ("opener_can_close", "dm_transcript", "claim_locks", "feedback")
 _COLUMNS = tuple(f.name for f in dataclasses.fields(ServerSettings) if f.name != "guild_id")
 
 

@@ -17,6 +17,7 @@ from bot.store.changes import ChangeWatch, Memo
 from bot.store.cleanups import queue_cleanup
 from bot.store.database import Database, Params
 from bot.store.panels import load_panel, load_panel_for_button
+from bot.store.timers import schedule_inactivity
 from bot.store.webhooks import record_ticket_event
 
 _TICKET_COLUMNS = (
@@ -278,6 +279,8 @@ class SqliteTicketStore:
             )
             for (opened_at,) in opened:
                 await record_ticket_event(conn, ticket_id, "ticket.opened", opened_at)
+                # Its inactivity countdown (if the server or button has one) starts with it.
+                await schedule_inactivity(conn, ticket_id, opened_at)
 
     async def drop(
         self, ticket_id: int, leftover: ChannelRef | None = None, now: float = 0
@@ -351,6 +354,9 @@ class SqliteLifecycleStore:
                 (closed_at, closed_by, reason, int(archived), transcript_path, ticket_id),
             )
             await record_ticket_event(conn, ticket_id, "ticket.closed", closed_at, closed_by)
+            # Its timers and close request end with it (a reopened ticket starts afresh).
+            await conn.execute("DELETE FROM ticket_timers WHERE ticket_id = ?", (ticket_id,))
+            await conn.execute("DELETE FROM close_requests WHERE ticket_id = ?", (ticket_id,))
 
     async def reopen(self, ticket_id: int, *, now: float, by: int | None = None) -> None:
         async with self._db.write() as conn:

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.core.models import Ticket
+from bot.core.transcripts import with_rating
 from bot.store.private import open_private, private_dir
 
 _ASSET_PATH = re.compile(r"assets/(?:files|avatars|emoji)/[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
@@ -94,3 +95,8 @@ class TranscriptFiles:
         name = _safe(filename)
         folder = self.root / str(ticket.guild_id) / name.removesuffix(".html")
         return TranscriptFolder(folder, name)
+
+    def add_rating(self, path: str, rating: int, comment: str | None) -> None:
+        """The opener rated the ticket after it closed: the saved transcript shows it too."""
+        saved = Path(path)
+        _write_whole(saved, with_rating(saved.read_text("utf-8"), rating, comment).encode())
