@@ -19,6 +19,7 @@ from bot.api.app import Health, create_app
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
+from bot.core.desk import TicketDesk
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
@@ -35,10 +36,12 @@ from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
+from bot.store.ticket_list import SqliteTicketList
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
 from bot.web.app import DashboardServices, install_dashboard
+from bot.web.tickets import TicketPagesServices, install_ticket_pages
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -57,6 +60,7 @@ class Rimpllee:
         self.tickets: TicketService | None = None
         self.requests: ApiRequestLog | None = None
         self._events: EventLog | None = None
+        self._lifecycle: LifecycleService | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
         self.http_port = 0
@@ -108,6 +112,7 @@ class Rimpllee:
             lifecycle,
         )
         self.discord.route(InteractionRouter(services.tickets, panel_store, lifecycle), lifecycle)
+        self._lifecycle = lifecycle
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -159,11 +164,22 @@ class Rimpllee:
             panels=SqlitePanelStore(db),
         )
 
+    def _ticket_pages(self, db: Database) -> TicketPagesServices:
+        """Tickets and transcripts in the dashboard, worked through the same lifecycle."""
+        assert self._lifecycle is not None
+        directory = HikariDirectory(self.discord.bot)
+        return TicketPagesServices(
+            desk=TicketDesk(SqliteTicketList(db), self._lifecycle, directory),
+            directory=directory,
+            panels=SqlitePanelStore(db),
+        )
+
     async def _start_http(self, services: ApiServices) -> None:
         http = self.config.http
         app = create_app(self.health, services)
         assert self.db is not None
         install_dashboard(app, self._dashboard(self.db, services))
+        install_ticket_pages(app, self._ticket_pages(self.db))
         self._runner = web.AppRunner(
             app,
             access_log=None,
