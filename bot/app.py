@@ -23,6 +23,7 @@ from bot.core.desk import TicketDesk
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
+from bot.core.panel_io import PanelFiles
 from bot.core.panels import PanelService
 from bot.core.sessions import Sessions
 from bot.core.tickets import Limits, TicketService
@@ -41,6 +42,7 @@ from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
 from bot.web.app import DashboardServices, install_dashboard
+from bot.web.panels import PanelPagesServices, install_panel_pages
 from bot.web.tickets import TicketPagesServices, install_ticket_pages
 
 _LOG = logging.getLogger("rimpllee")
@@ -61,6 +63,7 @@ class Rimpllee:
         self.requests: ApiRequestLog | None = None
         self._events: EventLog | None = None
         self._lifecycle: LifecycleService | None = None
+        self._panels: PanelService | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
         self.http_port = 0
@@ -104,10 +107,11 @@ class Rimpllee:
             self.events(db),
             clock,
         )
+        self._panels = PanelService(panel_store, self.discord.port, clock)
         await self.discord.install_commands(
             services.keys,
             Blacklist(SqliteBlacklistStore(db), clock),
-            PanelService(panel_store, self.discord.port, clock),
+            self._panels,
             Settings(settings_store, clock),
             lifecycle,
         )
@@ -180,6 +184,15 @@ class Rimpllee:
         assert self.db is not None
         install_dashboard(app, self._dashboard(self.db, services))
         install_ticket_pages(app, self._ticket_pages(self.db))
+        assert self._panels is not None
+        install_panel_pages(
+            app,
+            PanelPagesServices(
+                panels=self._panels,
+                files=PanelFiles(SqlitePanelStore(self.db), self.discord.port, self.clock),
+                directory=HikariDirectory(self.discord.bot),
+            ),
+        )
         self._runner = web.AppRunner(
             app,
             access_log=None,

@@ -126,6 +126,10 @@ class MemberDirectory(Protocol):
 
     def categories(self, guild_id: int) -> list[NamedId]: ...
 
+    def roles(self, guild_id: int) -> list[NamedId]:
+        """The roles a button's support team can be, highest first (not @everyone, not bots')."""
+        ...
+
 
 def servers_for(
     directory: MemberDirectory, user_id: int
