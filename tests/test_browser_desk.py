@@ -148,3 +148,113 @@ async def test_staff_work_a_ticket_and_only_its_opener_reads_the_transcript(
     assert transcript.status == 404
     await shot(page, "phone-ticket-404")
     await other.close()
+
+
+async def test_admin_builds_a_panel_with_a_live_preview_and_a_member_opens_a_ticket_from_it(
+    sandbox: Sandbox,  # noqa: F811 - the imported fixture
+    browser: Any,  # noqa: F811
+) -> None:
+    watch = Watch(sandbox.origins())
+    context = await browser.new_context(viewport=DESKTOP)
+    page = await context.new_page()
+    watch.attach(page)
+    await log_in(page, sandbox, "sandbox-admin")
+    await page.goto(f"{sandbox.dashboard_url}servers/{sandbox.state['guild_id']}/panels")
+    await page.get_by_role("heading", name="Panels", exact=True).wait_for()
+
+    # The preview follows the fields as they are typed, before anything is saved.
+    await page.get_by_label("Title").fill("Billing")
+    assert await page.locator("#preview-title").inner_text() == "Billing"
+    await page.get_by_label("Description (optional)").fill("Questions about money.")
+    assert await page.locator("#preview-description").inner_text() == "Questions about money."
+    await page.get_by_label("Colour").fill("#DA373C")
+    fill = page.locator("rect[data-preview=colour]")
+    assert await fill.get_attribute("fill") == "#da373c"
+    await page.get_by_role("button", name="Create panel").click()
+    await page.get_by_text("Panel created.").wait_for()
+
+    await page.get_by_label("New button's label").fill("Refunds")
+    await page.get_by_role("button", name="Add button").click()
+    await page.get_by_text("Button added").wait_for()
+    button_id = page.url.split("/buttons/")[1].split("?")[0]
+    await page.get_by_label("Label", exact=True).fill("Refunds please")
+    assert await page.locator("#preview-button").inner_text() == "Refunds please"
+    await page.get_by_label("Emoji").fill("💸")
+    await page.get_by_label("Style").select_option("success")
+    assert "success" in (await page.locator("#preview-button").get_attribute("class") or "")
+    assert "💸" in await page.locator("#preview-button").inner_text()
+    await page.get_by_label("Category for its tickets").select_option(label="Tickets")
+    await page.get_by_label("@Support").check()
+    # A value PanelService refuses: its message, under the field.
+    await page.get_by_label("Open tickets per member from this button").fill("40")
+    await page.get_by_role("button", name="Save button").click()
+    error = page.locator("#error-max_open")
+    assert "max_open must be between 1 and 25" in await error.inner_text()
+    await shot(page, "panel-button-error")
+    await page.get_by_label("Open tickets per member from this button").fill("2")
+    await page.get_by_role("button", name="Save button").click()
+    await page.get_by_text("Saved.").wait_for()
+
+    await page.get_by_label("New question").fill("Order number")
+    await page.get_by_role("button", name="Add question").click()
+    await page.get_by_text("Question added.").wait_for()
+    await page.get_by_label("Placeholder").first.fill("e.g. 1042")
+    form = page.locator("#preview-form")
+    assert "e.g. 1042" in await form.inner_text()
+    assert "Order number" in await form.inner_text()
+    await page.get_by_role("button", name="Save question").click()
+    await page.get_by_text("Saved.").wait_for()
+    question_id = (await page.locator("form.question").first.get_attribute("action") or "").split(
+        "/questions/"
+    )[1]
+    await shot(page, "panel-button-editor")
+    await page.set_viewport_size(PHONE)
+    await shot(page, "phone-panel-button-editor")
+    await page.set_viewport_size(DESKTOP)
+
+    # Post it to #panels.
+    await page.get_by_role("link", name="← Billing").click()
+    await page.locator("select[name=channel_id]").select_option(label="#panels")
+    await page.get_by_role("button", name="Post panel").click()
+    await page.get_by_text("Posted:").wait_for()
+    await shot(page, "panel-editor")
+    exported = await page.request.get(
+        f"{sandbox.dashboard_url}servers/{sandbox.state['guild_id']}/panels/export"
+    )
+    message_id = next(
+        line.split('"')[1]
+        for line in (await exported.text()).splitlines()
+        if line.startswith("message_id")
+    )
+
+    # In the emulated Discord a member clicks the button and fills in the form.
+    member = sandbox.state["member_ids"][3]  # member04
+    clicked = await emulated(
+        sandbox,
+        "click",
+        {"user_id": member, "message_id": message_id, "custom_id": f"rmp:open:{button_id}"},
+    )
+    assert clicked["response"]["type"] == 9  # the form
+    assert clicked["response"]["data"]["title"] == "Refunds please"
+    submitted = await emulated(
+        sandbox,
+        "submit",
+        {
+            "user_id": member,
+            "custom_id": f"rmp:form:{button_id}",
+            "values": {question_id: "1042"},
+        },
+    )
+    assert submitted["response"]["data"]["content"].startswith("Your ticket is open")
+
+    # The ticket is in the dashboard's list, from that button, with its answer.
+    await page.get_by_role("link", name="Tickets", exact=True).click()
+    row = page.locator("#tickets tbody tr").first
+    assert "member04" in await row.inner_text()
+    assert "Refunds please" in await row.inner_text()
+    await row.get_by_role("link").click()
+    assert "1042" in await page.locator(".answers").inner_text()
+    await context.close()
+    # The refused save answered 400 (reported twice by Chromium); nothing else may be.
+    assert [p for p in watch.problems if "400" not in p] == []
+    assert len(watch.problems) <= 2
