@@ -26,23 +26,27 @@ from bot.core.limits import Clock, FailureLimiter
 from bot.core.panel_io import PanelFiles
 from bot.core.panels import PanelService
 from bot.core.sessions import Sessions
+from bot.core.stats import FirstReplies, StaffStats
 from bot.core.tickets import Limits, TicketService
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
 from bot.discord.oauth import DiscordLogin
 from bot.discord.port import CALL_TIMEOUT_S
+from bot.discord.replies import watch_replies
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
 from bot.store.admin import SqliteBlacklistStore, SqliteKeyStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.settings import SqliteSettingsStore
+from bot.store.stats import ClaimRecordingLifecycleStore, SqliteStats
 from bot.store.ticket_list import SqliteTicketList
-from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
+from bot.store.tickets import SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
 from bot.web.app import DashboardServices, install_dashboard
 from bot.web.panels import PanelPagesServices, install_panel_pages
+from bot.web.stats import StatsPagesServices, install_stats_page
 from bot.web.tickets import TicketPagesServices, install_ticket_pages
 
 _LOG = logging.getLogger("rimpllee")
@@ -98,8 +102,9 @@ class Rimpllee:
         panel_store = SqlitePanelStore(db)
         settings_store = SqliteSettingsStore(db)
         transcripts = TranscriptFiles(self.config.database.path.parent / "transcripts")
+        lifecycle_store = ClaimRecordingLifecycleStore(db, clock)
         lifecycle = LifecycleService(
-            SqliteLifecycleStore(db),
+            lifecycle_store,
             settings_store,
             SqliteButtonLabels(panel_store),
             self.discord.port,
@@ -117,6 +122,8 @@ class Rimpllee:
         )
         self.discord.route(InteractionRouter(services.tickets, panel_store, lifecycle), lifecycle)
         self._lifecycle = lifecycle
+        directory = HikariDirectory(self.discord.bot)
+        watch_replies(self.discord.bot, FirstReplies(lifecycle_store, lifecycle, clock), directory)
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -191,6 +198,15 @@ class Rimpllee:
                 panels=self._panels,
                 files=PanelFiles(SqlitePanelStore(self.db), self.discord.port, self.clock),
                 directory=HikariDirectory(self.discord.bot),
+            ),
+        )
+        install_stats_page(
+            app,
+            StatsPagesServices(
+                stats=StaffStats(SqliteStats(self.db)),
+                directory=HikariDirectory(self.discord.bot),
+                panels=SqlitePanelStore(self.db),
+                clock=self.clock,
             ),
         )
         self._runner = web.AppRunner(

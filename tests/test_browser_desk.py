@@ -254,6 +254,14 @@ async def test_admin_builds_a_panel_with_a_live_preview_and_a_member_opens_a_tic
     assert "Refunds please" in await row.inner_text()
     await row.get_by_role("link").click()
     assert "1042" in await page.locator(".answers").inner_text()
+
+    # Stats: the ticket is counted, drawn as inline SVG by the server.
+    await page.get_by_role("link", name="Stats", exact=True).click()
+    assert int(await page.locator("#opened").inner_text()) >= 1
+    assert await page.locator("#opened-chart rect").count() >= 1
+    await shot(page, "stats")
+    await page.set_viewport_size(PHONE)
+    await shot(page, "phone-stats")
     await context.close()
     # The refused save answered 400 (reported twice by Chromium); nothing else may be.
     assert [p for p in watch.problems if "400" not in p] == []

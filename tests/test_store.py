@@ -26,6 +26,7 @@ TABLES = {
     "login_states",
     "web_sessions",
     "api_requests",
+    "ticket_claims",
 }
 
 
