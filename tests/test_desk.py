@@ -138,6 +138,7 @@ async def test_filters_search_and_pages(
     assert listed(by_opener.text) == [help_ticket]
     assert listed((await admin.get(tickets_url(world, "?source=button"))).text) == []
     assert listed((await admin.get(tickets_url(world, "?state=closed"))).text) == []
+    assert len(listed((await admin.get(tickets_url(world, "?claimed=nobody"))).text)) == 4
     day = "2027-01-15"  # the fake clock's day: every ticket was opened that day
     assert len(listed((await admin.get(tickets_url(world, f"?from={day}&to={day}"))).text)) == 4
     assert listed((await admin.get(tickets_url(world, "?to=2027-01-14"))).text) == []
@@ -190,6 +191,9 @@ async def test_staff_claim_close_and_the_opener_reads_the_transcript(
     page = await support.get(claimed.headers["Location"])
     assert "You handle this ticket now." in page.text
     assert "support01" in page.text
+    assert listed((await support.get(tickets_url(world, "?claimed=me"))).text) == [number]
+    assert listed((await support.get(tickets_url(world, "?claimed=nobody"))).text) == []
+    assert listed((await visitors["admin"].get(tickets_url(world, "?claimed=me"))).text) == []
     again = await support.post(page_url + "/claim", {"csrf": page.csrf})
     assert again.status == 409  # the lifecycle's own refusal, shown on the page
     assert "you already handle this ticket" in again.text

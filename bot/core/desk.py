@@ -42,6 +42,7 @@ class TicketFilter:
     source: Source | None = None
     opener_id: int | None = None
     claimed_by: int | None = None
+    unclaimed: bool = False  # open tickets nobody has claimed yet
     opened_from: float | None = None  # unix seconds, inclusive
     opened_before: float | None = None  # unix seconds, exclusive
     number: int | None = None

@@ -60,6 +60,8 @@ class SqliteTicketList:
             if value is not None:
                 params[f"f_{column}"] = value
                 where.append(f"{column} = :f_{column}")
+        if filters.unclaimed:
+            where.append("state = 'open' AND claimed_by IS NULL")
         if filters.opened_from is not None:
             params["from"] = filters.opened_from
             where.append("opened_at >= :from")

@@ -137,7 +137,7 @@ def _day(raw: str) -> float | None:
         return None
 
 
-def _filters(query: Any, desk: TicketDesk, guild_id: int) -> TicketFilter:
+def _filters(query: Any, desk: TicketDesk, guild_id: int, me: int) -> TicketFilter:
     searched = desk.search(guild_id, str(query.get("q", "")))
     state = query.get("state", "all")
     source = query.get("source") or None
@@ -152,7 +152,8 @@ def _filters(query: Any, desk: TicketDesk, guild_id: int) -> TicketFilter:
         button_id=query.get("button") or None,
         source=source if source in ("button", "api") else None,
         opener_id=user("opener"),
-        claimed_by=user("claimed"),
+        claimed_by=me if query.get("claimed") == "me" else user("claimed"),
+        unclaimed=query.get("claimed") == "nobody",
         opened_from=_day(query.get("from", "")),
         opened_before=None if opened_to is None else opened_to + 86400,
         number=searched.number,
@@ -171,7 +172,7 @@ async def ticket_list(request: web.Request) -> web.Response:
     visitor = _visitor(request)
     services = _services(request)
     guild_id = visitor.server.guild_id
-    filters = _filters(request.query, services.desk, guild_id)
+    filters = _filters(request.query, services.desk, guild_id, visitor.session.user_id)
     page_number = _int(request.query.get("page", "1") or "1")
     page = await services.desk.page(visitor.member, filters, page_number)
     panels = await services.panels.list_panels(guild_id)
@@ -202,7 +203,6 @@ async def ticket_list(request: web.Request) -> web.Response:
             "query": request.query,
             "states": STATE_FILTERS,
             "buttons": [(b.button_id, f"{p.title} → {b.label}") for p in panels for b in p.buttons],
-            "members": services.directory.members(guild_id) if staff else [],
         },
     )
 

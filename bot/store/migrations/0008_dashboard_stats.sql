@@ -14,8 +14,17 @@ CREATE TABLE ticket_claims (
     at        REAL NOT NULL
 ) STRICT;
 
-CREATE INDEX ticket_claims_guild_at ON ticket_claims (guild_id, at);
+CREATE INDEX ticket_claims_guild_at ON ticket_claims (guild_id, at, user_id, button_id);
 CREATE INDEX ticket_claims_ticket ON ticket_claims (ticket_id);
 
--- Closes in a period, per server (the stats page), without visiting older tickets.
-CREATE INDEX tickets_guild_closed ON tickets (guild_id, closed_at) WHERE closed_at IS NOT NULL;
+-- Closes in a period and who made them, per server (the stats page), from the index alone.
+CREATE INDEX tickets_guild_closed ON tickets (guild_id, closed_at, closed_by, user_id, button_id)
+    WHERE closed_at IS NOT NULL;
+
+-- The stats page reads a period's tickets from this index alone (no visit to the table rows).
+CREATE INDEX tickets_guild_opened_stats ON tickets
+    (guild_id, opened_at, source, button_id, state, first_staff_reply_at, closed_at);
+
+-- Open tickets of a server, and the dashboard's list by state, newest first. The same index as
+-- another branch's 0003 (hence IF NOT EXISTS): whichever runs first makes it.
+CREATE INDEX IF NOT EXISTS tickets_guild_state_opened ON tickets (guild_id, state, opened_at);
