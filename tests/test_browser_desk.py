@@ -85,7 +85,7 @@ async def test_staff_work_a_ticket_and_only_its_opener_reads_the_transcript(
     page = await staff.new_page()
     watch.attach(page)
     await log_in(page, sandbox, "support01")
-    await page.get_by_role("link", name="My tickets").click()
+    await page.get_by_role("banner").get_by_role("link", name="My tickets").click()
     await page.get_by_role("link", name="Rimpllee Sandbox").click()
     await page.get_by_role("heading", name="Tickets").wait_for()
     assert "Integrations" not in await page.locator("nav.server").inner_text()
@@ -96,7 +96,7 @@ async def test_staff_work_a_ticket_and_only_its_opener_reads_the_transcript(
     await page.get_by_label("Search").fill("member01")
     await page.get_by_role("button", name="Show").click()
     await page.locator("#tickets").wait_for()
-    await row.get_by_role("link").click()
+    await row.locator("td").first.get_by_role("link").click()
     await page.get_by_role("heading", name="Ticket #").wait_for()
     assert "My order never came" in await page.locator(".answers").inner_text()
     await page.get_by_role("button", name="Claim").click()
@@ -117,7 +117,7 @@ async def test_staff_work_a_ticket_and_only_its_opener_reads_the_transcript(
     page = await member.new_page()
     watch.attach(page)
     await log_in(page, sandbox, "member01")
-    await page.get_by_role("link", name="My tickets").click()
+    await page.get_by_role("banner").get_by_role("link", name="My tickets").click()
     await shot(page, "phone-my-tickets")
     await page.get_by_role("link", name="Ticket #").first.click()
     assert page.url.split("?")[0] == ticket_url
@@ -252,7 +252,7 @@ async def test_admin_builds_a_panel_with_a_live_preview_and_a_member_opens_a_tic
     row = page.locator("#tickets tbody tr").first
     assert "member04" in await row.inner_text()
     assert "Refunds please" in await row.inner_text()
-    await row.get_by_role("link").click()
+    await row.locator("td").first.get_by_role("link").click()
     assert "1042" in await page.locator(".answers").inner_text()
 
     # Stats: the ticket is counted, drawn as inline SVG by the server.

@@ -235,8 +235,23 @@ async def test_staff_claim_close_and_the_opener_reads_the_transcript(
     assert row is not None
     assert transcript.text == Path(row[0]).read_text("utf-8")
 
+    # Files saved beside it: images inline, anything else a download, never a page of ours.
+    assets = Path(row[0]).parent / "assets"
+    (assets / "files").mkdir(parents=True)
+    (assets / "avatars").mkdir()
+    (assets / "files" / "page.html").write_text("<script>alert(1)</script>")
+    (assets / "avatars" / "a.png").write_bytes(b"an image, by its name")
+    page_file = await visitors["opener"].get(page_url + "/transcript/assets/files/page.html")
+    assert page_file.status == 200
+    assert page_file.headers["Content-Type"] == "application/octet-stream"
+    assert page_file.headers["Content-Disposition"] == "attachment"
+    assert "sandbox" in page_file.headers["Content-Security-Policy"]
+    avatar = await visitors["opener"].get(page_url + "/transcript/assets/avatars/a.png")
+    assert avatar.headers["Content-Type"] == "image/png"
+    assert "Content-Disposition" not in avatar.headers
+
     # Another member: 404 for the transcript and anything beside it.
-    for path in ("/transcript/", "/transcript/assets/time.js", "/transcript/assets/../../x"):
+    for path in ("/transcript/", "/transcript/assets/avatars/a.png", "/transcript/assets/../../x"):
         assert (await visitors["other"].get(page_url + path)).status == 404
     assert (await visitors["opener"].get(page_url + "/transcript/assets/../x")).status == 404
 
