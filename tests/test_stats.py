@@ -157,3 +157,12 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
     assert small.button_h == drawn["plot_h"] / 4
     assert empty.button_h == empty.api_h == 0
     assert small.x > busiest.x
+
+
+def test_the_reply_watch_remembers_a_bounded_number_of_channels() -> None:
+    from bot.core.stats import _Recent
+
+    recent = _Recent(2)
+    for channel in (1, 2, 3):
+        recent.add(channel)
+    assert (1 in recent, 2 in recent, 3 in recent) == (False, True, True)

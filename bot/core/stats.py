@@ -20,6 +20,23 @@ from bot.core.models import Ticket
 
 DAY_S = 86400
 PERIOD_DAYS_MAX = 366
+REMEMBERED_CHANNELS = 20_000  # per kind; a channel forgotten costs one database read later
+
+
+class _Recent:
+    """A set that forgets its oldest members beyond `size` (memory stays bounded)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: dict[int, None] = {}
+
+    def __contains__(self, item: int) -> bool:
+        return item in self._items
+
+    def add(self, item: int) -> None:
+        self._items[item] = None
+        if len(self._items) > self._size:
+            del self._items[next(iter(self._items))]
 
 
 class FirstReplyStore(Protocol):
@@ -44,8 +61,8 @@ class FirstReplies:
         self._store = store
         self._lifecycle = lifecycle
         self._clock = clock
-        self._not_tickets: set[int] = set()
-        self._answered: set[int] = set()
+        self._not_tickets = _Recent(REMEMBERED_CHANNELS)
+        self._answered = _Recent(REMEMBERED_CHANNELS)
 
     async def message(self, channel_id: int, author: MemberView | None) -> bool:
         """A member wrote in a channel; True if this was the first staff reply of a ticket."""
