@@ -212,6 +212,7 @@ async def test_staff_claim_close_and_the_opener_reads_the_transcript(
     page = await support.get(closed.headers["Location"])
     assert "Ticket closed." in page.text
     assert "sorted" in page.text
+    assert re.search(r"<dt>Claims</dt><dd>support01, 2027-01-15 \d\d:\d\d:\d\d UTC</dd>", page.text)
     assert 'id="transcript"' in page.text
     assert "frame-src 'self'" in page.headers["Content-Security-Policy"]
     ticket_channel = emulator.state.channels  # the channel is gone (delete mode)

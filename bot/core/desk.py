@@ -85,6 +85,10 @@ class TicketListStore(Protocol):
         """The roles that are a support role of one of the server's buttons."""
         ...
 
+    async def claims(self, ticket_id: int) -> list[tuple[int, float]]:
+        """Who claimed the ticket and when, oldest first (kept after it closes)."""
+        ...
+
 
 _NUMBER = re.compile(r"#?0*(\d{1,9})")
 
@@ -172,6 +176,9 @@ class TicketDesk:
 
     async def delete(self, member: MemberView, ticket: Ticket) -> Ticket:
         return await self._lifecycle.delete(self._channel(ticket), actor_of(member))
+
+    async def claims(self, ticket: Ticket) -> list[tuple[int, float]]:
+        return await self._store.claims(ticket.ticket_id)
 
     async def is_staff(self, member: MemberView, ticket: Ticket) -> bool:
         return await self._lifecycle.is_staff(ticket, actor_of(member))

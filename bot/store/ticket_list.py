@@ -104,3 +104,10 @@ class SqliteTicketList:
             (guild_id,),
         )
         return {int(r[0]) for r in rows}
+
+    async def claims(self, ticket_id: int) -> list[tuple[int, float]]:
+        rows = await self._db.fetchall(
+            "SELECT user_id, at FROM ticket_claims WHERE ticket_id = ? ORDER BY claim_id",
+            (ticket_id,),
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]

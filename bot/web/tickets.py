@@ -244,6 +244,9 @@ async def _ticket_page(
             "button": names.button(ticket),
             "claimed": names.user(ticket.claimed_by),
             "closed_by": names.user(ticket.closed_by),
+            "claims": [
+                (names.user(user_id), at) for user_id, at in await services.desk.claims(ticket)
+            ],
             "staff": await services.desk.is_staff(visitor.member, ticket),
             "transcript": _transcript_file(ticket) is not None,
             "notice": _NOTICES.get(request.query.get("done", "")),
