@@ -27,6 +27,7 @@ TABLES = {
     "web_sessions",
     "api_requests",
     "channel_cleanups",
+    "ticket_claims",
 }
 
 
