@@ -122,6 +122,24 @@ async def test_first_staff_reply_claims_closes_and_the_stats_page(
         await admin.close()
 
 
+@pytest.mark.asyncio
+async def test_a_staff_reply_counts_before_the_member_index_knows_its_author(
+    app: Rimpllee, world: SandboxWorld, emulator: DiscordEmulator, clock: FakeClock
+) -> None:
+    """While a server's members still arrive in chunks the index may not know a staff member;
+    the message carries their member (roles included), so the reply is not lost."""
+    guild, staff = world.guild.id, world.support_member.id
+    helped = await open_numbered(app, clock, world.members[1].id, "btn_help")
+    index = app.discord.members
+    index.servers[guild].remove(staff)
+    assert index.get(guild, staff) is None
+    await emulator.send_user_message(await channel_of(app, helped, guild), staff, "On it")
+    assert await recorded(app, helped, guild) == clock()
+    entry = index.get(guild, staff)
+    assert entry is not None
+    assert world.support_role_id in entry.role_ids
+
+
 def number(text: str, name: str) -> str:
     found = re.search(rf'id="{name}">([^<]*)<', text)
     assert found is not None, name
