@@ -28,6 +28,7 @@ sandbox: $(STAMP)
 # Not a test: latency, REST calls per ticket and throughput of the API (about a minute).
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmark
+	$(BIN)/python -m tests.bench_desk
 
 transcript-sample: $(STAMP)
 	$(BIN)/python -m tests.sample_transcript

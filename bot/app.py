@@ -32,17 +32,20 @@ from bot.config import Config
 from bot.core.admin import ApiKeys, Blacklist, Settings
 from bot.core.automation import Automation
 from bot.core.cleanups import CleanupRunner
+from bot.core.desk import TicketDesk
 from bot.core.feedback import Feedback
 from bot.core.idempotency import IdempotencyKeys
 from bot.core.integrations import ApiRequestLog
 from bot.core.lifecycle import EventLog, LifecycleService
 from bot.core.limits import Clock, FailureLimiter
 from bot.core.overflow import Placement
+from bot.core.panel_io import PanelFiles
 from bot.core.panels import PanelService
 from bot.core.quotas import Quotas
 from bot.core.reads import Reads
 from bot.core.scheduler import Scheduler
 from bot.core.sessions import Sessions
+from bot.core.stats import FirstReplies, StaffStats
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
 from bot.core.webhooks import DeliveryRunner
@@ -50,6 +53,7 @@ from bot.discord.automation_events import close_request_buttons, rating_buttons,
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
 from bot.discord.oauth import HikariLogin
+from bot.discord.replies import watch_replies
 from bot.discord.router import InteractionRouter
 from bot.errors import StartupError
 from bot.store import Database
@@ -61,11 +65,16 @@ from bot.store.idempotency import SqliteIdempotencyStore
 from bot.store.panels import SqliteButtonLabels, SqlitePanelStore
 from bot.store.reads import SqliteReadStore
 from bot.store.settings import SqliteSettingsStore
-from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
+from bot.store.stats import ClaimRecordingLifecycleStore, SqliteStats
+from bot.store.ticket_list import SqliteTicketList
+from bot.store.tickets import SqliteTicketStore
 from bot.store.transcripts import TranscriptFiles
 from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
 from bot.store.webhooks import SqliteWebhookStore
 from bot.web.app import DashboardServices, install_dashboard
+from bot.web.panels import PanelPagesServices, install_panel_pages
+from bot.web.stats import StatsPagesServices, install_stats_page
+from bot.web.tickets import TicketPagesServices, install_ticket_pages
 
 _LOG = logging.getLogger("rimpllee")
 
@@ -87,6 +96,8 @@ class Rimpllee:
         self.scheduler = Scheduler(clock)  # the one background runner: cleanups and timers
         self.automation: Automation | None = None
         self._events: EventLog | None = None
+        self._lifecycle: LifecycleService | None = None
+        self._panels: PanelService | None = None
         self.ready = False  # the API answers 503 until the gateway is up and the cache warm
         self._runner: web.AppRunner | None = None
         self.http_port = 0
@@ -149,8 +160,9 @@ class Rimpllee:
         panel_store = SqlitePanelStore(db)
         settings_store = SqliteSettingsStore(db)
         transcripts = TranscriptFiles(self.config.database.path.parent / "transcripts")
+        lifecycle_store = ClaimRecordingLifecycleStore(db, clock)
         lifecycle = LifecycleService(
-            SqliteLifecycleStore(db),
+            lifecycle_store,
             settings_store,
             SqliteButtonLabels(panel_store),
             self.discord.port,
@@ -171,10 +183,11 @@ class Rimpllee:
             self.scheduler.wake,
         )
         self.scheduler.add(self.automation)
+        self._panels = PanelService(panel_store, self.discord.port, clock)
         await self.discord.install_commands(
             services.keys,
             Blacklist(SqliteBlacklistStore(db), clock),
-            PanelService(panel_store, self.discord.port, clock),
+            self._panels,
             Settings(settings_store, clock),
             lifecycle,
             self.automation,
@@ -198,6 +211,14 @@ class Rimpllee:
         self.discord.route(router, lifecycle)
         watch_activity(self.discord.bot, self.automation)
         self.discord.watch_ticket_channels(services.tickets)
+        self._lifecycle = lifecycle
+        watch_replies(
+            self.discord.bot,
+            FirstReplies(lifecycle_store, lifecycle, clock),
+            self._directory(),
+            self.discord.members,
+        )
+
         return lifecycle
 
     def _v1(self, db: Database, lifecycle: LifecycleService) -> V1Services:
@@ -233,6 +254,10 @@ class Rimpllee:
             user_cooldown=limits.user_cooldown_seconds,
             user_max_open=limits.user_max_open,
         )
+
+    def _directory(self) -> HikariDirectory:
+        """Servers and members as the gateway cache and the member index know them."""
+        return HikariDirectory(self.discord.bot, self.discord.members)
 
     def events(self, db: Database) -> EventLog:
         if self._events is None:
@@ -278,11 +303,21 @@ class Rimpllee:
             login=HikariLogin(self.config.discord.rest_url, dashboard.client_secret),
             client_id=lambda: dashboard.client_id or self.discord.port.bot_user_id,
             public_url=lambda: self.public_url,
-            directory=HikariDirectory(self.discord.bot, self.discord.members),
+            directory=self._directory(),
             keys=services.keys,
             blacklist=Blacklist(SqliteBlacklistStore(db), self.clock),
             settings=Settings(SqliteSettingsStore(db), self.clock),
             requests=services.requests,
+            panels=SqlitePanelStore(db),
+        )
+
+    def _ticket_pages(self, db: Database) -> TicketPagesServices:
+        """Tickets and transcripts in the dashboard, worked through the same lifecycle."""
+        assert self._lifecycle is not None
+        directory = self._directory()
+        return TicketPagesServices(
+            desk=TicketDesk(SqliteTicketList(db), self._lifecycle, directory),
+            directory=directory,
             panels=SqlitePanelStore(db),
         )
 
@@ -291,6 +326,25 @@ class Rimpllee:
         app = create_app(self.health, services, self.http_middlewares)
         assert self.db is not None
         install_dashboard(app, self._dashboard(self.db, services))
+        install_ticket_pages(app, self._ticket_pages(self.db))
+        assert self._panels is not None
+        install_panel_pages(
+            app,
+            PanelPagesServices(
+                panels=self._panels,
+                files=PanelFiles(SqlitePanelStore(self.db), self.discord.port, self.clock),
+                directory=self._directory(),
+            ),
+        )
+        install_stats_page(
+            app,
+            StatsPagesServices(
+                stats=StaffStats(SqliteStats(self.db)),
+                directory=self._directory(),
+                panels=SqlitePanelStore(self.db),
+                clock=self.clock,
+            ),
+        )
         self._runner = HardenedRunner(
             app,
             access_log=None,

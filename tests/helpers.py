@@ -115,6 +115,24 @@ async def open_ticket(app: Rimpllee, user_id: int, button: str = HELP_BUTTON_ID)
     return int(body["ticket"]["channelId"])
 
 
+async def open_numbered(app: Rimpllee, clock: FakeClock, user_id: int, button: str) -> int:
+    """Open a ticket through the API (a help ticket's answer has HTML in it), then move the clock
+    a minute on; the ticket's number, as the dashboard's URLs use it."""
+    body = ticket(user_id, button)
+    if button == HELP_BUTTON_ID:
+        body["answers"] = [{"label": HELP_QUESTION, "value": "a refund <b>"}]
+    status, answer, _ = await post(app, body)
+    assert status == 200, answer
+    clock.advance(60)
+    opened = await row(app, int(answer["ticket"]["channelId"]))
+    return opened.number
+
+
+def tickets_url(world: SandboxWorld, rest: str = "") -> str:
+    """A server's ticket list in the dashboard, or what follows it (`/12`, `?state=open`)."""
+    return f"/servers/{world.guild.id}/tickets{rest}"
+
+
 async def row(app: Rimpllee, channel_id: int) -> Ticket:
     assert app.db is not None
     found = await SqliteLifecycleStore(app.db).by_channel(channel_id)

@@ -33,6 +33,7 @@ TABLES = {
     "channel_cleanups",
     "ticket_timers",
     "close_requests",
+    "ticket_claims",
 }
 
 

@@ -10,8 +10,12 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.lifecycle import Actor
+from bot.core.models import Ticket
+
 # Discord's permission bits this rule reads (values are Discord's).
 ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
 MANAGE_GUILD = 1 << 5
 
 
@@ -47,6 +51,49 @@ def may(member: MemberView | None, right: Right) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketScope:
+    """The tickets of one server a member may see, with their transcripts: all of them with
+    Manage Server; else those whose support roles (as the ticket opened with them) the member
+    holds, and the member's own. The store's list query is this same rule in SQL."""
+
+    guild_id: int
+    user_id: int
+    everything: bool
+    role_ids: frozenset[int]
+
+    def covers(self, ticket: Ticket) -> bool:
+        return ticket.guild_id == self.guild_id and (
+            self.everything
+            or ticket.user_id == self.user_id
+            or not self.role_ids.isdisjoint(ticket.support_role_ids)
+        )
+
+
+def ticket_scope(member: MemberView | None) -> TicketScope | None:
+    """What `member` may see of their server's tickets; None for someone who is not a member."""
+    if member is None:
+        return None
+    return TicketScope(
+        guild_id=member.guild_id,
+        user_id=member.user_id,
+        everything=may(member, Right.MANAGE_SERVER),
+        role_ids=member.role_ids,
+    )
+
+
+def may_see_ticket(member: MemberView | None, ticket: Ticket) -> bool:
+    """The one question every door asks before showing a ticket or its transcript."""
+    scope = ticket_scope(member)
+    return scope is not None and scope.covers(ticket)
+
+
+def actor_of(member: MemberView) -> Actor:
+    """The member as the ticket lifecycle judges them, as a slash command would."""
+    manages = member.is_owner or bool(member.permissions & (ADMINISTRATOR | MANAGE_CHANNELS))
+    return Actor(member.user_id, member.role_ids, manages_channels=manages)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerRef:
     guild_id: int
     name: str
@@ -78,6 +125,10 @@ class MemberDirectory(Protocol):
     def text_channels(self, guild_id: int) -> list[NamedId]: ...
 
     def categories(self, guild_id: int) -> list[NamedId]: ...
+
+    def roles(self, guild_id: int) -> list[NamedId]:
+        """The roles a button's support team can be, highest first (not @everyone, not bots')."""
+        ...
 
 
 def servers_for(

@@ -70,6 +70,12 @@ class HikariDirectory:
     def categories(self, guild_id: int) -> list[NamedId]:
         return self._channels(guild_id, (hikari.GuildCategory,))
 
+    def roles(self, guild_id: int) -> list[NamedId]:
+        roles = self._bot.cache.get_roles_view_for_guild(guild_id).values()
+        chosen = [r for r in roles if r.id != guild_id and not r.is_managed]
+        chosen.sort(key=lambda r: (-r.position, int(r.id)))
+        return [NamedId(int(r.id), r.name) for r in chosen]
+
     def _channels(self, guild_id: int, kinds: tuple[type, ...]) -> list[NamedId]:
         channels = self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
         chosen = [c for c in channels if isinstance(c, kinds)]

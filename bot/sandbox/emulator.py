@@ -383,7 +383,7 @@ class DiscordEmulator:
         if stickers:
             fields["sticker_names"] = list(stickers)
         message = self.state.add_message(channel, self.state.users[user_id], content, **fields)
-        await self.publish("MESSAGE_CREATE", message.payload())
+        await self.publish("MESSAGE_CREATE", self.state.message_created(message))
         return message
 
     async def delete_channel_by_hand(self, channel_id: int) -> None:

@@ -443,7 +443,7 @@ class RestApi:
         _apply_message(message, body)
         _require_content(message)
         self.state.store_message(channel, message)
-        await self.emu.publish("MESSAGE_CREATE", message.payload())
+        await self.emu.publish("MESSAGE_CREATE", self.state.message_created(message))
         return _json(message.payload())
 
     async def edit_message(self, request: web.Request) -> web.Response:
@@ -542,7 +542,7 @@ class RestApi:
             self.emu.ephemeral[message.id] = message
         else:
             self.state.store_message(channel, message)
-            await self.emu.publish("MESSAGE_CREATE", message.payload())
+            await self.emu.publish("MESSAGE_CREATE", self.state.message_created(message))
         return message
 
     def _new_message(self, channel: Channel, files: list[Attachment]) -> Message:

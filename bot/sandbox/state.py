@@ -565,6 +565,16 @@ class DiscordState:
         guild.emojis[emoji.id] = emoji
         return emoji
 
+    def message_created(self, message: Message) -> JSON:
+        """MESSAGE_CREATE as the gateway sends it: in a server, the author's member (without its
+        user, which is the author) rides along, as on Discord (not for webhooks)."""
+        body = message.payload()
+        guild = self.guilds.get(message.guild_id) if message.guild_id is not None else None
+        member = guild.members.get(message.author.id) if guild is not None else None
+        if member is not None and message.webhook_id is None:
+            body["member"] = {k: v for k, v in member.payload().items() if k != "user"}
+        return body
+
     def store_message(self, channel: Channel, message: Message) -> Message:
         for attachment in message.attachments:
             attachment.cdn = self.cdn
