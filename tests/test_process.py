@@ -217,9 +217,20 @@ async def test_sigterm_under_load_exits_within_the_documented_bound(
     )
     started.append(proc)
     await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-    stuck = emulator.inject_fault("POST", "/guilds/{guild_id}/channels", None, delay=60, times=20)
     url = f"http://127.0.0.1:{port}/api/v1/tickets"
     async with aiohttp.ClientSession() as http:
+        # /healthz is up before start-up's last steps (settling opens, leavers): the API answers
+        # 503 not_ready until they are done, and these opens must reach Discord.
+        async with asyncio.timeout(30):
+            while True:
+                panels = f"http://127.0.0.1:{port}/api/v1/panels"
+                async with http.get(panels, headers={"x-api-key": DEMO_API_KEY}) as ready:
+                    if ready.status != 503:
+                        break
+                await asyncio.sleep(0.05)
+        stuck = emulator.inject_fault(
+            "POST", "/guilds/{guild_id}/channels", None, delay=60, times=20
+        )
 
         async def open_one(user_id: int) -> int:
             body = {"userId": str(user_id), "panelId": "pnl_demo", "buttonId": "btn_report"}
