@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from bot.store import Database, DatabaseError, Migration
+from bot.store.changes import ChangeWatch
 from bot.store.database import load_migrations, split_statements
 
 TABLES = {
@@ -34,6 +35,7 @@ TABLES = {
     "ticket_timers",
     "close_requests",
     "ticket_claims",
+    "memo_version",
 }
 
 
@@ -481,3 +483,28 @@ async def test_the_database_its_wal_and_its_folder_are_owner_only_whatever_the_u
             await db.close()
     finally:
         os.umask(old)
+
+
+@pytest.mark.asyncio
+async def test_the_memos_version_moves_for_what_they_read_not_for_logs(tmp_path: Path) -> None:
+    """A commit to the request log leaves the API's memos full; a blacklist change empties them."""
+    path = tmp_path / "rimpllee.db"
+    db = await Database.open(path)
+    watch = ChangeWatch(path)
+    try:
+        before = watch.version()
+        async with db.write() as conn:
+            await conn.execute("INSERT INTO servers (guild_id, created_at) VALUES (1, 0)")
+        after_server = watch.version()
+        assert after_server != before
+        async with db.write() as conn:
+            await conn.execute("INSERT INTO api_requests (guild_id, at, status) VALUES (1, 0, 200)")
+        assert watch.version() == after_server
+        async with db.write() as conn:
+            await conn.execute(
+                "INSERT INTO blacklist (guild_id, user_id, added_at) VALUES (1, 2, 0)"
+            )
+        assert watch.version() != after_server
+    finally:
+        watch.close()
+        await db.close()

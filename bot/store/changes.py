@@ -4,7 +4,9 @@ SQLite's `PRAGMA data_version` on a connection of its own changes whenever anoth
 (this process's writer, or the CLI in another process) commits. Reading it costs a few
 microseconds and no I/O (WAL keeps it in shared memory), so the event loop reads it itself, once
 per lookup: a key revoked or a panel changed from the CLI counts from the very next request,
-while a flood of refusals is answered from memory.
+while a flood of refusals is answered from memory. Only when it moved is `memo_version` read: a
+counter that triggers bump on every change to the tables the memos read (migration 0009), so a
+commit of the request log or an outbox leaves the memos as they are.
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ class ChangeWatch:
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA query_only = ON")
+        self._data_version = -1
+        self._version = -1
 
     def version(self) -> int:
-        """Changes whenever any other connection has committed since the last call."""
-        row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
+        """Changes whenever a change to keys, panels, servers, blacklist or tickets committed."""
+        data_version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if data_version != self._data_version:
+            self._data_version = data_version
+            row = self._conn.execute("SELECT n FROM memo_version").fetchone()
+            self._version = int(row[0])
+        return self._version
 
     def close(self) -> None:
         self._conn.close()
