@@ -25,7 +25,7 @@ from bot.config import Config
 from bot.core.limits import Clock
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
-from tests.browser import INSTALL
+from tests.browser import INSTALL, Sandbox, chromium, running_sandbox
 from tests.openapi_check import Recorder, problems
 
 CLI = [sys.executable, "-m", "bot"]
@@ -195,3 +195,17 @@ async def app(
     await seed_database(database, world)
     async with running(emulator, database, loop_errors, clock=clock) as rimpllee:
         yield rimpllee
+
+
+@pytest_asyncio.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """A real `rimpllee sandbox` process, for the browser tests."""
+    async with running_sandbox(tmp_path) as box:
+        yield box
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium (the browser tests skip without one, see tests/browser.py)."""
+    async with chromium() as launched:
+        yield launched

@@ -10,23 +10,18 @@ import asyncio
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from tests.browser import (
     DESKTOP,
     PHONE,
     Sandbox,
     Watch,
-    chromium,
     log_in,
     needs_chromium,
-    running_sandbox,
     shot,
 )
 
@@ -35,12 +30,6 @@ pytestmark = [
     pytest.mark.browser,
     needs_chromium,
 ]
-
-
-@pytest_asyncio.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with running_sandbox(tmp_path) as box:
-        yield box
 
 
 async def api_status(api_url: str, key: str, body: dict[str, Any]) -> int:
@@ -62,12 +51,6 @@ async def run_in_terminal(command: str) -> dict[str, Any]:
     assert proc.returncode == 0, err.decode()
     answer: dict[str, Any] = json.loads(out)
     return answer
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="browser test: curl is not installed")

@@ -3,23 +3,18 @@ against a real `rimpllee sandbox` process, with screenshots at desktop and phone
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from tests.browser import (
     DESKTOP,
     PHONE,
     Sandbox,
     Watch,
-    chromium,
     log_in,
     needs_chromium,
-    running_sandbox,
     shot,
 )
 
@@ -28,18 +23,6 @@ pytestmark = [
     pytest.mark.browser,
     needs_chromium,
 ]
-
-
-@pytest_asyncio.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
-    async with running_sandbox(tmp_path) as box:
-        yield box
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as launched:
-        yield launched
 
 
 async def emulated(box: Sandbox, action: str, body: dict[str, Any]) -> dict[str, Any]:
