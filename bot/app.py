@@ -88,6 +88,8 @@ class Rimpllee:
     def __init__(self, config: Config, *, max_retries: int = 3, clock: Clock = time.time) -> None:
         self.config = config
         self.clock = clock
+        # The servers this process answers for in the background (see bot.core.shards).
+        self.shards = config.discord.shards
         self.discord = DiscordGateway(config.discord, max_retries=max_retries)
         self.db: Database | None = None
         self.tickets: TicketService | None = None
@@ -175,7 +177,7 @@ class Rimpllee:
             ),
         )
         self.automation = Automation(
-            SqliteAutomationStore(db),
+            SqliteAutomationStore(db, self.shards),
             lifecycle,
             self.discord.port,
             settings_store,
@@ -233,7 +235,9 @@ class Rimpllee:
     def _start_deliveries(self, db: Database) -> None:
         """The webhook runner: after reconcile, so the outbox it reads is settled."""
         self._sender = HttpSender(allow_private=self.config.webhooks.allow_private_targets)
-        self.deliveries = DeliveryRunner(SqliteWebhookStore(db), self._sender, self.clock)
+        self.deliveries = DeliveryRunner(
+            SqliteWebhookStore(db, self.shards), self._sender, self.clock
+        )
         self.deliveries.start()
 
     def _change_watch(self) -> ChangeWatch:
@@ -267,7 +271,7 @@ class Rimpllee:
     def _services(self, db: Database) -> ApiServices:
         self.requests = ApiRequestLog(SqliteApiRequestStore(db), self.clock)
         self.cleanups = CleanupRunner(
-            SqliteCleanupStore(db), self.discord.port, self.clock, self.scheduler.wake
+            SqliteCleanupStore(db, self.shards), self.discord.port, self.clock, self.scheduler.wake
         )
         self.scheduler.add(self.cleanups)
         self.tickets = TicketService(
@@ -278,7 +282,9 @@ class Rimpllee:
             self.events(db),
             self.cleanups,
             Placement(self.discord.port, SqliteAutomationStore(db), self.events(db)),
+            shards=self.shards,
         )
+        self.scheduler.add(self.tickets)  # opens other processes left (idle when alone)
         return ApiServices(
             tickets=self.tickets,
             keys=ApiKeys(SqliteKeyStore(db, self._change_watch()), self.clock, self.events(db)),

@@ -19,6 +19,7 @@ from typing import Any
 import hikari
 
 from bot.core.numbers import SNOWFLAKE_MAX
+from bot.core.shards import Shards
 from bot.core.toml_reader import (
     Invalid,
     Locator,
@@ -47,6 +48,12 @@ class DiscordConfig:
     rest_url: str
     intents: hikari.Intents
     cdn_url: str = "https://cdn.discordapp.com"
+    shard_ids: tuple[int, ...] = ()  # empty: every shard of shard_count
+    shard_count: int = 0  # 0: as many as Discord recommends (GET /gateway/bot)
+
+    @property
+    def shards(self) -> Shards:
+        return Shards(frozenset(self.shard_ids), self.shard_count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +177,34 @@ def _ip_addresses(value: object) -> tuple[str, ...]:
     return tuple(addresses)
 
 
+MAX_SHARDS = 65_536  # far beyond any bot's need; a typo'd count fails here, not at Discord
+
+
+def _shard_ids(value: object) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise Invalid(f"expected a list of shard IDs (integers), got {toml_type(value)}")
+    ids: list[int] = []
+    for item in value:
+        shard_id = _integer(0, MAX_SHARDS - 1)(item)
+        if shard_id in ids:
+            raise Invalid(f"shard {shard_id} is listed twice")
+        ids.append(shard_id)
+    return tuple(sorted(ids))
+
+
+def _check_shards(values: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, problem) when shard_ids and shard_count don't fit together."""
+    ids, count = values["shard_ids"], values["shard_count"]
+    if ids and count == 0:
+        return "shard_ids", "needs discord.shard_count (the total over every process) to be set"
+    if outside := [i for i in ids if i >= count > 0]:
+        return "shard_ids", (
+            f"shard {outside[0]} is outside discord.shard_count = {count} "
+            f"(shards are numbered 0 to {count - 1})"
+        )
+    return None
+
+
 def _optional_url(value: object) -> str:
     return "" if value == "" else _url(value)
 
@@ -195,6 +230,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "rest_url": ("https://discord.com/api/v10", _url),
             "intents": (["GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES", "MESSAGE_CONTENT"], _intents),
             "cdn_url": ("https://cdn.discordapp.com", _url),
+            "shard_ids": ([], _shard_ids),
+            "shard_count": (0, _integer(0, MAX_SHARDS)),
         },
     ),
     "http": (
@@ -331,6 +368,9 @@ def config_from_mapping(
             except Invalid as exc:
                 raise _error(at, join(name, key), f"{name}.{key}: {exc}") from None
         if cls is DiscordConfig:
+            if problem := _check_shards(values):
+                key, message = problem
+                raise _error(at, join(name, key), f"{name}.{key}: {message}")
             _resolve_token(values, os.environ if env is None else env, at, require_token)
         if cls is DashboardConfig:
             secret = (os.environ if env is None else env).get(CLIENT_SECRET_ENV_VAR, "").strip()

@@ -10,6 +10,9 @@ Run by `python -m tests.benchmark` (or alone: `python -m tests.bench_scale [--se
    members; the real bot, as its own process, connects, loads every member through
    GUILD_MEMBERS_CHUNK and reports its RSS; once with the compact member index (the bot as
    shipped), once with hikari's member cache instead (the baseline), each in a fresh process.
+3. Cache settings: the same servers, the bot once with hikari's default `CacheSettings()` (every
+   component: members, messages, presences, ...) and once as shipped (guilds, channels, roles,
+   emojis and its own user; members in the index), each in a fresh process, in the same run.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import hikari
 
 from bot.app import Rimpllee
 from bot.config import config_from_mapping
-from bot.discord.gateway import DiscordGateway
+from bot.discord.gateway import CACHE_COMPONENTS, DiscordGateway
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import (
     DEMO_API_KEY,
@@ -335,8 +338,19 @@ class MemoryRun:
     peak_rss_mib: float
 
 
+def _hikari_members() -> hikari.impl.CacheSettings:
+    """The bot's cache with hikari's member cache instead of the compact index (the old way)."""
+    return hikari.impl.CacheSettings(
+        components=CACHE_COMPONENTS | hikari.api.CacheComponents.MEMBERS
+    )
+
+
+# The baselines' cache settings, by variant; "index" is the bot as shipped.
+BASELINE_CACHES = {"hikari": _hikari_members, "defaults": hikari.impl.CacheSettings}
+
+
 def held_members(bot: Rimpllee, variant: str) -> int:
-    if variant == "hikari":
+    if variant in BASELINE_CACHES:
         return sum(len(v) for v in bot.discord.bot.cache.get_members_view().values())
     return bot.discord.members.member_count()
 
@@ -353,10 +367,9 @@ async def hold_members(job: dict[str, Any]) -> MemoryRun:
         env={},
     )
     bot = Rimpllee(config, max_retries=0)
-    if job["variant"] == "hikari":  # the baseline: hikari's own member cache, the old way
-        bot.discord = DiscordGateway(
-            config.discord, max_retries=0, cache_components=hikari.api.CacheComponents.ALL
-        )
+    baseline = BASELINE_CACHES.get(job["variant"])
+    if baseline is not None:
+        bot.discord = DiscordGateway(config.discord, max_retries=0, cache_settings=baseline())
     started = time.perf_counter()
     await bot.start()
     ready_s = time.perf_counter() - started
@@ -388,7 +401,9 @@ def member_child() -> None:
     print(json.dumps(asdict(run)), flush=True)
 
 
-async def memory_runs(guilds: int, per_guild: int, timeout_s: float) -> list[MemoryRun]:
+async def memory_runs(
+    guilds: int, per_guild: int, timeout_s: float, variants: Sequence[str] = ("hikari", "index")
+) -> list[MemoryRun]:
     emu = DiscordEmulator()
     members = crowded_world(emu.state, guilds, per_guild)
     emu.gateway.recommended_shards = max(1, math.ceil(guilds / GUILDS_PER_SHARD))
@@ -397,7 +412,7 @@ async def memory_runs(guilds: int, per_guild: int, timeout_s: float) -> list[Mem
     await emu.start()
     try:
         with tempfile.TemporaryDirectory(prefix="rimpllee-members-") as tmp:
-            for variant in ("hikari", "index"):
+            for variant in variants:
                 job = {
                     "variant": variant,
                     "token": emu.token,
@@ -448,6 +463,23 @@ def render_memory(runs: list[MemoryRun], guilds: int, per_guild: int) -> list[st
     return lines
 
 
+def render_cache(runs: list[MemoryRun], guilds: int, per_guild: int) -> list[str]:
+    """hikari's default cache settings (everything, members included) against the bot's."""
+    by = {r.variant: r for r in runs}
+    base, ours = by["defaults"], by["index"]
+    ratio = ours.rss_mib / base.rss_mib
+    verdict = "met" if ratio <= AIM_MEMORY_RATIO else "NOT met"
+    return [
+        f"Cache settings: one process holding {guilds:,} servers x {per_guild} members, "
+        "in the same run",
+        f"  hikari's default CacheSettings()   RSS {base.rss_mib:7.1f}Mi "
+        f"(peak {base.peak_rss_mib:.1f}Mi)",
+        f"  ours (guilds, channels, roles, emojis, me; members in the index)   "
+        f"RSS {ours.rss_mib:7.1f}Mi (peak {ours.peak_rss_mib:.1f}Mi)",
+        f"  RSS ratio ours / hikari's defaults: {ratio:.2f} (aim <= {AIM_MEMORY_RATIO}: {verdict})",
+    ]
+
+
 # -- entry -----------------------------------------------------------------------------------------
 
 
@@ -463,9 +495,19 @@ async def run_sections(args: argparse.Namespace) -> tuple[ScaleReport, list[str]
     if "history" in sections:
         report.history = await history_points(args.history_sizes, args.history_opens, args.refusals)
         lines += ["", *render_history(report.history)]
+    variants = [
+        v
+        for v, section in (("defaults", "cache"), ("hikari", "members"), ("index", ""))
+        if section in sections or (not section and sections & {"cache", "members"})
+    ]
+    if len(variants) > 1:  # one emulator, each variant in a fresh process, in the same run
+        report.memory = await memory_runs(
+            args.guilds, args.per_guild, args.member_timeout, variants
+        )
     if "members" in sections:
-        report.memory = await memory_runs(args.guilds, args.per_guild, args.member_timeout)
         lines += ["", *render_memory(report.memory, args.guilds, args.per_guild)]
+    if "cache" in sections:
+        lines += ["", *render_cache(report.memory, args.guilds, args.per_guild)]
     return report, lines
 
 
@@ -487,7 +529,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench_scale", description=__doc__)
-    parser.add_argument("--sections", default="history,members", help="history and/or members")
+    parser.add_argument(
+        "--sections", default="history,members,cache", help="history, members and/or cache"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")
     parser.add_argument("--member-child", action="store_true", help=argparse.SUPPRESS)
     add_arguments(parser)

@@ -24,7 +24,9 @@ the plain 401 path), and a bare aiohttp app with one handler answering a tiny JS
 5. Peak RSS of the server process and of the load generator.
 
 Then the scale sections of `tests/bench_scale.py`: opens and refusals with 1k, 100k and 1M tickets
-on record, and the bot's memory with 1,000 servers of 200 members (`--sections` picks).
+on record, the bot's memory with 1,000 servers of 200 members (its member index against hikari's
+member cache), and the same process with hikari's default cache settings against the bot's
+(`--sections` picks).
 """
 
 from __future__ import annotations
@@ -790,7 +792,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--sections", default="api,history,members", help="api, history and/or members"
+        "--sections",
+        default="api,history,members,cache",
+        help="api, history, members and/or cache",
     )
     bench_scale.add_arguments(parser)
     return parser.parse_args(argv)
@@ -829,7 +833,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wall = time.perf_counter() - started
         print(render(report, wall), flush=True)
         numbers = asdict(report) | {"wall_s": wall}
-    if {"history", "members"} & set(args.sections.split(",")):
+    if {"history", "members", "cache"} & set(args.sections.split(",")):
         started = time.perf_counter()
         try:
             scale, lines = asyncio.run(bench_scale.run_sections(args))

@@ -50,6 +50,7 @@ from bot.core.ports import (
     TicketStore,
     Welcome,
 )
+from bot.core.shards import EVERY_SHARD, Shards
 
 _LOG = logging.getLogger("rimpllee.tickets")
 T = TypeVar("T")
@@ -65,6 +66,11 @@ SUPPORT_PERMS = OPENER_PERMS | Perm.MANAGE_MESSAGES
 BOT_PERMS = SUPPORT_PERMS | Perm.MANAGE_CHANNELS
 
 CHANNEL_NAME_MAX = 100
+# The longest an open can be between its reservation and its welcome (or its undo): its Discord
+# calls are each bounded (15 s), and there are at most five. An 'opening' row older than this is
+# in no process's hands any more.
+OPEN_BOUND_S = 120.0
+SETTLE_RETRY_S = 30.0
 
 
 class EventSink(Protocol):
@@ -213,6 +219,8 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
 
 
 class TicketService:
+    name = "interrupted opens"  # as a scheduler job (several processes share the database)
+
     def __init__(
         self,
         store: TicketStore,
@@ -222,8 +230,10 @@ class TicketService:
         events: EventSink | None = None,
         cleanups: CleanupRunner | None = None,
         placement: Placement | None = None,
+        shards: Shards = EVERY_SHARD,
     ) -> None:
         self._placement = placement
+        self._shards = shards
         self._store = store
         self._discord = discord
         self._limits = limits
@@ -507,12 +517,42 @@ class TicketService:
             colour=panel.colour if panel else None,
         )
 
+    async def _unsettled(self) -> list[Ticket]:
+        """The 'opening' rows this process settles: its own shards' servers only. When other
+        processes share the database, a row may be one of their opens in progress (any process
+        opens for any server): only rows older than an open can take (`OPEN_BOUND_S`) are a
+        crash's. Alone, every such row is (its own opens in progress it knows)."""
+        rows = [t for t in await self._store.opening_tickets() if self._shards.owns(t.guild_id)]
+        if self._shards.every:
+            return rows
+        before = self._clock() - OPEN_BOUND_S
+        return [t for t in rows if t.opened_at <= before]
+
+    async def run_due(self) -> int:
+        """A scheduler job when several processes share the database: a process that crashed
+        mid-open is not there to settle it at its next start (the row's server may be ours)."""
+        if self._shards.every:
+            return 0
+        opened, dropped = await self.reconcile()
+        return opened + dropped
+
+    async def next_at(self) -> float | None:
+        if self._shards.every:
+            return None
+        rows = await self._store.opening_tickets()
+        mine = [t.opened_at for t in rows if self._shards.owns(t.guild_id)]
+        if not mine:
+            return None
+        at, now = min(mine) + OPEN_BOUND_S, self._clock()
+        # A row past its bound that the last pass could not settle: try again later, not now.
+        return at if at > now else now + SETTLE_RETRY_S
+
     async def reconcile(self) -> tuple[int, int]:
         """Settle rows a crash left 'opening', from the gateway cache (no REST call to find a
         channel): a row whose channel exists gets its welcome message, exactly one, and opens;
         a row without a channel is dropped."""
         opened = dropped = 0
-        for ticket in await self._store.opening_tickets():
+        for ticket in await self._unsettled():
             # An open holds its user's lock from its reservation to its welcome message, so
             # under that lock a row is either this process's open in progress or a crash's.
             async with self._locks.hold((ticket.guild_id, ticket.user_id)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import aiohttp
 import hikari
@@ -27,8 +28,17 @@ _LOG = logging.getLogger("rimpllee.discord")
 
 CONNECT_TIMEOUT_S = 60.0
 GUILDS_TIMEOUT_S = 30.0
-# Members live in our compact index (bot/discord/members.py), not in hikari's member cache.
-CACHE_COMPONENTS = hikari.api.CacheComponents.ALL & ~hikari.api.CacheComponents.MEMBERS
+# What the bot reads from hikari's cache, and nothing else: servers, their channels, roles and
+# custom emojis (a panel button's emoji is checked against them), and the bot's own user. Members
+# live in our compact index (bot/discord/members.py); messages, presences, voice states, invites,
+# stickers, threads and DM channels are never read, so never kept.
+CACHE_COMPONENTS = (
+    hikari.api.CacheComponents.GUILDS
+    | hikari.api.CacheComponents.GUILD_CHANNELS
+    | hikari.api.CacheComponents.ROLES
+    | hikari.api.CacheComponents.EMOJIS
+    | hikari.api.CacheComponents.ME
+)
 
 
 class DiscordGateway:
@@ -43,10 +53,13 @@ class DiscordGateway:
         config: DiscordConfig,
         *,
         max_retries: int = 3,
-        cache_components: hikari.api.CacheComponents = CACHE_COMPONENTS,
+        cache_settings: hikari.impl.CacheSettings | None = None,
     ) -> None:
-        """`cache_components` is for the benchmark's baseline (hikari's member cache on)."""
+        """`cache_settings` is for the benchmark's baselines (hikari's defaults, or its member
+        cache on)."""
         self._config = config
+        if cache_settings is None:
+            cache_settings = hikari.impl.CacheSettings(components=CACHE_COMPONENTS)
         self.bot = MemberAwareBot(
             config.token,
             intents=config.intents,
@@ -54,13 +67,16 @@ class DiscordGateway:
             banner=None,
             logs=None,
             max_retries=max_retries,
-            cache_settings=hikari.impl.CacheSettings(components=cache_components),
+            cache_settings=cache_settings,
         )
         self.members: MemberIndex = self.bot.members
-        if hikari.api.CacheComponents.MEMBERS not in cache_components:
+        if hikari.api.CacheComponents.MEMBERS not in cache_settings.components:
             self.members.install()
         self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
-        self.port = HikariDiscord(self.bot, self.members, cdn_url=config.cdn_url)
+        self.shards = config.shards
+        self.port = HikariDiscord(
+            self.bot, self.members, cdn_url=config.cdn_url, shards=self.shards
+        )
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)
         self.bot.subscribe(hikari.StoppingEvent, self._stop_client)
@@ -127,7 +143,7 @@ class DiscordGateway:
         url = self._config.rest_url
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                await self.bot.start(check_for_updates=False)
+                await self.bot.start(check_for_updates=False, **self._shard_options())
         except TimeoutError:
             raise StartupError(
                 f"Discord at {url} did not complete the gateway connection within "
@@ -140,6 +156,15 @@ class DiscordGateway:
                 f"could not register slash commands with Discord at {url}: {self._client_error}"
             )
         await self._servers_arrived()
+
+    def _shard_options(self) -> dict[str, Any]:
+        """hikari's `shard_ids`/`shard_count`: none (as Discord recommends, every shard here),
+        or this process's share of the configured total."""
+        shards = self.shards
+        if shards.count <= 0:
+            return {}
+        ids = sorted(shards.ids) if shards.ids else list(range(shards.count))
+        return {"shard_ids": ids, "shard_count": shards.count}
 
     async def _servers_arrived(self) -> None:
         """Wait (briefly) until every server from READY has arrived and filled the cache, so

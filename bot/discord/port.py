@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
 
 import hikari
@@ -25,6 +27,7 @@ from bot.core.ports import (
     PromptButton,
     Welcome,
 )
+from bot.core.shards import EVERY_SHARD, Shards
 from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
 from bot.discord.members import MemberIndex
 from bot.discord.render import close_custom_id, panel_embed, panel_rows
@@ -39,6 +42,10 @@ LATE_CREATE_CHECKS = 5
 LATE_CREATE_INTERVAL_S = 0.5
 DISCORD_CDN_URL = hikari.urls.CDN_URL
 UNBOUNDED_S = 24 * 3600.0
+# Servers on another process's shards: members confirmed over REST are believed this long.
+FOREIGN_MEMBER_TTL_S = 60.0
+FOREIGN_MEMBER_MAX = 10_000
+UNKNOWN_GUILD = 10004  # Discord's JSON error code
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _BUTTON_STYLES: dict[
     str,
@@ -72,6 +79,41 @@ GRANTED = ", ".join(
 )
 
 
+class RecentMembers:
+    """Members Discord confirmed over REST for servers on another process's shards, kept for
+    `ttl` seconds so a burst of opens (and their refusals) costs one lookup per member, not one
+    per request. Only confirmations are kept: someone who just joined is never refused from
+    memory. A member who left is believed for at most `ttl` more seconds."""
+
+    def __init__(
+        self,
+        ttl: float = FOREIGN_MEMBER_TTL_S,
+        max_entries: int = FOREIGN_MEMBER_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[tuple[int, int], tuple[float, MemberInfo]] = OrderedDict()
+
+    def get(self, guild_id: int, user_id: int) -> MemberInfo | None:
+        found = self._entries.get((guild_id, user_id))
+        if found is None:
+            return None
+        at, member = found
+        if self._clock() - at > self._ttl:
+            del self._entries[(guild_id, user_id)]
+            return None
+        return member
+
+    def put(self, guild_id: int, member: MemberInfo) -> None:
+        key = (guild_id, member.user_id)
+        self._entries.pop(key, None)
+        self._entries[key] = (self._clock(), member)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
 class HikariDiscord:
     def __init__(
         self,
@@ -80,11 +122,18 @@ class HikariDiscord:
         *,
         timeout: float = CALL_TIMEOUT_S,
         cdn_url: str = DISCORD_CDN_URL,
+        shards: Shards = EVERY_SHARD,
     ) -> None:
         self._bot = bot
         self._members = members
         self.timeout = timeout
         self._cdn_url = cdn_url.rstrip("/")
+        self.shards = shards
+        self.foreign_members = RecentMembers()
+
+    def serves(self, guild_id: int) -> bool:
+        """Whether the server is on one of this process's shards (its cache holds it)."""
+        return self.shards.owns(guild_id)
 
     @property
     def bot_user_id(self) -> int:
@@ -95,7 +144,10 @@ class HikariDiscord:
 
     async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
         """From the member index once the server's members are all known (with the members
-        intent); until then, or without the intent, a miss is settled by one REST lookup."""
+        intent); until then, or without the intent, a miss is settled by one REST lookup. A
+        server on another process's shards is asked over REST (see `_foreign_member`)."""
+        if not self.serves(guild_id):
+            return await self._foreign_member(guild_id, user_id)
         if self._bot.cache.get_guild(guild_id) is None:
             raise DiscordFailure(
                 f"the bot is not in server {guild_id} (it was removed, or the server is "
@@ -118,6 +170,30 @@ class HikariDiscord:
             raise
         index.remember(guild_id, member)
         return MemberInfo(user_id=int(member.id), username=member.username)
+
+    async def _foreign_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
+        """One REST lookup (or a confirmation of the last minute): Discord's 10004 Unknown Guild
+        means the bot is not in the server, 10007 Unknown Member that the user is not."""
+        member = self.foreign_members.get(guild_id, user_id)
+        if member is not None:
+            return member
+        try:
+            found = await self._call(
+                self._bot.rest.fetch_member(guild_id, user_id), "look up the member", None
+            )
+        except DiscordFailure as exc:
+            cause = exc.__cause__
+            if isinstance(cause, hikari.NotFoundError) and cause.code == UNKNOWN_GUILD:
+                raise DiscordFailure(
+                    f"the bot is not in server {guild_id} (it was removed, or the server is "
+                    "unavailable): invite it again"
+                ) from exc
+            if isinstance(cause, hikari.NotFoundError):
+                return None
+            raise
+        member = MemberInfo(user_id=int(found.id), username=found.username)
+        self.foreign_members.put(guild_id, member)
+        return member
 
     async def create_ticket_channel(self, spec: ChannelSpec) -> int:
         overwrites = [
@@ -182,7 +258,16 @@ class HikariDiscord:
                 raise
 
     async def find_channel(self, guild_id: int, topic: str) -> int | None:
-        """From the cache, after giving a late CHANNEL_CREATE a moment to arrive."""
+        """From the cache, after giving a late CHANNEL_CREATE a moment to arrive; for a server on
+        another process's shards, from one REST listing of its channels."""
+        if not self.serves(guild_id):
+            channels = await self._call(
+                self._bot.rest.fetch_guild_channels(guild_id), "list the server's channels", None
+            )
+            for channel in channels:
+                if isinstance(channel, hikari.GuildTextChannel) and channel.topic == topic:
+                    return int(channel.id)
+            return None
         for _ in range(LATE_CREATE_CHECKS):
             for channel in self._bot.cache.get_guild_channels_view_for_guild(guild_id).values():
                 if isinstance(channel, hikari.GuildTextChannel) and channel.topic == topic:

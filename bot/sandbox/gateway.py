@@ -55,6 +55,9 @@ _EVENT_INTENTS = {
 # Close codes.
 AUTHENTICATION_FAILED = 4004
 RATE_LIMITED = 4008
+INVALID_SHARD = 4010
+SHARDING_REQUIRED = 4011
+GUILDS_PER_SHARD_MAX = 2500  # Discord requires sharding past this many servers on one shard
 
 # https://discord.com/developers/docs/events/gateway#rate-limiting: 120 payloads per connection
 # per 60 s. The window opens with the first payload; a little grace absorbs the scheduling delay
@@ -249,6 +252,11 @@ class Gateway:
         session.session_id = f"sandbox-session-{self._session_counter}"
         session.intents = int(data.get("intents", 0))
         shard = data.get("shard") or [0, 1]
+        problem = self._shard_problem(shard)
+        if problem is not None:
+            code, reason = problem
+            await session.ws.close(code=code, message=reason.encode())
+            return
         session.shard = (int(shard[0]), int(shard[1]))
         low, high = LARGE_THRESHOLD_RANGE
         session.large_threshold = min(max(int(data.get("large_threshold", low)), low), high)
@@ -275,6 +283,21 @@ class Gateway:
         )
         for guild in guilds:
             await session.dispatch("GUILD_CREATE", self._guild_create(session, guild))
+
+    def _shard_problem(self, shard: object) -> tuple[int, str] | None:
+        """Discord's answers to a bad `shard` in IDENTIFY: 4010 Invalid shard (not `[id,
+        count]` with 0 <= id < count), 4011 Sharding required (a shard would hold more than
+        2,500 servers)."""
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
+            return INVALID_SHARD, "Invalid shard."
+        if len(self._state.guilds) > shard[1] * GUILDS_PER_SHARD_MAX:
+            return SHARDING_REQUIRED, "Sharding required."
+        return None
 
     def _guild_create(self, session: GatewaySession, guild: Guild) -> JSON:
         """Which members GUILD_CREATE lists (gateway-events.mdx, Guild Create and op 8): without

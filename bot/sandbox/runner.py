@@ -95,9 +95,16 @@ class SandboxWorld:
         return self.members[-1]
 
 
-def seed(state: DiscordState, *, member_count: int = MEMBER_COUNT) -> SandboxWorld:
+def seed(
+    state: DiscordState,
+    *,
+    member_count: int = MEMBER_COUNT,
+    name: str = "Rimpllee Sandbox",
+    shard: tuple[int, int] | None = None,
+) -> SandboxWorld:
+    """The demo server; `shard` (ID, count) puts it on that gateway shard."""
     owner = state.add_user("sandbox-owner")
-    guild = state.add_guild("Rimpllee Sandbox", owner, bot_permissions=BOT_PERMISSIONS)
+    guild = state.add_guild(name, owner, bot_permissions=BOT_PERMISSIONS, shard=shard)
     support = state.add_role(guild, "Support", MANAGE_MESSAGES, position=5)
     admins = state.add_role(guild, "Admins", MANAGE_GUILD, position=6)
     admin = state.add_user("sandbox-admin")
@@ -146,7 +153,7 @@ def demo_panel(world: SandboxWorld) -> Panel:
     return panel
 
 
-async def seed_database(path: Path, world: SandboxWorld) -> Panel:
+async def seed_database(path: Path, world: SandboxWorld, api_key: str = DEMO_API_KEY) -> Panel:
     """The demo panel, API key and one blacklisted member, written before the bot starts."""
     panel = demo_panel(world)
     db = await Database.open(path)
@@ -154,8 +161,8 @@ async def seed_database(path: Path, world: SandboxWorld) -> Panel:
         await save_panel(db, panel, time.time())
         await SqliteKeyStore(db).put_key(
             world.guild.id,
-            hash_key(DEMO_API_KEY),
-            display_prefix(DEMO_API_KEY),
+            hash_key(api_key),
+            display_prefix(api_key),
             time.time(),
             world.owner.id,
             replace=True,

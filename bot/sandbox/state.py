@@ -472,9 +472,22 @@ class DiscordState:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, owner: User, *, bot_permissions: int = ADMINISTRATOR) -> Guild:
-        """A guild with @everyone, the owner, and the bot as a member holding `bot_permissions`."""
-        guild = Guild(id=self.ids.next(), name=name, owner_id=owner.id)
+    def add_guild(
+        self,
+        name: str,
+        owner: User,
+        *,
+        bot_permissions: int = ADMINISTRATOR,
+        shard: tuple[int, int] | None = None,
+    ) -> Guild:
+        """A guild with @everyone, the owner, and the bot as a member holding `bot_permissions`.
+        `shard` = (shard ID, shard count): an ID that Discord's formula puts on that shard (its
+        timestamp moved a few milliseconds on)."""
+        guild_id = self.ids.next()
+        if shard is not None:
+            shard_id, count = shard
+            guild_id += ((shard_id - (guild_id >> 22)) % count) << 22
+        guild = Guild(id=guild_id, name=name, owner_id=owner.id)
         guild.roles[guild.id] = Role(
             id=guild.id,
             guild_id=guild.id,

@@ -6,7 +6,9 @@ import json
 
 from bot.core.models import Ticket
 from bot.core.ports import CloseRequest, Timer, TimerKind
+from bot.core.shards import Shards
 from bot.store.database import Database
+from bot.store.shards import on_shards
 from bot.store.tickets import _TICKET_COLUMNS, ticket_from_row
 from bot.store.timers import schedule_inactivity
 
@@ -14,8 +16,17 @@ RESTART_EVERY_S = 60.0  # an opener's messages restart the inactivity countdown 
 
 
 class SqliteAutomationStore:
-    def __init__(self, db: Database) -> None:
+    """`shards`: only timers of servers on these shards are claimed here (None: every server)."""
+
+    def __init__(self, db: Database, shards: Shards | None = None) -> None:
         self._db = db
+        mine, self._mine_args = on_shards("s.guild_id", shards)
+        self._mine = (
+            " AND EXISTS (SELECT 1 FROM tickets s "
+            f"WHERE s.ticket_id = ticket_timers.ticket_id{mine})"
+            if mine
+            else ""
+        )
 
     # -- the timers -----------------------------------------------------------------------------
 
@@ -25,17 +36,20 @@ class SqliteAutomationStore:
         runs out."""
         async with self._db.write() as conn:
             rows = await conn.execute_fetchall(
-                "UPDATE ticket_timers SET due_at = :until, attempts = attempts + 1 "
-                "WHERE timer_id IN (SELECT timer_id FROM ticket_timers WHERE due_at <= :now "
-                "ORDER BY due_at LIMIT :limit) "
+                "UPDATE ticket_timers SET due_at = ?, attempts = attempts + 1 "
+                "WHERE timer_id IN (SELECT timer_id FROM ticket_timers WHERE due_at <= ?"
+                + self._mine
+                + " ORDER BY due_at LIMIT ?) "
                 "RETURNING timer_id, ticket_id, kind, attempts",
-                {"now": now, "until": now + lease, "limit": limit},
+                (now + lease, now, *self._mine_args, limit),
             )
         timers = [Timer(r[0], r[1], r[2], r[3]) for r in rows]
         return sorted(timers, key=lambda t: t.timer_id)
 
     async def next_at(self) -> float | None:
-        row = await self._db.fetchone("SELECT min(due_at) FROM ticket_timers")
+        row = await self._db.fetchone(
+            "SELECT min(due_at) FROM ticket_timers WHERE 1" + self._mine, self._mine_args
+        )
         return None if row is None else row[0]
 
     async def done(self, timer_id: int) -> None:

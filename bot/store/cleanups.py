@@ -5,7 +5,9 @@ from __future__ import annotations
 import aiosqlite
 
 from bot.core.ports import ChannelRef, Cleanup
+from bot.core.shards import Shards
 from bot.store.database import Database
+from bot.store.shards import on_shards
 
 
 async def queue_cleanup(conn: aiosqlite.Connection, channel: ChannelRef, now: float) -> None:
@@ -18,8 +20,11 @@ async def queue_cleanup(conn: aiosqlite.Connection, channel: ChannelRef, now: fl
 
 
 class SqliteCleanupStore:
-    def __init__(self, db: Database) -> None:
+    """`shards`: only channels of servers on these shards are due here (None: every server)."""
+
+    def __init__(self, db: Database, shards: Shards | None = None) -> None:
         self._db = db
+        self._mine, self._mine_args = on_shards("guild_id", shards)
 
     async def add(self, channel: ChannelRef, now: float) -> None:
         async with self._db.write() as conn:
@@ -27,14 +32,17 @@ class SqliteCleanupStore:
 
     async def due(self, now: float, limit: int = 50) -> list[Cleanup]:
         rows = await self._db.fetchall(
-            "SELECT channel_id, guild_id, attempts FROM channel_cleanups WHERE next_at <= ? "
-            "ORDER BY next_at LIMIT ?",
-            (now, limit),
+            "SELECT channel_id, guild_id, attempts FROM channel_cleanups WHERE next_at <= ?"
+            + self._mine
+            + " ORDER BY next_at LIMIT ?",
+            (now, *self._mine_args, limit),
         )
         return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
 
     async def next_at(self) -> float | None:
-        row = await self._db.fetchone("SELECT min(next_at) FROM channel_cleanups")
+        row = await self._db.fetchone(
+            "SELECT min(next_at) FROM channel_cleanups WHERE 1" + self._mine, self._mine_args
+        )
         return None if row is None else row[0]
 
     async def done(self, channel_id: int) -> None:

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 import aiosqlite
 
+from bot.core.shards import Shards
 from bot.core.webhooks import Delivery, Endpoint, EventType, new_event_id, ticket_event
 from bot.store.database import Database
+from bot.store.shards import on_shards
 
 
 async def record_ticket_event(
@@ -78,8 +80,12 @@ def _endpoint(row: sqlite3.Row) -> Endpoint:
 
 
 class SqliteWebhookStore:
-    def __init__(self, db: Database) -> None:
+    """`shards`: only deliveries to endpoints of servers on these shards are due here (None:
+    every server), so two processes never send the same delivery."""
+
+    def __init__(self, db: Database, shards: Shards | None = None) -> None:
         self._db = db
+        self._mine, self._mine_args = on_shards("e.guild_id", shards)
 
     async def add_endpoint(self, endpoint: Endpoint, limit: int) -> bool:
         from bot.store.tickets import ensure_server  # noqa: PLC0415
@@ -146,9 +152,10 @@ class SqliteWebhookStore:
             "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
             "AND p.endpoint_id = d.endpoint_id AND p.ticket_id IS d.ticket_id "
             "AND p.delivery_id < d.delivery_id) "
-            "AND d.delivery_id NOT IN (SELECT value FROM json_each(?)) "
-            "ORDER BY d.next_attempt_at, d.delivery_id LIMIT ?",
-            (now, json.dumps(list(skip)), limit),
+            "AND d.delivery_id NOT IN (SELECT value FROM json_each(?))"
+            + self._mine
+            + " ORDER BY d.next_attempt_at, d.delivery_id LIMIT ?",
+            (now, json.dumps(list(skip)), *self._mine_args, limit),
         )
         return [_delivery(r) for r in rows]
 

@@ -1,0 +1,261 @@
+"""Shard-split processes: the config, the emulator's shards, and a process's API serving a server
+that another process's gateway holds."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import string
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+import aiohttp
+import hikari
+import pytest
+
+from bot.app import Rimpllee
+from bot.config import ConfigError, config_from_mapping, load_config
+from bot.core.keys import display_prefix, hash_key
+from bot.core.panel_file import load_panels
+from bot.core.ports import ChannelRef
+from bot.core.shards import Shards, shard_of
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.runner import DEMO_PANELS_FILE, SandboxWorld, sandbox_config, seed
+from bot.store import Database
+from bot.store.admin import SqliteKeyStore
+from bot.store.cleanups import SqliteCleanupStore
+from bot.store.panels import save_panel
+from tests.conftest import FAKE_TOKEN, LoopErrors, wait_until_cached
+
+TOKEN_ENV = {"RIMPLLEE_TOKEN": FAKE_TOKEN}
+
+
+def load(tmp_path: Path, text: str) -> Shards:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return load_config(path, TOKEN_ENV).discord.shards
+
+
+def error(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, TOKEN_ENV)
+    return str(info.value)
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def test_default_is_every_shard(tmp_path: Path) -> None:
+    shards = load(tmp_path, "")
+    assert shards.every
+    assert shards.owns(1 << 22)
+    assert shards.owns(5 << 22)
+
+
+def test_a_share_of_the_shards(tmp_path: Path) -> None:
+    shards = load(tmp_path, "[discord]\nshard_count = 4\nshard_ids = [3, 1]\n")
+    assert shards == Shards(frozenset({1, 3}), 4)
+    assert not shards.every
+    assert [shards.owns(n << 22) for n in range(4)] == [False, True, False, True]
+    assert shards.describe() == "shard(s) 1, 3 of 4"
+
+
+def test_every_shard_listed_is_every_shard(tmp_path: Path) -> None:
+    assert load(tmp_path, "[discord]\nshard_count = 2\nshard_ids = [0, 1]\n").every
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("[discord]\n\nshard_ids = [0]\n", 3, "needs discord.shard_count"),
+        ("[discord]\nshard_count = 2\nshard_ids = [0, 2]\n", 3, "shard 2 is outside"),
+        ("[discord]\nshard_count = 3\nshard_ids = [1, 1]\n", 3, "listed twice"),
+        ("[discord]\nshard_ids = 1\n", 2, "expected a list of shard IDs"),
+        ("[discord]\nshard_ids = [-1]\n", 2, "between 0 and"),
+        ("[discord]\nshard_count = -1\n", 2, "between 0 and"),
+    ],
+)
+def test_shard_errors_name_key_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
+    message = error(tmp_path, text)
+    key = "shard_count" if "shard_count = -1" in text else "shard_ids"
+    assert message.startswith(f"{tmp_path / 'config.toml'}:{line}: discord.{key}: "), message
+    assert words in message
+
+
+# -- the emulator's shards ------------------------------------------------------------------------
+
+
+def test_guilds_can_be_placed_on_a_shard(emulator: DiscordEmulator) -> None:
+    owner = emulator.state.add_user("owner")
+    for shard_id in (2, 0, 1, 2):
+        guild = emulator.state.add_guild("g", owner, shard=(shard_id, 3))
+        assert shard_of(guild.id, 3) == shard_id
+
+
+async def identify(emulator: DiscordEmulator, shard: object) -> int | None:
+    """IDENTIFY with `shard`; the close code the emulator answers with (None: READY came)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(emulator.gateway_url) as ws,
+    ):
+        await ws.receive_json()  # HELLO
+        payload = {"token": emulator.token, "intents": 1, "properties": {}, "shard": shard}
+        await ws.send_json({"op": 2, "d": payload})
+        message = await ws.receive()
+        if message.type == aiohttp.WSMsgType.TEXT:
+            assert json.loads(message.data)["t"] == "READY"
+            return None
+        return ws.close_code
+
+
+@pytest.mark.asyncio
+async def test_identify_checks_the_shard(emulator: DiscordEmulator) -> None:
+    assert await identify(emulator, [1, 3]) is None
+    assert await identify(emulator, [3, 3]) == 4010  # Invalid shard
+    assert await identify(emulator, [0, 0]) == 4010
+    assert await identify(emulator, "0") == 4010
+    owner = emulator.state.add_user("owner")
+    for _ in range(2501):
+        emulator.state.add_guild("g", owner)
+    assert await identify(emulator, [0, 1]) == 4011  # Sharding required
+    assert await identify(emulator, [0, 2]) is None
+
+
+# -- two processes' worth of bots on one database -------------------------------------------------
+
+KEYS = tuple("rmp_" + f"shard-{n}-key-not-secret-".ljust(43, "0") for n in (0, 1))
+
+
+async def seed_server(database: Path, world: SandboxWorld, n: int, api_key: str) -> str:
+    """The demo panel under IDs of its own (`pnl_s<n>`), and an API key; the panel's ID."""
+    template = resources.files("bot.sandbox").joinpath(DEMO_PANELS_FILE).read_text("utf-8")
+    text = string.Template(template).substitute(
+        category_id=world.category_id, support_role_id=world.support_role_id
+    )
+    text = text.replace("pnl_demo", f"pnl_s{n}").replace("btn_", f"btn_s{n}")
+    text = text.replace("qst_", f"qst_s{n}")
+    (panel,) = load_panels(text, source=DEMO_PANELS_FILE, guild_id=world.guild.id)
+    db = await Database.open(database)
+    try:
+        await save_panel(db, panel, time.time())
+        await SqliteKeyStore(db).put_key(
+            world.guild.id,
+            hash_key(api_key),
+            display_prefix(api_key),
+            time.time(),
+            None,
+            replace=True,
+        )
+    finally:
+        await db.close()
+    return panel.panel_id
+
+
+@contextlib.asynccontextmanager
+async def shard_bot(
+    emulator: DiscordEmulator, database: Path, loop_errors: LoopErrors, shard_id: int, count: int
+) -> AsyncIterator[Rimpllee]:
+    base = sandbox_config(emulator, http_port=0, database=database)
+    config = config_from_mapping(
+        {
+            "discord": {
+                "token": emulator.token,
+                "rest_url": emulator.rest_url,
+                "shard_ids": [shard_id],
+                "shard_count": count,
+            },
+            "http": {"host": "127.0.0.1", "port": 0},
+            "database": {"path": str(database)},
+        },
+        source=base.source,
+        env={},
+    )
+    bot = Rimpllee(config, max_retries=0)
+    bot.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+
+
+@pytest.mark.asyncio
+async def test_each_process_holds_its_shards_and_serves_every_server(
+    emulator: DiscordEmulator, loop_errors: LoopErrors, tmp_path: Path
+) -> None:
+    emulator.gateway.recommended_shards = 2
+    emulator.gateway.max_concurrency = 2
+    worlds = [seed(emulator.state, member_count=6, name=f"s{n}", shard=(n, 2)) for n in (0, 1)]
+    database = tmp_path / "shared.db"
+    panels = [await seed_server(database, w, n, KEYS[n]) for n, w in enumerate(worlds)]
+    async with (
+        shard_bot(emulator, database, loop_errors, 0, 2) as zero,
+        shard_bot(emulator, database, loop_errors, 1, 2) as one,
+    ):
+        for bot, world in ((zero, worlds[0]), (one, worlds[1])):
+            await wait_until_cached(bot.discord.bot, world.guild.id)
+        assert sorted(s.shard for s in emulator.gateway.sessions) == [(0, 2), (1, 2)]
+        # Each gateway (so each cache and member index) holds its own shard's server only.
+        assert zero.discord.guild_ids() == [worlds[0].guild.id]
+        assert one.discord.guild_ids() == [worlds[1].guild.id]
+        assert worlds[1].guild.id not in zero.discord.members.servers
+
+        # Process 0's API opens a ticket on server 1 (on process 1's shard).
+        lookups = len(emulator.calls("GET", "/guilds/{guild_id}/members/{user_id}"))
+        member = worlds[1].members[0]
+        headers = {"Authorization": f"Bearer {KEYS[1]}"}
+        body = {"userId": str(member.id), "panelId": panels[1], "buttonId": "btn_s1report"}
+        async with aiohttp.ClientSession() as http:
+            url = zero.http_url + "/api/v1/tickets"
+            async with http.post(url, json=body, headers=headers) as resp:
+                opened = await resp.json()
+                assert resp.status == 200, opened
+            channel = emulator.state.channels[int(opened["ticket"]["channelId"])]
+            assert channel.guild_id == worlds[1].guild.id
+            # Membership came from one REST lookup; a refusal right after reuses its answer.
+            after = emulator.calls("GET", "/guilds/{guild_id}/members/{user_id}")
+            assert len(after) == lookups + 1
+            async with http.post(url, json=body, headers=headers) as resp:
+                assert resp.status == 429, await resp.json()  # the member's cooldown
+            assert len(emulator.calls("GET", "/guilds/{guild_id}/members/{user_id}")) == (
+                lookups + 1
+            )
+            # A user who is not on the server is told so, from Discord's 10007.
+            stranger = emulator.state.add_user("stranger")
+            body["userId"] = str(stranger.id)
+            async with http.post(url, json=body, headers=headers) as resp:
+                refused = await resp.json()
+                assert resp.status == 400, refused
+                assert refused["error"]["code"] == "user_not_member"
+
+
+@pytest.mark.asyncio
+async def test_background_work_is_only_for_own_shards(tmp_path: Path) -> None:
+    """The cleanup outbox hands a process only its own shards' channels (so two processes never
+    delete the same one), and says when the next of those is due."""
+    db = await Database.open(tmp_path / "outbox.db")
+    try:
+        store = SqliteCleanupStore(db)
+        guilds = [(n << 22) | 7 for n in range(3)]
+        for at, guild_id in enumerate(guilds):
+            await store.add(ChannelRef(guild_id, 1000 + at), float(at))
+        mine = SqliteCleanupStore(db, Shards(frozenset({1, 2}), 3))
+        assert [c.channel.guild_id for c in await mine.due(10.0)] == guilds[1:]
+        assert await mine.next_at() == 1.0
+        assert len(await store.due(10.0)) == 3
+        only_zero = SqliteCleanupStore(db, Shards(frozenset({0}), 3))
+        assert [c.channel.channel_id for c in await only_zero.due(10.0)] == [1000]
+    finally:
+        await db.close()
+
+
+def test_example_config_documents_the_shard_keys() -> None:
+    example = pathlib.Path(__file__).resolve().parent.parent / "config.example.toml"
+    text = example.read_text()
+    assert "shard_count = 0" in text
+    assert "shard_ids = []" in text
