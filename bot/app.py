@@ -116,6 +116,7 @@ class Rimpllee:
             database_open=self.db is not None and self.db.is_open,
             servers=servers,
             servers_with_members_known=known,
+            ready=self.ready,
         )
 
     @property

@@ -10,6 +10,9 @@ import asyncio
 import json
 import re
 import socket
+import string
+import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +21,25 @@ from multidict import CIMultiDict
 
 from bot.app import Rimpllee
 from bot.core.admin import Settings
+from bot.core.keys import display_prefix, hash_key
 from bot.core.models import Ticket
+from bot.core.panel_file import load_panels
 from bot.core.panels import PanelService
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.interactions import InteractionRecord
 from bot.sandbox.runner import (
     DEMO_API_KEY,
     DEMO_PANEL_ID,
+    DEMO_PANELS_FILE,
     HELP_BUTTON_ID,
     HELP_QUESTION,
     REPORT_BUTTON_ID,
     SandboxWorld,
 )
 from bot.sandbox.state import Channel, Role, User
-from bot.store.panels import SqlitePanelStore
+from bot.store import Database
+from bot.store.admin import SqliteKeyStore
+from bot.store.panels import SqlitePanelStore, save_panel
 from bot.store.settings import SqliteSettingsStore
 from bot.store.tickets import SqliteLifecycleStore
 from tests.conftest import FakeClock
@@ -325,3 +333,36 @@ def opening(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:
     if button == HELP_BUTTON_ID:
         body["answers"] = [{"label": HELP_QUESTION, "value": "Refund request"}]
     return body
+
+
+# -- several servers on one database (shard-split processes) --------------------------------------
+
+
+def server_key(n: int) -> str:
+    """An API key of its own for seeded server `n`."""
+    return "rmp_" + f"server-{n}-key-not-secret-".ljust(43, "0")
+
+
+async def seed_server(database: Path, world: SandboxWorld, n: int, api_key: str) -> str:
+    """The demo panel under IDs of its own (`pnl_s<n>`), and an API key; the panel's ID."""
+    template = resources.files("bot.sandbox").joinpath(DEMO_PANELS_FILE).read_text("utf-8")
+    text = string.Template(template).substitute(
+        category_id=world.category_id, support_role_id=world.support_role_id
+    )
+    text = text.replace("pnl_demo", f"pnl_s{n}").replace("btn_", f"btn_s{n}")
+    text = text.replace("qst_", f"qst_s{n}")
+    (panel,) = load_panels(text, source=DEMO_PANELS_FILE, guild_id=world.guild.id)
+    db = await Database.open(database)
+    try:
+        await save_panel(db, panel, time.time())
+        await SqliteKeyStore(db).put_key(
+            world.guild.id,
+            hash_key(api_key),
+            display_prefix(api_key),
+            time.time(),
+            None,
+            replace=True,
+        )
+    finally:
+        await db.close()
+    return panel.panel_id

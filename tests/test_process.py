@@ -109,7 +109,9 @@ async def test_run_connects_to_emulator_reports_healthy_and_stops_on_sigterm(
     started.append(proc)
     health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
     members = health.pop("members")
+    ready = health.pop("ready")
     assert health == {"ok": True, "gateway": "connected", "database": "open"}
+    assert ready in (False, True)  # true once start-up's last steps are done
     assert members["servers"] == 1  # "known" turns 1 once the member chunks are in
     assert members["known"] in (0, 1)
     assert emulator.gateway.connected == 1

@@ -4,12 +4,10 @@ that another process's gateway holds."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import pathlib
-import string
-import time
 from collections.abc import AsyncIterator
-from importlib import resources
 from pathlib import Path
 
 import aiohttp
@@ -17,18 +15,15 @@ import hikari
 import pytest
 
 from bot.app import Rimpllee
-from bot.config import ConfigError, config_from_mapping, load_config
-from bot.core.keys import display_prefix, hash_key
-from bot.core.panel_file import load_panels
+from bot.config import Config, ConfigError, config_from_mapping, load_config
 from bot.core.ports import ChannelRef
 from bot.core.shards import Shards, shard_of
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.runner import DEMO_PANELS_FILE, SandboxWorld, sandbox_config, seed
+from bot.sandbox.runner import sandbox_config, seed
 from bot.store import Database
-from bot.store.admin import SqliteKeyStore
 from bot.store.cleanups import SqliteCleanupStore
-from bot.store.panels import save_panel
 from tests.conftest import FAKE_TOKEN, LoopErrors, wait_until_cached
+from tests.helpers import AUTH, seed_server, server_key
 
 TOKEN_ENV = {"RIMPLLEE_TOKEN": FAKE_TOKEN}
 
@@ -128,32 +123,7 @@ async def test_identify_checks_the_shard(emulator: DiscordEmulator) -> None:
 
 # -- two processes' worth of bots on one database -------------------------------------------------
 
-KEYS = tuple("rmp_" + f"shard-{n}-key-not-secret-".ljust(43, "0") for n in (0, 1))
-
-
-async def seed_server(database: Path, world: SandboxWorld, n: int, api_key: str) -> str:
-    """The demo panel under IDs of its own (`pnl_s<n>`), and an API key; the panel's ID."""
-    template = resources.files("bot.sandbox").joinpath(DEMO_PANELS_FILE).read_text("utf-8")
-    text = string.Template(template).substitute(
-        category_id=world.category_id, support_role_id=world.support_role_id
-    )
-    text = text.replace("pnl_demo", f"pnl_s{n}").replace("btn_", f"btn_s{n}")
-    text = text.replace("qst_", f"qst_s{n}")
-    (panel,) = load_panels(text, source=DEMO_PANELS_FILE, guild_id=world.guild.id)
-    db = await Database.open(database)
-    try:
-        await save_panel(db, panel, time.time())
-        await SqliteKeyStore(db).put_key(
-            world.guild.id,
-            hash_key(api_key),
-            display_prefix(api_key),
-            time.time(),
-            None,
-            replace=True,
-        )
-    finally:
-        await db.close()
-    return panel.panel_id
+KEYS = (server_key(0), server_key(1))
 
 
 @contextlib.asynccontextmanager
@@ -259,3 +229,32 @@ def test_example_config_documents_the_shard_keys() -> None:
     text = example.read_text()
     assert "shard_count = 0" in text
     assert "shard_ids = []" in text
+
+
+@pytest.mark.asyncio
+async def test_healthz_says_when_the_api_serves(app: Rimpllee, tmp_path: Path) -> None:
+    """`ready` is the supervisor's readiness check: false until start-up's last steps are done
+    (the API answers 503 not_ready meanwhile), true once the API serves."""
+    unstarted = Rimpllee(sandbox_config_for(app, tmp_path))
+    assert unstarted.health().ready is False
+    async with aiohttp.ClientSession() as http:
+        async with http.get(app.http_url + "/healthz") as resp:
+            body = await resp.json()
+        assert resp.status == 200
+        assert body["ready"] is True
+        async with http.get(app.http_url + "/api/v1/panels", headers=AUTH) as resp:
+            assert resp.status == 200
+        app.ready = False  # as during start-up's last steps, or while stopping
+        async with http.get(app.http_url + "/healthz") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["ready"] is False
+        async with http.get(app.http_url + "/api/v1/panels", headers=AUTH) as resp:
+            assert resp.status == 503
+            assert (await resp.json())["error"]["code"] == "not_ready"
+        app.ready = True
+
+
+def sandbox_config_for(app: Rimpllee, tmp_path: Path) -> Config:
+    return dataclasses.replace(
+        app.config, database=dataclasses.replace(app.config.database, path=tmp_path / "x.db")
+    )

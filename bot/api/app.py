@@ -30,6 +30,7 @@ class Health:
     database_open: bool
     servers: int = 0
     servers_with_members_known: int = 0  # the rest cost one more Discord call per open
+    ready: bool = False  # start-up is done: the API serves (until then it answers 503 not_ready)
 
     @property
     def ok(self) -> bool:
@@ -94,6 +95,7 @@ async def healthz(request: web.Request) -> web.Response:
         "ok": health.ok,
         "gateway": "connected" if health.gateway_connected else "disconnected",
         "database": "open" if health.database_open else "closed",
+        "ready": health.ready and health.ok,
         "members": {"servers": health.servers, "known": health.servers_with_members_known},
     }
     return web.json_response(body, status=200 if health.ok else 503)

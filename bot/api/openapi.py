@@ -349,6 +349,13 @@ def _schemas() -> dict[str, JSON]:
                 "ok": {"type": "boolean"},
                 "gateway": {"type": "string", "enum": ["connected", "disconnected"]},
                 "database": {"type": "string", "enum": ["open", "closed"]},
+                "ready": {
+                    "type": "boolean",
+                    "description": "Start-up is done and the API serves; until then (settling "
+                    "interrupted opens, checking openers who left) `/api/v1` answers 503 "
+                    "`not_ready` while this probe already says 200. A supervisor's liveness "
+                    "check is the status; its readiness check is this field.",
+                },
                 "members": _obj(
                     {
                         "servers": {"type": "integer", "minimum": 0},
@@ -360,7 +367,7 @@ def _schemas() -> dict[str, JSON]:
                     }
                 ),
             },
-            required=["ok", "gateway", "database"],
+            required=["ok", "gateway", "database", "ready"],
         ),
         "TicketEvent": _obj(
             {
