@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import pathlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,13 +17,16 @@ import pytest
 
 from bot.app import Rimpllee
 from bot.config import Config, ConfigError, config_from_mapping, load_config
+from bot.core.limits import Clock
 from bot.core.ports import ChannelRef
 from bot.core.shards import Shards, shard_of
+from bot.core.tickets import OPEN_BOUND_S
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import sandbox_config, seed
 from bot.store import Database
 from bot.store.cleanups import SqliteCleanupStore
-from tests.conftest import FAKE_TOKEN, LoopErrors, wait_until_cached
+from bot.store.tickets import SqliteTicketStore
+from tests.conftest import FAKE_TOKEN, FakeClock, LoopErrors, wait_until_cached
 from tests.helpers import AUTH, seed_server, server_key
 
 TOKEN_ENV = {"RIMPLLEE_TOKEN": FAKE_TOKEN}
@@ -128,7 +132,12 @@ KEYS = (server_key(0), server_key(1))
 
 @contextlib.asynccontextmanager
 async def shard_bot(
-    emulator: DiscordEmulator, database: Path, loop_errors: LoopErrors, shard_id: int, count: int
+    emulator: DiscordEmulator,
+    database: Path,
+    loop_errors: LoopErrors,
+    shard_id: int,
+    count: int,
+    clock: Clock = time.time,
 ) -> AsyncIterator[Rimpllee]:
     base = sandbox_config(emulator, http_port=0, database=database)
     config = config_from_mapping(
@@ -145,7 +154,7 @@ async def shard_bot(
         source=base.source,
         env={},
     )
-    bot = Rimpllee(config, max_retries=0)
+    bot = Rimpllee(config, max_retries=0, clock=clock)
     bot.discord.bot.subscribe(hikari.ExceptionEvent, loop_errors.on_exception)
     await bot.start()
     try:
@@ -258,3 +267,61 @@ def sandbox_config_for(app: Rimpllee, tmp_path: Path) -> Config:
     return dataclasses.replace(
         app.config, database=dataclasses.replace(app.config.database, path=tmp_path / "x.db")
     )
+
+
+async def interrupted_open(database: Path, guild_id: int, panel_id: str, at: float) -> int:
+    """An 'opening' row as an open cut short leaves it (before its channel was made)."""
+    db = await Database.open(database)
+    try:
+        async with SqliteTicketStore(db).reserve(guild_id) as tx:
+            ticket = await tx.insert_opening(
+                user_id=42,
+                panel_id=panel_id,
+                button_id=panel_id.replace("pnl_", "btn_") + "report",
+                source="api",
+                answers=(),
+                support_role_ids=(),
+                now=at,
+            )
+        return ticket.ticket_id
+    finally:
+        await db.close()
+
+
+async def still_opening(bot: Rimpllee) -> set[int]:
+    assert bot.db is not None
+    return {t.ticket_id for t in await SqliteTicketStore(bot.db).opening_tickets()}
+
+
+@pytest.mark.asyncio
+async def test_each_process_settles_only_its_own_servers_interrupted_opens(
+    emulator: DiscordEmulator, loop_errors: LoopErrors, tmp_path: Path, clock: FakeClock
+) -> None:
+    """An open another process may still be making is not a crash's: a process settles only its
+    own shards' servers' 'opening' rows, and only those older than any open can take."""
+    emulator.gateway.max_concurrency = 2
+    worlds = [seed(emulator.state, member_count=3, name=f"s{n}", shard=(n, 2)) for n in (0, 1)]
+    database = tmp_path / "shared.db"
+    panels = [await seed_server(database, w, n, KEYS[n]) for n, w in enumerate(worlds)]
+    now = clock()
+    old_zero = await interrupted_open(database, worlds[0].guild.id, panels[0], now - 600)
+    old_one = await interrupted_open(database, worlds[1].guild.id, panels[1], now - 600)
+    young_one = await interrupted_open(database, worlds[1].guild.id, panels[1], now - 10)
+    async with shard_bot(emulator, database, loop_errors, 0, 2, clock) as zero:
+        # Process 0 started alone: it settled its own server's crashed open, nothing else,
+        # then or later.
+        assert await still_opening(zero) == {old_one, young_one}
+        assert await zero.tickets.next_at() is None  # type: ignore[union-attr]
+        clock.advance(OPEN_BOUND_S)
+        assert await zero.tickets.run_due() == 0  # type: ignore[union-attr]
+        assert await still_opening(zero) == {old_one, young_one}
+        younger = await interrupted_open(database, worlds[1].guild.id, panels[1], clock() - 10)
+        async with shard_bot(emulator, database, loop_errors, 1, 2, clock) as one:
+            # Process 1 settles its server's rows older than any open can take; the younger
+            # one may be another process's open in progress: it is settled once it is old.
+            assert await still_opening(one) == {younger}
+            assert await one.tickets.next_at() == clock() - 10 + OPEN_BOUND_S  # type: ignore[union-attr]
+            clock.advance(OPEN_BOUND_S)
+            await one.scheduler.tick()
+            assert await still_opening(one) == set()
+    assert old_zero not in {old_one, young_one}
