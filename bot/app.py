@@ -73,6 +73,7 @@ from bot.store.web import SqliteApiRequestStore, SqliteSessionStore
 from bot.store.webhooks import SqliteWebhookStore
 from bot.web.app import DashboardServices, install_dashboard
 from bot.web.panels import PanelPagesServices, install_panel_pages
+from bot.web.shards import served_here
 from bot.web.stats import StatsPagesServices, install_stats_page
 from bot.web.tickets import TicketPagesServices, install_ticket_pages
 
@@ -333,6 +334,8 @@ class Rimpllee:
         app = create_app(self.health, services, self.http_middlewares)
         assert self.db is not None
         install_dashboard(app, self._dashboard(self.db, services))
+        if not self.shards.every:
+            app.middlewares.append(served_here(self.shards))  # inside the dashboard's pages
         install_ticket_pages(app, self._ticket_pages(self.db))
         assert self._panels is not None
         install_panel_pages(

@@ -212,6 +212,14 @@ async def test_each_process_holds_its_shards_and_serves_every_server(
                 assert resp.status == 400, refused
                 assert refused["error"]["code"] == "user_not_member"
 
+            # The dashboard's pages of server 1 are process 1's: process 0 says so.
+            page = f"/servers/{worlds[1].guild.id}/tickets"
+            async with http.get(zero.http_url + page, allow_redirects=False) as resp:
+                assert resp.status == 421
+                assert "gateway shard 1 of 2" in await resp.text()
+            async with http.get(one.http_url + page, allow_redirects=False) as resp:
+                assert resp.status == 303  # its own: log in first
+
 
 @pytest.mark.asyncio
 async def test_background_work_is_only_for_own_shards(tmp_path: Path) -> None:
