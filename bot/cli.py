@@ -169,6 +169,14 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=Path("config.toml"), help="read for database.path only"
     )
     backup.add_argument("--database", type=Path, help="database file; the config is not read")
+    health = commands.add_parser(
+        "health",
+        help="exit 0 if the bot of this config is up and ready (its /healthz), else 1",
+    )
+    health.add_argument("--config", type=Path, default=Path("config.toml"), help="config file")
+    health.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="keep asking until ready"
+    )
     add_admin_commands(commands)
     return parser
 
@@ -200,6 +208,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "invite-url":
         try:
             print(invite_url(_application_id(args)))
+        except StartupError as exc:
+            print(f"rimpllee: {exc}", file=sys.stderr)
+            sys.exit(1)
+        return
+    if args.command == "health":
+        from bot.health_cli import check  # noqa: PLC0415
+
+        try:
+            print(check(args.config, args.wait))
         except StartupError as exc:
             print(f"rimpllee: {exc}", file=sys.stderr)
             sys.exit(1)

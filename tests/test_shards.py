@@ -26,8 +26,8 @@ from bot.sandbox.runner import sandbox_config, seed
 from bot.store import Database
 from bot.store.cleanups import SqliteCleanupStore
 from bot.store.tickets import SqliteTicketStore
-from tests.conftest import FAKE_TOKEN, FakeClock, LoopErrors, wait_until_cached
-from tests.helpers import AUTH, seed_server, server_key
+from tests.conftest import FAKE_TOKEN, FakeClock, LoopErrors, run_cli, wait_until_cached
+from tests.helpers import AUTH, free_port, seed_server, server_key
 
 TOKEN_ENV = {"RIMPLLEE_TOKEN": FAKE_TOKEN}
 
@@ -333,3 +333,21 @@ async def test_each_process_settles_only_its_own_servers_interrupted_opens(
             await one.scheduler.tick()
             assert await still_opening(one) == set()
     assert old_zero not in {old_one, young_one}
+
+
+@pytest.mark.asyncio
+async def test_health_command_is_the_supervisors_check(app: Rimpllee, tmp_path: Path) -> None:
+    config = tmp_path / "health.toml"
+    config.write_text(f'[http]\nhost = "0.0.0.0"\nport = {app.http_port}\n')
+    code, out, err = await run_cli("health", "--config", str(config), cwd=tmp_path)
+    assert (code, err) == (0, "")
+    assert out.startswith("ready: gateway connected, database open, members known in 1 of 1")
+    app.ready = False
+    code, out, err = await run_cli("health", "--config", str(config), cwd=tmp_path)
+    app.ready = True
+    assert code == 1
+    assert err.startswith("rimpllee: not ready: gateway connected")
+    config.write_text(f"[http]\nport = {free_port()}\n")
+    code, _, err = await run_cli("health", "--config", str(config), "--wait", "1", cwd=tmp_path)
+    assert code == 1
+    assert err.startswith("rimpllee: nothing answers at http://127.0.0.1:")
