@@ -25,7 +25,7 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import sandbox_config, seed
 from bot.store import Database
 from bot.store.cleanups import SqliteCleanupStore
-from bot.store.tickets import SqliteTicketStore
+from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from tests.conftest import FAKE_TOKEN, FakeClock, LoopErrors, run_cli, wait_until_cached
 from tests.helpers import AUTH, free_port, seed_server, server_key
 
@@ -211,6 +211,20 @@ async def test_each_process_holds_its_shards_and_serves_every_server(
                 refused = await resp.json()
                 assert resp.status == 400, refused
                 assert refused["error"]["code"] == "user_not_member"
+
+            # Process 0 closes it too: the transcript names the server and the channel as
+            # process 1 would, from REST (process 0's cache doesn't hold them).
+            close = f"{zero.http_url}/api/v1/tickets/{opened['ticket']['channelId']}/close"
+            async with http.post(close, headers=headers) as resp:
+                assert resp.status == 200, await resp.json()
+            assert zero.db is not None
+            done = await SqliteLifecycleStore(zero.db).by_channel(channel.id)
+            assert done is not None
+            assert done.transcript_path is not None
+            html = Path(done.transcript_path).read_text("utf-8")
+            assert "s1" in html
+            assert channel.name in html
+            assert member.username in html
 
             # The dashboard's pages of server 1 are process 1's: process 0 says so.
             page = f"/servers/{worlds[1].guild.id}/tickets"

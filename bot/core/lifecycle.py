@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -65,6 +65,11 @@ class LifecyclePort(Protocol):
     async def fetch_file(self, url: str, max_bytes: int) -> bytes | None: ...
 
     def emoji_url(self, emoji_id: int, animated: bool) -> str: ...
+
+    async def load_server(self, guild_id: int, user_ids: Sequence[int] = ()) -> None:
+        """Have `names` and `guild_name` at hand for the server (a scaled-out process asks
+        Discord for a server on another process's shards); never raises."""
+        ...
 
     def names(self, guild_id: int) -> Names: ...
 
@@ -244,6 +249,7 @@ class LifecycleService:
     ) -> tuple[str, TranscriptFile]:
         """Read the channel's history a page at a time, save its files, render it, store it."""
         assert ticket.channel_id is not None
+        await self._discord.load_server(ticket.guild_id, (ticket.user_id,))
         names = self._discord.names(ticket.guild_id)
         name = (
             self._discord.channel_name(ticket.channel_id)

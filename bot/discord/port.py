@@ -11,6 +11,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import hikari
@@ -45,6 +46,7 @@ UNBOUNDED_S = 24 * 3600.0
 # Servers on another process's shards: members confirmed over REST are believed this long.
 FOREIGN_MEMBER_TTL_S = 60.0
 FOREIGN_MEMBER_MAX = 10_000
+FOREIGN_SERVER_MAX = 1_000
 UNKNOWN_GUILD = 10004  # Discord's JSON error code
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _BUTTON_STYLES: dict[
@@ -114,6 +116,17 @@ class RecentMembers:
             self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True, slots=True)
+class ForeignServer:
+    """A server on another process's shards as REST told it, for a transcript's names."""
+
+    at: float
+    name: str
+    roles: dict[int, str]
+    channels: dict[int, str]
+    users: dict[int, str]
+
+
 class HikariDiscord:
     def __init__(
         self,
@@ -130,6 +143,7 @@ class HikariDiscord:
         self._cdn_url = cdn_url.rstrip("/")
         self.shards = shards
         self.foreign_members = RecentMembers()
+        self._foreign_servers: OrderedDict[int, ForeignServer] = OrderedDict()
 
     def serves(self, guild_id: int) -> bool:
         """Whether the server is on one of this process's shards (its cache holds it)."""
@@ -408,7 +422,43 @@ class HikariDiscord:
             download(url, max_bytes), "download a file for a transcript", None, UNBOUNDED_S
         )
 
+    async def load_server(self, guild_id: int, user_ids: Sequence[int] = ()) -> None:
+        """A server on another process's shards: its name, roles, channels and these members'
+        names over REST (three calls and one per member, kept a minute), so that a transcript
+        made here names them as the server's own process would. Never raises: without them a
+        transcript shows IDs."""
+        if self.serves(guild_id):
+            return
+        known = self._foreign_servers.get(guild_id)
+        if known is not None and time.monotonic() - known.at < FOREIGN_MEMBER_TTL_S:
+            return
+        try:
+            guild = await self._call(self._bot.rest.fetch_guild(guild_id), "read the server", None)
+            channels = await self._call(
+                self._bot.rest.fetch_guild_channels(guild_id), "list the server's channels", None
+            )
+            users = {}
+            for user_id in user_ids:
+                member = await self._foreign_member(guild_id, user_id)
+                if member is not None:
+                    users[user_id] = member.username
+        except DiscordFailure as exc:
+            _LOG.warning("server %d: names for a transcript unavailable (%s)", guild_id, exc)
+            return
+        self._foreign_servers[guild_id] = ForeignServer(
+            at=time.monotonic(),
+            name=guild.name,
+            roles={int(i): r.name for i, r in guild.roles.items()},
+            channels={int(c.id): c.name or str(c.id) for c in channels},
+            users=users,
+        )
+        while len(self._foreign_servers) > FOREIGN_SERVER_MAX:
+            self._foreign_servers.popitem(last=False)
+
     def names(self, guild_id: int) -> Names:
+        foreign = self._foreign_servers.get(guild_id)
+        if foreign is not None and not self.serves(guild_id):
+            return Names(users=foreign.users, roles=foreign.roles, channels=foreign.channels)
         cache = self._bot.cache
         return Names(
             users=self._members.display_names(guild_id),
@@ -421,11 +471,17 @@ class HikariDiscord:
 
     def guild_name(self, guild_id: int) -> str:
         guild = self._bot.cache.get_guild(guild_id)
-        return guild.name if guild else str(guild_id)
+        foreign = self._foreign_servers.get(guild_id)
+        return guild.name if guild else foreign.name if foreign else str(guild_id)
 
     def channel_name(self, channel_id: int) -> str | None:
         channel = self._bot.cache.get_guild_channel(channel_id)
-        return channel.name if channel else None
+        if channel is not None:
+            return channel.name
+        for foreign in self._foreign_servers.values():
+            if channel_id in foreign.channels:
+                return foreign.channels[channel_id]
+        return None
 
     def channel_ids(self, guild_id: int) -> set[int] | None:
         if self._bot.cache.get_guild(guild_id) is None:
