@@ -18,14 +18,17 @@ import pytest
 from bot.app import Rimpllee
 from bot.config import Config, ConfigError, config_from_mapping, load_config
 from bot.core.limits import Clock
-from bot.core.ports import ChannelRef
+from bot.core.ports import ChannelRef, CloseRequest
 from bot.core.shards import Shards, shard_of
 from bot.core.tickets import OPEN_BOUND_S
+from bot.core.webhooks import Endpoint
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import sandbox_config, seed
 from bot.store import Database
+from bot.store.automation import SqliteAutomationStore
 from bot.store.cleanups import SqliteCleanupStore
 from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
+from bot.store.webhooks import SqliteWebhookStore
 from tests.conftest import FAKE_TOKEN, FakeClock, LoopErrors, run_cli, wait_until_cached
 from tests.helpers import AUTH, free_port, seed_server, server_key
 
@@ -365,3 +368,49 @@ async def test_health_command_is_the_supervisors_check(app: Rimpllee, tmp_path: 
     code, _, err = await run_cli("health", "--config", str(config), "--wait", "1", cwd=tmp_path)
     assert code == 1
     assert err.startswith("rimpllee: nothing answers at http://127.0.0.1:")
+
+
+@pytest.mark.asyncio
+async def test_timers_and_webhook_deliveries_go_to_their_servers_process(
+    emulator: DiscordEmulator, tmp_path: Path
+) -> None:
+    """Each process claims only its own shards' timers and sends only its own shards' webhook
+    deliveries: with disjoint shard ranges no timer fires twice and no event is sent twice."""
+    worlds = [seed(emulator.state, member_count=3, name=f"s{n}", shard=(n, 2)) for n in (0, 1)]
+    database = tmp_path / "shared.db"
+    panels = [await seed_server(database, w, n, KEYS[n]) for n, w in enumerate(worlds)]
+    db = await Database.open(database)
+    try:
+        tickets = []
+        for n, world in enumerate(worlds):
+            await SqliteWebhookStore(db).add_endpoint(
+                Endpoint(
+                    f"whe_{n:016x}",
+                    world.guild.id,
+                    "https://example.com/hook",
+                    ("ticket.opened",),
+                    "whsec_x",
+                    1.0,
+                ),
+                limit=5,
+            )
+            ticket_id = await interrupted_open(database, world.guild.id, panels[n], 100.0)
+            store = SqliteTicketStore(db)
+            await store.set_channel(ticket_id, 9000 + n)
+            await store.mark_open(ticket_id, 9100 + n)  # records ticket.opened
+            await SqliteAutomationStore(db).put_request(
+                CloseRequest(ticket_id, 1, None, 200.0), 100.0
+            )
+            tickets.append(ticket_id)
+        shards = [Shards(frozenset({n}), 2) for n in (0, 1)]
+        for n in (0, 1):
+            hooks = SqliteWebhookStore(db, shards[n])
+            assert [d.endpoint_id for d in await hooks.due(1e12, 10, [])] == [f"whe_{n:016x}"]
+            timers = SqliteAutomationStore(db, shards[n])
+            assert await timers.next_at() == 200.0
+            claimed = await timers.claim_due(300.0, 60.0, 10)
+            assert [t.ticket_id for t in claimed] == [tickets[n]]
+            assert await timers.claim_due(300.0, 60.0, 10) == []  # leased: not again
+        assert len(await SqliteWebhookStore(db).due(1e12, 10, [])) == 2
+    finally:
+        await db.close()
