@@ -126,6 +126,10 @@ async def test_identify_checks_the_shard(emulator: DiscordEmulator) -> None:
         emulator.state.add_guild("g", owner)
     assert await identify(emulator, [0, 1]) == 4011  # Sharding required
     assert await identify(emulator, [0, 2]) is None
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bot {emulator.token}"}
+        async with http.get(emulator.rest_url + "/gateway/bot", headers=headers) as resp:
+            assert (await resp.json())["shards"] == 2  # as many as Discord requires
 
 
 # -- two processes' worth of bots on one database -------------------------------------------------

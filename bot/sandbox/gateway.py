@@ -156,6 +156,12 @@ class Gateway:
         self.chunks_flowing.set()
         self.member_requests: list[JSON] = []  # every op 8 received, for tests
 
+    def shards_to_recommend(self) -> int:
+        """What GET /gateway/bot advises: `recommended_shards`, and never fewer than Discord
+        requires (one per 2,500 servers, else IDENTIFY is closed with 4011)."""
+        needed = -(-len(self._state.guilds) // GUILDS_PER_SHARD_MAX)
+        return max(self.recommended_shards, needed, 1)
+
     def hold_member_chunks(self) -> None:
         self.chunks_flowing.clear()
 

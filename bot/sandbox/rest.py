@@ -157,7 +157,7 @@ class RestApi:
         return _json(
             {
                 "url": self.emu.gateway_url,
-                "shards": self.emu.gateway.recommended_shards,
+                "shards": self.emu.gateway.shards_to_recommend(),
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
