@@ -169,6 +169,7 @@ async def test_healthz_reports_a_lost_gateway(app: Rimpllee, emulator: DiscordEm
                 "ok": False,
                 "gateway": "disconnected",
                 "database": "open",
+                "ready": False,  # a process that lost its gateway is taken out of rotation
                 "members": {"servers": 1, "known": 1},
             }
 
