@@ -24,6 +24,7 @@ from bot.core.tickets import OPEN_BOUND_S
 from bot.core.webhooks import Endpoint
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import sandbox_config, seed
+from bot.sandbox.state import Overwrite
 from bot.store import Database
 from bot.store.automation import SqliteAutomationStore
 from bot.store.cleanups import SqliteCleanupStore
@@ -232,6 +233,23 @@ async def test_each_process_holds_its_shards_and_serves_every_server(
             assert "s1" in html
             assert channel.name in html
             assert member.username in html
+
+            # A full category on server 1: process 0 reads the channels over REST and puts the
+            # next ticket in a new overflow category, made like the full one.
+            full = emulator.state.channels[worlds[1].category_id]
+            support = worlds[1].support_role_id
+            full.overwrites[support] = Overwrite(support, 0, allow=1 << 10, deny=0)
+            for i in range(50):
+                emulator.state.add_channel(worlds[1].guild, f"old-{i}", parent_id=full.id)
+            body["userId"] = str(worlds[1].members[1].id)
+            async with http.post(url, json=body, headers=headers) as resp:
+                overflowed = await resp.json()
+                assert resp.status == 200, overflowed
+            placed = emulator.state.channels[int(overflowed["ticket"]["channelId"])]
+            assert placed.parent_id not in (None, full.id)
+            made = emulator.state.channels[placed.parent_id]
+            assert made.name == "Tickets 2"
+            assert made.overwrites[support].allow == 1 << 10
 
             # The dashboard's pages of server 1 are process 1's: process 0 says so.
             page = f"/servers/{worlds[1].guild.id}/tickets"

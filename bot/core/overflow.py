@@ -27,7 +27,7 @@ CHANNELS_PER_SERVER = 500
 
 
 class PlacementPort(Protocol):
-    def category_load(self, guild_id: int) -> CategoryLoad | None: ...
+    async def category_load(self, guild_id: int) -> CategoryLoad | None: ...
 
     def category_name(self, category_id: int) -> str | None: ...
 
@@ -79,7 +79,7 @@ class Placement:
                 self._pending[category_id] -= 1
 
     async def _choose(self, guild_id: int, button: Button) -> int | None:
-        load = self._discord.category_load(guild_id)
+        load = await self._discord.category_load(guild_id)
         if load is None:  # not cached: let Discord judge
             return button.category_id
         total = load.total + self._pending_total[guild_id]

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -621,10 +621,17 @@ class HikariDiscord:
         self._members.remember(guild_id, member)
         return True
 
-    def category_load(self, guild_id: int) -> CategoryLoad | None:
-        if self._bot.cache.get_guild(guild_id) is None:
+    async def category_load(self, guild_id: int) -> CategoryLoad | None:
+        """From the cache; for a server on another process's shards, from one REST listing."""
+        channels: Collection[hikari.GuildChannel]
+        if not self.serves(guild_id):
+            channels = await self._call(
+                self._bot.rest.fetch_guild_channels(guild_id), "list the server's channels", None
+            )
+        elif self._bot.cache.get_guild(guild_id) is None:
             return None
-        channels = self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+        else:
+            channels = self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
         per_category = {int(c.id): 0 for c in channels if isinstance(c, hikari.GuildCategory)}
         total = 0
         for channel in channels:
@@ -639,8 +646,16 @@ class HikariDiscord:
         return category.name if isinstance(category, hikari.GuildCategory) else None
 
     async def create_category_like(self, guild_id: int, name: str, like_id: int) -> int:
-        like = self._bot.cache.get_guild_channel(like_id)
-        overwrites = list(like.permission_overwrites.values()) if like else hikari.UNDEFINED
+        like: hikari.PartialChannel | None = self._bot.cache.get_guild_channel(like_id)
+        if like is None and not self.serves(guild_id):  # another process's server: ask Discord
+            like = await self._call(
+                self._bot.rest.fetch_channel(like_id), "read the ticket category", like_id
+            )
+        overwrites = (
+            list(like.permission_overwrites.values())
+            if isinstance(like, hikari.PermissibleGuildChannel)
+            else hikari.UNDEFINED
+        )
         category = await self._call(
             self._bot.rest.create_guild_category(guild_id, name, permission_overwrites=overwrites),
             "create an overflow category for tickets",
