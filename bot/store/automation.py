@@ -20,7 +20,7 @@ class SqliteAutomationStore:
 
     def __init__(self, db: Database, shards: Shards | None = None) -> None:
         self._db = db
-        mine, self._mine_args = on_shards("s.guild_id", shards)
+        mine = on_shards("s.guild_id", shards)
         self._mine = (
             " AND EXISTS (SELECT 1 FROM tickets s "
             f"WHERE s.ticket_id = ticket_timers.ticket_id{mine})"
@@ -36,19 +36,19 @@ class SqliteAutomationStore:
         runs out."""
         async with self._db.write() as conn:
             rows = await conn.execute_fetchall(
-                "UPDATE ticket_timers SET due_at = ?, attempts = attempts + 1 "
-                "WHERE timer_id IN (SELECT timer_id FROM ticket_timers WHERE due_at <= ?"
+                "UPDATE ticket_timers SET due_at = :until, attempts = attempts + 1 "
+                "WHERE timer_id IN (SELECT timer_id FROM ticket_timers WHERE due_at <= :now"
                 + self._mine
-                + " ORDER BY due_at LIMIT ?) "
+                + " ORDER BY due_at LIMIT :limit) "
                 "RETURNING timer_id, ticket_id, kind, attempts",
-                (now + lease, now, *self._mine_args, limit),
+                {"now": now, "until": now + lease, "limit": limit},
             )
         timers = [Timer(r[0], r[1], r[2], r[3]) for r in rows]
         return sorted(timers, key=lambda t: t.timer_id)
 
     async def next_at(self) -> float | None:
         row = await self._db.fetchone(
-            "SELECT min(due_at) FROM ticket_timers WHERE 1" + self._mine, self._mine_args
+            "SELECT min(due_at) FROM ticket_timers WHERE TRUE" + self._mine
         )
         return None if row is None else row[0]
 

@@ -24,7 +24,7 @@ class SqliteCleanupStore:
 
     def __init__(self, db: Database, shards: Shards | None = None) -> None:
         self._db = db
-        self._mine, self._mine_args = on_shards("guild_id", shards)
+        self._mine = on_shards("guild_id", shards)
 
     async def add(self, channel: ChannelRef, now: float) -> None:
         async with self._db.write() as conn:
@@ -35,13 +35,13 @@ class SqliteCleanupStore:
             "SELECT channel_id, guild_id, attempts FROM channel_cleanups WHERE next_at <= ?"
             + self._mine
             + " ORDER BY next_at LIMIT ?",
-            (now, *self._mine_args, limit),
+            (now, limit),
         )
         return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
 
     async def next_at(self) -> float | None:
         row = await self._db.fetchone(
-            "SELECT min(next_at) FROM channel_cleanups WHERE 1" + self._mine, self._mine_args
+            "SELECT min(next_at) FROM channel_cleanups WHERE TRUE" + self._mine
         )
         return None if row is None else row[0]
 

@@ -85,7 +85,7 @@ class SqliteWebhookStore:
 
     def __init__(self, db: Database, shards: Shards | None = None) -> None:
         self._db = db
-        self._mine, self._mine_args = on_shards("e.guild_id", shards)
+        self._mine = on_shards("e.guild_id", shards)
 
     async def add_endpoint(self, endpoint: Endpoint, limit: int) -> bool:
         from bot.store.tickets import ensure_server  # noqa: PLC0415
@@ -155,7 +155,7 @@ class SqliteWebhookStore:
             "AND d.delivery_id NOT IN (SELECT value FROM json_each(?))"
             + self._mine
             + " ORDER BY d.next_attempt_at, d.delivery_id LIMIT ?",
-            (now, json.dumps(list(skip)), *self._mine_args, limit),
+            (now, json.dumps(list(skip)), limit),
         )
         return [_delivery(r) for r in rows]
 
