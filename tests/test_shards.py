@@ -18,10 +18,11 @@ import pytest
 from bot.app import Rimpllee
 from bot.config import Config, ConfigError, config_from_mapping, load_config
 from bot.core.limits import Clock
-from bot.core.ports import ChannelRef, CloseRequest
+from bot.core.ports import ChannelRef, CloseRequest, MemberInfo
 from bot.core.shards import Shards, shard_of
 from bot.core.tickets import OPEN_BOUND_S
 from bot.core.webhooks import Endpoint
+from bot.discord.port import RecentMembers
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import sandbox_config, seed
 from bot.sandbox.state import Overwrite
@@ -436,3 +437,16 @@ async def test_timers_and_webhook_deliveries_go_to_their_servers_process(
         assert len(await SqliteWebhookStore(db).due(1e12, 10, [])) == 2
     finally:
         await db.close()
+
+
+def test_confirmed_members_of_other_processes_servers_are_kept_a_minute() -> None:
+    clock = FakeClock(0.0)
+    recent = RecentMembers(ttl=60.0, max_entries=2, clock=clock)
+    recent.put(1, MemberInfo(10, "ann"))
+    assert recent.get(1, 10) == MemberInfo(10, "ann")
+    assert recent.get(2, 10) is None  # per server
+    clock.advance(60.5)
+    assert recent.get(1, 10) is None  # a member who left is believed a minute at most
+    for user_id in (11, 12, 13):
+        recent.put(1, MemberInfo(user_id, f"u{user_id}"))
+    assert [recent.get(1, u) is not None for u in (11, 12, 13)] == [False, True, True]
