@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,12 @@ UNITS = {"rimpllee.service": "rimpllee.service", "rimpllee@.service": "rimpllee@
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
 @pytest.mark.parametrize("unit", sorted(UNITS))
 def test_systemd_reads_the_unit_without_a_complaint(unit: str, tmp_path: Path) -> None:
-    """`systemd-analyze verify` on the unit, installed as if the checkout were /opt/rimpllee (it
-    checks that the commands exist and are executable, and names every unknown key)."""
-    text = (ROOT / "deploy" / unit).read_text().replace("/opt/rimpllee", str(ROOT))
+    """`systemd-analyze verify` on the unit, installed as if the checkout were /opt/rimpllee with
+    the tests' virtualenv (it checks that the commands exist and are executable, and names every
+    unknown key)."""
+    text = (ROOT / "deploy" / unit).read_text()
+    text = text.replace("/opt/rimpllee/.venv/bin", str(Path(sys.executable).parent))
+    text = text.replace("/opt/rimpllee", str(ROOT))
     (tmp_path / unit).write_text(text)
     done = subprocess.run(
         ["systemd-analyze", "verify", str(tmp_path / UNITS[unit])],
