@@ -255,14 +255,15 @@ def role_named(world: SandboxWorld, name: str) -> Role:
 
 
 async def wait_healthy(url: str, proc: asyncio.subprocess.Process | None = None) -> dict[str, Any]:
+    """Until /healthz says the bot is up and ready (its API serves, not 503 not_ready)."""
     async with aiohttp.ClientSession() as http, asyncio.timeout(30):
         while True:
             if proc is not None and proc.returncode is not None:
                 raise AssertionError(f"process exited with {proc.returncode}")
             try:
                 async with http.get(url) as resp:
-                    if resp.status == 200:
-                        body: dict[str, Any] = await resp.json()
+                    body: dict[str, Any] = await resp.json()
+                    if resp.status == 200 and body["ready"]:
                         return body
             except aiohttp.ClientConnectionError:
                 pass
