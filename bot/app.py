@@ -11,6 +11,9 @@ finish and cut the rest short (the next start settles them) → requests still i
 runs out) and the webhook runner (a delivery cut short is sent again after a restart) → close the
 gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
+Scaled out (`discord.shard_ids` of `discord.shard_count`), the background work is only for this
+process's shards' servers (`bot.core.shards`), and the scheduler also settles opens another
+process left behind once no open can still be in progress; the HTTP API serves every server.
 """
 
 from __future__ import annotations
