@@ -122,7 +122,7 @@ class Rimpllee:
 
     async def start(self) -> None:
         try:
-            self.db = await Database.open(self.config.database.path)
+            self.db = await Database.open(self.config.database.target)
             services = self._services(self.db)
             lifecycle = await self._install_discord(self.db, services)
             services = dataclasses.replace(services, v1=self._v1(self.db, lifecycle))
@@ -239,7 +239,8 @@ class Rimpllee:
     def _change_watch(self) -> ChangeWatch:
         """Lets keys, panels and limit facts be served from memory until anything commits."""
         if self._watch is None:
-            self._watch = ChangeWatch(self.config.database.path)
+            assert self.db is not None
+            self._watch = self.db.change_watch()
         return self._watch
 
     def _ticket_store(self, db: Database) -> SqliteTicketStore:

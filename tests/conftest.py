@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,134 @@ from bot.config import Config
 from bot.core.limits import Clock
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
+from bot.store import Database
+from tests import postgres
 from tests.browser import INSTALL, Sandbox, chromium, running_sandbox
 from tests.openapi_check import Recorder, problems
 
 CLI = [sys.executable, "-m", "bot"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): the test is about SQLite itself (its file, pragmas, query plans); "
+        "it does not run on PostgreSQL",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test runs on both engines, except those marked sqlite_only (with their reason)."""
+    if "store_engine" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        if only is not None:
+            assert only.kwargs.get("reason"), "sqlite_only needs a reason="
+        engines = ["sqlite"] if only else ["sqlite", "postgres"]
+        metafunc.parametrize("store_engine", engines, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer]:
+    """One PostgreSQL server for the session, with a migrated template database."""
+    reason = postgres.missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres.postgres_server() as server:
+        asyncio.run(_create_template(server))
+        yield server
+
+
+async def _admin(server: postgres.PostgresServer, *statements: str) -> None:
+    import asyncpg  # noqa: PLC0415
+
+    conn = await asyncpg.connect(server.url("postgres"))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _create_template(server: postgres.PostgresServer) -> None:
+    await _admin(server, f"CREATE DATABASE {postgres.TEMPLATE}")
+    db = await Database.open(server.url(postgres.TEMPLATE))
+    await db.close()
+
+
+_DATABASE_NUMBERS = itertools.count(1)
+
+
+class PostgresFiles:
+    """Under the PostgreSQL parameter, each SQLite path a test opens is a fresh PostgreSQL
+    database instead (the same one each time that path is opened), copied from the migrated
+    template: the test code stays as written, the engine underneath changes."""
+
+    def __init__(self, server: postgres.PostgresServer) -> None:
+        self.server = server
+        self.databases: dict[Path, str] = {}
+
+    async def url(self, path: Path, migrations: Iterable[tuple[int, str, str]] | None) -> str:
+        path = path.resolve()
+        if path not in self.databases:
+            name = f"t_{os.getpid()}_{next(_DATABASE_NUMBERS)}"
+            # A test's own migrations start from an empty database; the shipped ones from the
+            # template they already made.
+            source = "template0" if migrations is not None else postgres.TEMPLATE
+            await _admin(
+                self.server, f"CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY"
+            )
+            self.databases[path] = name
+        return self.server.url(self.databases[path])
+
+    def drop_all(self) -> None:
+        if self.databases:
+            drops = [f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in self.databases.values()]
+            asyncio.run(_admin(self.server, *drops))
+
+
+@pytest.fixture(autouse=True)
+def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The engine this run of the test uses: SQLite files as written, or PostgreSQL."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "sqlite":
+        yield engine
+        return
+    files = PostgresFiles(request.getfixturevalue("pg_server"))
+    open_database = Database.open.__func__  # type: ignore[attr-defined]
+
+    async def open_on_postgres(
+        cls: type[Database],
+        target: Path | str,
+        migrations: Iterable[tuple[int, str, str]] | None = None,
+    ) -> Database:
+        if isinstance(target, Path):
+            target = await files.url(target, migrations)
+        opened: Database = await open_database(cls, target, migrations)
+        return opened
+
+    monkeypatch.setattr(Database, "open", classmethod(open_on_postgres))
+    try:
+        yield engine
+    finally:
+        monkeypatch.undo()
+        files.drop_all()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say plainly which browser tests did not run, and the one command that fixes it."""
+    """Say plainly which tests did not run (browser, PostgreSQL), and the command that fixes it."""
+    skipped_pg = [
+        r
+        for r in terminalreporter.stats.get("skipped", [])
+        if postgres.SKIP_PREFIX in str(r.longrepr)
+    ]
+    if skipped_pg:
+        modules = sorted({r.nodeid.split("::")[0].rsplit("/", 1)[-1] for r in skipped_pg})
+        terminalreporter.write_line(
+            f"SKIPPED {len(skipped_pg)} test(s) on PostgreSQL (every [postgres] case, in "
+            f"{', '.join(modules)}): no PostgreSQL server binaries. Install them (as root) "
+            f"with: {postgres.INSTALL}",
+            yellow=True,
+        )
     skipped = [
         r for r in terminalreporter.stats.get("skipped", []) if "browser test:" in str(r.longrepr)
     ]

@@ -16,7 +16,7 @@ class SqliteKeyStore:
 
     async def guild_for_key_hash(self, key_hash: str) -> int | None:
         if self._known is not None:
-            found, guild_id, token = self._known.get(key_hash)
+            found, guild_id, token = await self._known.get(key_hash)
             if found:
                 return guild_id
         row = await self._db.fetchone(

@@ -7,6 +7,10 @@ per lookup: a key revoked or a panel changed from the CLI counts from the very n
 while a flood of refusals is answered from memory. Only when it moved is `memo_version` read: a
 counter that triggers bump on every change to the tables the memos read (migration 0009), so a
 commit of the request log or an outbox leaves the memos as they are.
+
+On PostgreSQL there is no such shared-memory counter: each lookup reads the `memo_version` row
+(one indexed read on a pooled connection, far less than the answers it saves), which any
+process's commit moves, so the guarantee is the same: the very next request sees the change.
 """
 
 from __future__ import annotations
@@ -20,14 +24,24 @@ V = TypeVar("V")
 
 
 class ChangeWatch:
+    """Tells whether anything the memos read changed since it last answered."""
+
+    async def version(self) -> int:
+        """Changes whenever a change to keys, panels, servers, blacklist or tickets committed."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of what it holds (a SQLite connection); the database is closed separately."""
+
+
+class SqliteChangeWatch(ChangeWatch):
     def __init__(self, path: Path) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA query_only = ON")
         self._data_version = -1
         self._version = -1
 
-    def version(self) -> int:
-        """Changes whenever a change to keys, panels, servers, blacklist or tickets committed."""
+    async def version(self) -> int:
         data_version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if data_version != self._data_version:
             self._data_version = data_version
@@ -52,8 +66,8 @@ class Memo(Generic[K, V]):
         self._version = -1
         self._entries: dict[K, V] = {}
 
-    def get(self, key: K) -> tuple[bool, V | None, int]:
-        version = self._watch.version()
+    async def get(self, key: K) -> tuple[bool, V | None, int]:
+        version = await self._watch.version()
         if version != self._version:
             self._entries.clear()
             self._version = version

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from bot.core.ports import ChannelRef, Cleanup
-from bot.store.database import Database
+from bot.store.database import Connection, Database
 
 
-async def queue_cleanup(conn: aiosqlite.Connection, channel: ChannelRef, now: float) -> None:
+async def queue_cleanup(conn: Connection, channel: ChannelRef, now: float) -> None:
     """Inside the caller's transaction; a channel already queued keeps its schedule."""
     await conn.execute(
         "INSERT OR IGNORE INTO channel_cleanups (channel_id, guild_id, next_at, created_at) "

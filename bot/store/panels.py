@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
-
-import aiosqlite
 
 from bot.core.errors import AdminError
 from bot.core.models import Button, Panel, Question
-from bot.store.database import Database
+from bot.store.database import Connection, Database, Row
 
 # The whole panel in one statement (one trip to the database thread): buttons, their roles and
 # questions come back as JSON, in order.
@@ -86,7 +83,7 @@ async def load_panel_for_button(db: Database, guild_id: int, button_id: str) -> 
     return _panel(await db.fetchone(_BY_BUTTON, (button_id, guild_id)))
 
 
-def _panel(row: sqlite3.Row | None) -> Panel | None:
+def _panel(row: Row | None) -> Panel | None:
     if row is None:
         return None
     panel_id = row["panel_id"]
@@ -108,13 +105,13 @@ async def save_panel(db: Database, panel: Panel, now: float) -> None:
         await _write_panel(conn, panel, now)
 
 
-async def _owner(conn: aiosqlite.Connection, sql: str, key: str) -> object | None:
+async def _owner(conn: Connection, sql: str, key: str) -> object | None:
     async with conn.execute(sql, (key,)) as cursor:
         row = await cursor.fetchone()
     return None if row is None else row[0]
 
 
-async def _check_ids_free(conn: aiosqlite.Connection, panel: Panel) -> None:
+async def _check_ids_free(conn: Connection, panel: Panel) -> None:
     """IDs are global: refuse to overwrite another server's panel, button or question."""
     owner = await _owner(conn, "SELECT guild_id FROM panels WHERE panel_id = ?", panel.panel_id)
     if owner not in (None, panel.guild_id):
@@ -135,7 +132,7 @@ async def _check_ids_free(conn: aiosqlite.Connection, panel: Panel) -> None:
                 )
 
 
-async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> None:
+async def _write_panel(conn: Connection, panel: Panel, now: float) -> None:
     await _check_ids_free(conn, panel)
     await conn.execute(
         "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)",
@@ -172,7 +169,7 @@ async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> 
         await _save_button(conn, button)
 
 
-async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
+async def _save_button(conn: Connection, button: Button) -> None:
     await conn.execute(
         "INSERT INTO buttons (button_id, panel_id, position, label, emoji, style, category_id, "
         "name_pattern, max_open, welcome_text, overflow_category_ids, inactivity_warn_hours, "

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-
-import aiosqlite
 
 from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import ChannelRef, LimitFacts, OpenRef
 from bot.store.changes import ChangeWatch, Memo
 from bot.store.cleanups import queue_cleanup
-from bot.store.database import Database, Params
+from bot.store.database import Connection, Database, IntegrityError, Params, Row
 from bot.store.panels import load_panel, load_panel_for_button
 from bot.store.timers import schedule_inactivity
 from bot.store.webhooks import record_ticket_event
@@ -47,7 +44,7 @@ OPENING_TICKETS_SQL = (
 )
 
 
-def ticket_from_row(row: sqlite3.Row) -> Ticket:
+def ticket_from_row(row: Row) -> Ticket:
     return Ticket(
         ticket_id=row["ticket_id"],
         guild_id=row["guild_id"],
@@ -74,7 +71,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
     )
 
 
-async def ensure_server(conn: aiosqlite.Connection, guild_id: int, now: float) -> None:
+async def ensure_server(conn: Connection, guild_id: int, now: float) -> None:
     await conn.execute(
         "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)", (guild_id, now)
     )
@@ -86,10 +83,10 @@ class _LimitQueries:
     def __init__(self, guild_id: int) -> None:
         self._guild_id = guild_id
 
-    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
         raise NotImplementedError
 
-    async def _one(self, sql: str, params: Params) -> sqlite3.Row | None:
+    async def _one(self, sql: str, params: Params) -> Row | None:
         rows = await self._rows(sql, params)
         return rows[0] if rows else None
 
@@ -152,14 +149,14 @@ class SqliteLimitView(_LimitQueries):
         self._db = db
         self._memo = memo
 
-    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
         return await self._db.fetchall(sql, params)
 
     async def facts(self, user_id: int, since: float) -> LimitFacts:
         if self._memo is None:
             return await super().facts(user_id, since)
         key = (self._guild_id, user_id)
-        found, raw, token = self._memo.get(key)
+        found, raw, token = await self._memo.get(key)
         if found and raw is not None and raw.since <= since:
             return raw.facts(since)
         row = await self._one(RAW_FACTS_SQL, {"g": self._guild_id, "since": since, "u": user_id})
@@ -179,11 +176,11 @@ class SqliteLimitView(_LimitQueries):
 class SqliteReservation(_LimitQueries):
     """Runs inside one write transaction: what it reads cannot change before it inserts."""
 
-    def __init__(self, conn: aiosqlite.Connection, guild_id: int) -> None:
+    def __init__(self, conn: Connection, guild_id: int) -> None:
         super().__init__(guild_id)
         self._conn = conn
 
-    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def insert_opening(
@@ -222,7 +219,7 @@ class SqliteReservation(_LimitQueries):
                     now,
                 ),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             # The panel or button was deleted between the lookup and this insert.
             raise PanelNotFound(panel_id) from None
         assert row is not None
@@ -242,7 +239,7 @@ class SqliteTicketStore:
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
         if self._panels is None:
             return await load_panel(self._db, guild_id, panel_id)
-        found, panel, token = self._panels.get((guild_id, panel_id))
+        found, panel, token = await self._panels.get((guild_id, panel_id))
         if found:
             return panel
         panel = await load_panel(self._db, guild_id, panel_id)

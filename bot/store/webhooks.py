@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 
-import aiosqlite
-
 from bot.core.webhooks import Delivery, Endpoint, EventType, new_event_id, ticket_event
-from bot.store.database import Database
+from bot.store.database import Connection, Database, Row
 
 
 async def record_ticket_event(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ticket_id: int,
     event_type: EventType,
     now: float,
@@ -62,11 +59,11 @@ _DELIVERY = (
 )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(*row)
 
 
-def _endpoint(row: sqlite3.Row) -> Endpoint:
+def _endpoint(row: Row) -> Endpoint:
     return Endpoint(
         endpoint_id=row["endpoint_id"],
         guild_id=row["guild_id"],
