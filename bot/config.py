@@ -184,7 +184,7 @@ def _database_url(value: object) -> str:
     """Empty (SQLite at database.path) or a PostgreSQL connection URL."""
     url = string(value)
     if url and not url.startswith(("postgresql://", "postgres://")):
-        raise Invalid(f"expected a postgresql:// URL (or \"\" for SQLite), got {url!r}")
+        raise Invalid(f'expected a postgresql:// URL (or "" for SQLite), got {url!r}')
     return url
 
 

@@ -48,4 +48,4 @@ class SqliteCleanupStore:
             )
 
     async def pending(self) -> list[Cleanup]:
-        return await self.due(float("inf"), limit=-1)
+        return await self.due(float("inf"), limit=2**62)

@@ -101,7 +101,8 @@ def _panel(row: Row | None) -> Panel | None:
 
 async def save_panel(db: Database, panel: Panel, now: float) -> None:
     """Write the panel exactly as given, replacing its buttons and questions, in one step."""
-    async with db.write() as conn:
+    # IDs are global (checked before they are written): one panel write at a time.
+    async with db.write("panels") as conn:
         await _write_panel(conn, panel, now)
 
 
@@ -132,6 +133,11 @@ async def _check_ids_free(conn: Connection, panel: Panel) -> None:
                 )
 
 
+def _not_in(column: str, keep: list[str]) -> str:
+    """``AND column NOT IN (?, …)``, nothing when `keep` is empty (PostgreSQL refuses ``()``)."""
+    return f" AND {column} NOT IN ({','.join('?' * len(keep))})" if keep else ""
+
+
 async def _write_panel(conn: Connection, panel: Panel, now: float) -> None:
     await _check_ids_free(conn, panel)
     await conn.execute(
@@ -156,9 +162,8 @@ async def _write_panel(conn: Connection, panel: Panel, now: float) -> None:
         ),
     )
     keep = [b.button_id for b in panel.buttons]
-    marks = ",".join("?" * len(keep))  # SQLite accepts an empty NOT IN ()
     await conn.execute(
-        f"DELETE FROM buttons WHERE panel_id = ? AND button_id NOT IN ({marks})",
+        f"DELETE FROM buttons WHERE panel_id = ?{_not_in('button_id', keep)}",
         (panel.panel_id, *keep),
     )
     # Positions are unique per panel: park the survivors out of the way before reordering.
@@ -263,11 +268,10 @@ class SqlitePanelStore:
 
     async def replace_all(self, guild_id: int, panels: list[Panel], now: float) -> None:
         """Make the server's panels exactly `panels`, in one transaction: all or nothing."""
-        async with self._db.write() as conn:
+        async with self._db.write("panels") as conn:
             keep = [p.panel_id for p in panels]
-            marks = ",".join("?" * len(keep))  # SQLite accepts an empty NOT IN ()
             await conn.execute(
-                f"DELETE FROM panels WHERE guild_id = ? AND panel_id NOT IN ({marks})",
+                f"DELETE FROM panels WHERE guild_id = ?{_not_in('panel_id', keep)}",
                 (guild_id, *keep),
             )
             for i, panel in enumerate(panels):

@@ -53,8 +53,11 @@ class SqliteStats:
             "b": button_id,
         }
         button = "" if button_id is None else " AND button_id = :b"
+        # The day's number, rounded down (PostgreSQL's CAST rounds to the nearest).
+        day = "CAST" if self._db.engine == "sqlite" else "floor"
         opened = await self._db.fetchall(
-            "SELECT CAST((opened_at - :start) / 86400 AS INTEGER) AS day, source, count(*) "
+            f"SELECT {day}((opened_at - :start) / 86400{' AS INTEGER' if day == 'CAST' else ''}) "
+            "AS day, source, count(*) "
             "FROM tickets WHERE guild_id = :g AND opened_at >= :start AND opened_at < :end "
             f"AND state != 'opening'{button} GROUP BY day, source",
             params,

@@ -29,7 +29,7 @@ _TICKET_COLUMNS = (
 LIMIT_FACTS_SQL = (
     "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
     "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
-    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "AND state IN ('opening', 'open') ORDER BY opened_at) AS mine), "
     "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
     "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
     "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
@@ -108,7 +108,7 @@ class _LimitQueries:
 RAW_FACTS_SQL = (
     "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
     "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
-    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "AND state IN ('opening', 'open') ORDER BY opened_at) AS mine), "
     "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
     "(SELECT json_group_array(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
     "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
@@ -254,7 +254,9 @@ class SqliteTicketStore:
 
     @contextlib.asynccontextmanager
     async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:
-        async with self._db.write() as conn:
+        # The server's lock: its 30/min and, per user, the blacklist, open tickets and cooldown
+        # (all counted within the server) hold still until the insert commits, in every process.
+        async with self._db.write(f"reserve:{guild_id}") as conn:
             yield SqliteReservation(conn, guild_id)
 
     async def set_channel(
@@ -290,10 +292,13 @@ class SqliteTicketStore:
 
     async def by_numbers(self, guild_id: int, numbers: Iterable[int]) -> dict[int, Ticket]:
         """The server's tickets with these numbers, by number (what a channel's topic names)."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return {}
         rows = await self._db.fetchall(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? "
-            "AND number IN (SELECT value FROM json_each(?))",
-            (guild_id, json.dumps(sorted(set(numbers)))),
+            f"AND number IN ({','.join('?' * len(wanted))})",
+            (guild_id, *wanted),
         )
         return {row["number"]: ticket_from_row(row) for row in rows}
 
@@ -378,9 +383,9 @@ class SqliteLifecycleStore:
     ) -> None:
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET claimed_by = ?, claim_locked = ?, "
-                "claimed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE ticket_id = ?",
-                (user_id, int(locked), user_id, now, ticket_id),
+                "UPDATE tickets SET claimed_by = ?, claim_locked = ?, claimed_at = ? "
+                "WHERE ticket_id = ?",
+                (user_id, int(locked), None if user_id is None else now, ticket_id),
             )
             if user_id is not None:
                 await record_ticket_event(conn, ticket_id, "ticket.claimed", now, user_id)

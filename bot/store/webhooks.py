@@ -27,7 +27,7 @@ async def record_ticket_event(
         await conn.execute_fetchall(
             "SELECT e.endpoint_id FROM webhook_endpoints e JOIN tickets t "
             "ON t.guild_id = e.guild_id WHERE t.ticket_id = ? "
-            "AND EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?)",
+            f"AND {_SUBSCRIBED[conn.engine]}",
             (ticket_id, event_type),
         )
     )
@@ -51,6 +51,12 @@ async def record_ticket_event(
     )
 
 
+# Whether the endpoint's JSON array of event types holds the event's type.
+_SUBSCRIBED = {
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?)",
+    "postgres": "jsonb_exists(e.events::jsonb, ?)",
+}
+DELIVERY_LEASE_S = 120.0  # longer than a send may take (the sender's timeouts)
 _DELIVERY = (
     "SELECT d.delivery_id, d.event_id, v.type, d.endpoint_id, e.url, e.secret, v.payload, "
     "d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at "
@@ -81,7 +87,7 @@ class SqliteWebhookStore:
     async def add_endpoint(self, endpoint: Endpoint, limit: int) -> bool:
         from bot.store.tickets import ensure_server  # noqa: PLC0415
 
-        async with self._db.write() as conn:
+        async with self._db.write(f"webhooks:{endpoint.guild_id}") as conn:
             (count,) = await conn.execute_fetchall(
                 "SELECT count(*) FROM webhook_endpoints WHERE guild_id = ?", (endpoint.guild_id,)
             )
@@ -138,6 +144,8 @@ class SqliteWebhookStore:
 
     async def due(self, now: float, limit: int, skip: Sequence[int]) -> list[Delivery]:
         # The first pending delivery of each (endpoint, ticket); a later one waits for it.
+        if self._db.engine == "postgres":
+            return await self._claim_due(now, limit)
         rows = await self._db.fetchall(
             _DELIVERY + "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
@@ -147,6 +155,34 @@ class SqliteWebhookStore:
             "ORDER BY d.next_attempt_at, d.delivery_id LIMIT ?",
             (now, json.dumps(list(skip)), limit),
         )
+        return [_delivery(r) for r in rows]
+
+    async def _claim_due(self, now: float, limit: int) -> list[Delivery]:
+        """PostgreSQL, where several processes deliver: each due delivery is claimed by moving
+        it `DELIVERY_LEASE_S` ahead in the statement that finds it (skipping rows another
+        process is claiming), so one process sends it; a crash gives it back when the lease
+        ends. What the attempt records replaces the lease."""
+        async with self._db.write() as conn:
+            claimed = await conn.execute_fetchall(
+                "UPDATE webhook_deliveries SET next_attempt_at = :until WHERE delivery_id IN ("
+                "SELECT d.delivery_id FROM webhook_deliveries d "
+                "WHERE d.state = 'pending' AND d.next_attempt_at <= :now "
+                "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
+                "AND p.endpoint_id = d.endpoint_id AND p.ticket_id IS d.ticket_id "
+                "AND p.delivery_id < d.delivery_id) "
+                "ORDER BY d.next_attempt_at, d.delivery_id LIMIT :limit "
+                "FOR UPDATE SKIP LOCKED) AND next_attempt_at <= :now "
+                "RETURNING delivery_id, next_attempt_at",
+                {"now": now, "until": now + DELIVERY_LEASE_S, "limit": limit},
+            )
+            if not claimed:
+                return []
+            ids = [r[0] for r in claimed]
+            rows = await conn.execute_fetchall(
+                _DELIVERY + f"WHERE d.delivery_id IN ({','.join('?' * len(ids))}) "
+                "ORDER BY d.delivery_id",
+                ids,
+            )
         return [_delivery(r) for r in rows]
 
     async def delivered(self, delivery_id: int, status: int, now: float) -> None:
@@ -167,7 +203,13 @@ class SqliteWebhookStore:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, "
-                "last_error = ?, state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, "
-                "next_attempt_at = coalesce(?, next_attempt_at) WHERE delivery_id = ?",
-                (status, error[:500], next_attempt_at, next_attempt_at, delivery_id),
+                "last_error = ?, state = ?, next_attempt_at = coalesce(?, next_attempt_at) "
+                "WHERE delivery_id = ?",
+                (
+                    status,
+                    error[:500],
+                    "failed" if next_attempt_at is None else "pending",
+                    next_attempt_at,
+                    delivery_id,
+                ),
             )

@@ -17,9 +17,10 @@ EXCEPTION WHEN others THEN
 END $$;
 
 -- SQLite's json_group_array(x): a JSON array of the group's values in order, '[]' when empty
--- (json values are embedded, not quoted). Collected in an array, turned into JSON once.
-CREATE FUNCTION sqlite_json_group_array_final(items anycompatiblearray) RETURNS TEXT
-LANGUAGE sql IMMUTABLE AS $$ SELECT to_jsonb(items)::text $$;
+-- (json values are embedded, not quoted; the result is json, so it nests like SQLite's).
+-- Collected in an array, turned into JSON once.
+CREATE FUNCTION sqlite_json_group_array_final(items anycompatiblearray) RETURNS JSON
+LANGUAGE sql IMMUTABLE AS $$ SELECT to_jsonb(items)::json $$;
 CREATE AGGREGATE json_group_array(anycompatible) (
     SFUNC = array_append,
     STYPE = anycompatiblearray,
