@@ -169,6 +169,14 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=Path("config.toml"), help="read for database.path only"
     )
     backup.add_argument("--database", type=Path, help="database file; the config is not read")
+    migrate = commands.add_parser(
+        "migrate-sqlite-to-postgres",
+        help="copy a SQLite database into an empty PostgreSQL database (stop the bot first)",
+    )
+    migrate.add_argument("sqlite_file", type=Path, metavar="SQLITE_FILE", help="the bot's file")
+    migrate.add_argument(
+        "postgres_url", metavar="POSTGRES_URL", help="postgresql://user:password@host/database"
+    )
     add_admin_commands(commands)
     return parser
 
@@ -194,6 +202,21 @@ async def _backup(path: Path, config: Path, database: Path | None) -> None:
     )
 
 
+async def _migrate_to_postgres(sqlite_file: Path, url: str) -> None:
+    from bot.store.transfer import copy_sqlite_to_postgres  # noqa: PLC0415
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StartupError(f"{url!r} is not a postgresql:// URL")
+    copied = await copy_sqlite_to_postgres(sqlite_file, url)
+    for item in copied:
+        print(f"{item.table}: {item.rows} row(s)")
+    total = sum(item.rows for item in copied)
+    print(
+        f"copied {total} row(s) in {len(copied)} tables from {sqlite_file}; the counts match. "
+        "Set database.url to this database in config.toml to use it."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     job: Callable[[], Coroutine[Any, Any, None]]
@@ -212,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         job = lambda: _emulator(  # noqa: E731
             args.state_file, args.port, args.http_port, args.data_dir
         )
+    elif args.command == "migrate-sqlite-to-postgres":
+        job = lambda: _migrate_to_postgres(args.sqlite_file, args.postgres_url)  # noqa: E731
     elif args.command == "backup":
         job = lambda: _backup(args.path, args.config, args.database)  # noqa: E731
     else:

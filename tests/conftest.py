@@ -40,14 +40,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "sqlite_only(reason): the test is about SQLite itself (its file, pragmas, query plans); "
         "it does not run on PostgreSQL",
     )
+    config.addinivalue_line(
+        "markers", "engines_inside(reason): the test opens the engines it compares itself: once"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test runs on both engines, except those marked sqlite_only (with their reason)."""
     if "store_engine" in metafunc.fixturenames:
-        only = metafunc.definition.get_closest_marker("sqlite_only")
+        only = metafunc.definition.get_closest_marker(
+            "sqlite_only"
+        ) or metafunc.definition.get_closest_marker("engines_inside")
         if only is not None:
-            assert only.kwargs.get("reason"), "sqlite_only needs a reason="
+            assert only.kwargs.get("reason"), f"{only.name} needs a reason="
         engines = ["sqlite"] if only else ["sqlite", "postgres"]
         metafunc.parametrize("store_engine", engines, indirect=True)
 
@@ -64,7 +69,7 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
 
 
 async def _admin(server: postgres.PostgresServer, *statements: str) -> None:
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
     conn = await asyncpg.connect(server.url("postgres"))
     try:

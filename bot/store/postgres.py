@@ -204,6 +204,7 @@ class PostgresDatabase(Database):
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         super().__init__()
         self.url = url
+        self.where = _where(url)  # for messages: without the password
         self._pool = pool
         self._writes = 0
         self._idle = asyncio.Event()
