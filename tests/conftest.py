@@ -13,7 +13,7 @@ import itertools
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ from tests import postgres
 from tests.browser import INSTALL, Sandbox, chromium, running_sandbox
 from tests.openapi_check import Recorder, problems
 
-CLI = [sys.executable, "-m", "bot"]
+# `rimpllee`, through tests/engine_main.py: on the PostgreSQL run it opens what the test does.
+CLI = [sys.executable, str(Path(__file__).with_name("engine_main.py"))]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,14 +70,7 @@ def pg_server() -> Iterator[postgres.PostgresServer]:
 
 
 async def _admin(server: postgres.PostgresServer, *statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server.url("postgres"))
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+    await postgres.admin(server.url("postgres"), *statements)
 
 
 async def _create_template(server: postgres.PostgresServer) -> None:
@@ -85,63 +79,25 @@ async def _create_template(server: postgres.PostgresServer) -> None:
     await db.close()
 
 
-_DATABASE_NUMBERS = itertools.count(1)
-
-
-class PostgresFiles:
-    """Under the PostgreSQL parameter, each SQLite path a test opens is a fresh PostgreSQL
-    database instead (the same one each time that path is opened), copied from the migrated
-    template: the test code stays as written, the engine underneath changes."""
-
-    def __init__(self, server: postgres.PostgresServer) -> None:
-        self.server = server
-        self.databases: dict[Path, str] = {}
-
-    async def url(self, path: Path, migrations: Iterable[tuple[int, str, str]] | None) -> str:
-        path = path.resolve()
-        if path not in self.databases:
-            name = f"t_{os.getpid()}_{next(_DATABASE_NUMBERS)}"
-            # A test's own migrations start from an empty database; the shipped ones from the
-            # template they already made.
-            source = "template0" if migrations is not None else postgres.TEMPLATE
-            await _admin(
-                self.server, f"CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY"
-            )
-            self.databases[path] = name
-        return self.server.url(self.databases[path])
-
-    def drop_all(self) -> None:
-        if self.databases:
-            drops = [f"DROP DATABASE IF EXISTS {n} WITH (FORCE)" for n in self.databases.values()]
-            asyncio.run(_admin(self.server, *drops))
+_TEST_NUMBERS = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
 def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The engine this run of the test uses: SQLite files as written, or PostgreSQL."""
+    """The engine this run of the test uses: SQLite files as written, or PostgreSQL underneath
+    every path the test (or a `rimpllee` process it starts) opens (tests/postgres.py)."""
     engine = getattr(request, "param", "sqlite")
     if engine == "sqlite":
         yield engine
         return
-    files = PostgresFiles(request.getfixturevalue("pg_server"))
-    open_database = Database.open.__func__  # type: ignore[attr-defined]
-
-    async def open_on_postgres(
-        cls: type[Database],
-        target: Path | str,
-        migrations: Iterable[tuple[int, str, str]] | None = None,
-    ) -> Database:
-        if isinstance(target, Path):
-            target = await files.url(target, migrations)
-        opened: Database = await open_database(cls, target, migrations)
-        return opened
-
-    monkeypatch.setattr(Database, "open", classmethod(open_on_postgres))
+    server: postgres.PostgresServer = request.getfixturevalue("pg_server")
+    files = postgres.PostgresFiles(server.url("{}"), f"t{os.getpid()}_{next(_TEST_NUMBERS)}_")
+    files.install(monkeypatch)
     try:
         yield engine
     finally:
         monkeypatch.undo()
-        files.drop_all()
+        asyncio.run(files.drop_all())
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

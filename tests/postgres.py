@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
+import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.store import Database
+
+ENV = "RIMPLLEE_TEST_POSTGRES"  # how a `rimpllee` process a test starts learns the mapping
 
 INSTALL = "apt-get update && apt-get install -y postgresql"
 # conftest's summary finds these skips by the "postgres test:" prefix and counts them at the end.
@@ -148,3 +157,90 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+async def admin(url: str, *statements: str) -> None:
+    """Statements on their own connection (CREATE/DROP DATABASE can't run in a transaction)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+class PostgresFiles:
+    """Under the PostgreSQL parameter, each SQLite path a test opens is a PostgreSQL database
+    instead: named after the test and the path, so the test and every `rimpllee` process it
+    starts (tests/engine_main.py) open the same one for the same path. Each is copied from the
+    migrated template when first opened (an empty file is left at the path, as SQLite would
+    leave one); the test's end drops them all. The test code stays as written; the engine
+    underneath changes."""
+
+    def __init__(self, url_pattern: str, prefix: str) -> None:
+        self.url_pattern = url_pattern  # a database URL with {} for the name
+        self.prefix = prefix
+        self._created: set[str] = set()
+
+    def name(self, path: Path) -> str:
+        digest = hashlib.sha1(str(path.resolve()).encode(), usedforsecurity=False).hexdigest()
+        return f"{self.prefix}{digest[:16]}"
+
+    async def url(self, path: Path, migrations: Iterable[tuple[int, str, str]] | None) -> str:
+        import asyncpg
+
+        name = self.name(path)
+        if name not in self._created:
+            # A test's own migrations start from an empty database; the shipped ones from the
+            # template that already has them.
+            source = "template0" if migrations is not None else TEMPLATE
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process made it
+                await admin(
+                    self.url_pattern.format("postgres"),
+                    f"CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY",
+                )
+            self._created.add(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        return self.url_pattern.format(name)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Database.open(path) opens the path's PostgreSQL database, here and in children."""
+        open_database = Database.open.__func__  # type: ignore[attr-defined]
+        files = self
+
+        async def open_on_postgres(
+            cls: type[Database],
+            target: Path | str,
+            migrations: Iterable[tuple[int, str, str]] | None = None,
+        ) -> Database:
+            if isinstance(target, Path):
+                target = await files.url(target, migrations)
+            opened: Database = await open_database(cls, target, migrations)
+            return opened
+
+        monkeypatch.setattr(Database, "open", classmethod(open_on_postgres))
+        monkeypatch.setenv(ENV, json.dumps({"url": self.url_pattern, "prefix": self.prefix}))
+
+    @classmethod
+    def from_environment(cls) -> PostgresFiles | None:
+        found = os.environ.get(ENV)
+        if not found:
+            return None
+        settings: dict[str, Any] = json.loads(found)
+        return cls(settings["url"], settings["prefix"])
+
+    async def drop_all(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url_pattern.format("postgres"))
+        try:
+            names = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", self.prefix
+            )
+            for (name,) in names:
+                await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await conn.close()
