@@ -23,7 +23,8 @@ the plain 401 path), and a bare aiohttp app with one handler answering a tiny JS
    on the same app, middlewares and connection (the baseline), measured in the same run.
 5. Peak RSS of the server process and of the load generator.
 
-Then the scale sections of `tests/bench_scale.py`: opens and refusals with 1k, 100k and 1M tickets
+Then open latency on SQLite and on PostgreSQL in the same run (`tests/bench_engines.py`), and
+the scale sections of `tests/bench_scale.py`: opens and refusals with 1k, 100k and 1M tickets
 on record, and the bot's memory with 1,000 servers of 200 members (`--sections` picks).
 """
 
@@ -790,7 +791,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--sections", default="api,history,members", help="api, history and/or members"
+        "--sections",
+        default="api,engines,history,members",
+        help="api, engines (open latency on SQLite and PostgreSQL), history and/or members",
+    )
+    parser.add_argument(
+        "--engine-opens", type=int, default=200, help="timed opens per engine (engines)"
     )
     bench_scale.add_arguments(parser)
     return parser.parse_args(argv)
@@ -829,6 +835,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         wall = time.perf_counter() - started
         print(render(report, wall), flush=True)
         numbers = asdict(report) | {"wall_s": wall}
+    if "engines" in args.sections:
+        from tests import bench_engines
+
+        print("\n".join(asyncio.run(bench_engines.run_section(args.engine_opens))), flush=True)
     if {"history", "members"} & set(args.sections.split(",")):
         started = time.perf_counter()
         try:

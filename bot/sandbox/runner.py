@@ -146,7 +146,7 @@ def demo_panel(world: SandboxWorld) -> Panel:
     return panel
 
 
-async def seed_database(path: Path, world: SandboxWorld) -> Panel:
+async def seed_database(path: Path | str, world: SandboxWorld) -> Panel:
     """The demo panel, API key and one blacklisted member, written before the bot starts."""
     panel = demo_panel(world)
     db = await Database.open(path)
