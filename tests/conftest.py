@@ -54,7 +54,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         ) or metafunc.definition.get_closest_marker("engines_inside")
         if only is not None:
             assert only.kwargs.get("reason"), f"{only.name} needs a reason="
-        engines = ["sqlite"] if only else ["sqlite", "postgres"]
+        # A database is opened through a path under tmp_path (the app fixture and every bot
+        # or `rimpllee` process a test starts get theirs there): a test without one has no
+        # database to run on PostgreSQL, so it runs once.
+        no_database = not {"tmp_path", "app"} & set(metafunc.fixturenames)
+        engines = ["sqlite"] if only or no_database else ["sqlite", "postgres"]
         metafunc.parametrize("store_engine", engines, indirect=True)
 
 

@@ -15,6 +15,9 @@ async def queue_cleanup(conn: Connection, channel: ChannelRef, now: float) -> No
     )
 
 
+LEASE_S = 120.0  # longer than one delete may take (hikari's timeouts)
+
+
 class SqliteCleanupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -24,11 +27,30 @@ class SqliteCleanupStore:
             await queue_cleanup(conn, channel, now)
 
     async def due(self, now: float, limit: int = 50) -> list[Cleanup]:
+        if self._db.engine == "postgres":
+            return await self._claim_due(now, limit)
+        return await self._read_due(now, limit)
+
+    async def _read_due(self, now: float, limit: int) -> list[Cleanup]:
         rows = await self._db.fetchall(
             "SELECT channel_id, guild_id, attempts FROM channel_cleanups WHERE next_at <= ? "
             "ORDER BY next_at LIMIT ?",
             (now, limit),
         )
+        return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
+
+    async def _claim_due(self, now: float, limit: int) -> list[Cleanup]:
+        """PostgreSQL, where several processes run cleanups: each due row is claimed by moving
+        it `LEASE_S` ahead as it is found (skipping rows another process is claiming); the
+        attempt's outcome (done, or retry_at) replaces the lease, a crash lets it run out."""
+        async with self._db.write() as conn:
+            rows = await conn.execute_fetchall(
+                "UPDATE channel_cleanups SET next_at = :until WHERE channel_id IN ("
+                "SELECT channel_id FROM channel_cleanups WHERE next_at <= :now "
+                "ORDER BY next_at LIMIT :limit FOR UPDATE SKIP LOCKED) AND next_at <= :now "
+                "RETURNING channel_id, guild_id, attempts",
+                {"now": now, "until": now + LEASE_S, "limit": limit},
+            )
         return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
 
     async def next_at(self) -> float | None:
@@ -48,4 +70,4 @@ class SqliteCleanupStore:
             )
 
     async def pending(self) -> list[Cleanup]:
-        return await self.due(float("inf"), limit=2**62)
+        return await self._read_due(float("inf"), limit=2**62)
