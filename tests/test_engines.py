@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import sqlite3
 import sys
@@ -18,8 +19,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.config import DatabaseConfig
 from bot.core.models import Button, Panel
 from bot.core.webhooks import Endpoint
+from bot.sandbox.emulator import DiscordEmulator
+from bot.sandbox.runner import SandboxWorld, sandbox_config, seed_database
 from bot.store import Database
 from bot.store.automation import SqliteAutomationStore
 from bot.store.idempotency import SqliteIdempotencyStore
@@ -28,7 +32,8 @@ from bot.store.postgres import translate
 from bot.store.tickets import SqliteTicketStore
 from bot.store.webhooks import SqliteWebhookStore
 from tests import postgres
-from tests.conftest import _admin
+from tests.conftest import LoopErrors, _admin, running
+from tests.helpers import post, ticket
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -343,3 +348,30 @@ async def test_migrate_sqlite_to_postgres_copies_a_community(tmp_path: Path, pg_
     assert again.returncode == 1
     assert "already has data" in err.decode()
     assert "Traceback" not in err.decode()
+
+
+async def test_the_bot_runs_on_the_database_url_of_its_config(
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    loop_errors: LoopErrors,
+    tmp_path: Path,
+    pg_url: str,
+) -> None:
+    """`database.url` set: the bot opens PostgreSQL (the file at database.path is never made)."""
+    await seed_database(pg_url, world)
+    path = tmp_path / "unused.db"
+    config = sandbox_config(emulator, http_port=0, database=path)
+    config = dataclasses.replace(config, database=DatabaseConfig(path=path, url=pg_url))
+    async with running(emulator, path, loop_errors, config=config) as app:
+        assert app.db is not None
+        assert app.db.engine == "postgres"
+        status, body, _ = await post(app, ticket(world.members[0].id))
+        assert status == 200, body
+    assert not path.exists()
+    db = await Database.open(pg_url)
+    try:
+        row = await db.fetchone("SELECT state, user_id FROM tickets")
+        assert row is not None
+        assert (row["state"], row["user_id"]) == ("open", world.members[0].id)
+    finally:
+        await db.close()
