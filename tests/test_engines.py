@@ -260,12 +260,27 @@ async def test_a_webhook_delivery_is_sent_by_one_process(pg_url: str) -> None:
         for (ticket_id,) in await first.fetchall("SELECT ticket_id FROM tickets"):
             await store.mark_open(int(ticket_id), 1)
 
-        async def due(hook: SqliteWebhookStore) -> list[int]:
-            return [d.delivery_id for d in await hook.due(2000.0, 4, [])]
+        taken: list[list[int]] = [[], []]  # what each process sends (its runner's in-flight)
 
-        sent = await _race([due(hooks[i % 2]) for i in range(8)])
+        async def due(i: int, rounds: int) -> list[int]:
+            """One process's runner: rounds one after another, as DeliveryRunner polls."""
+            for _ in range(rounds):
+                taken[i].extend(d.delivery_id for d in await hooks[i].due(2000.0, 2, taken[i]))
+            return taken[i]
+
+        await asyncio.gather(due(0, 12), due(1, 12))  # the two processes at once
+        sent = taken[0] + taken[1]
         assert len(sent) == len(set(sent)) == 20
-        assert await _race([due(hooks[i % 2]) for i in range(4)]) == []
+        assert await hooks[0].due(2000.0, 50, taken[0]) == []
+        assert await hooks[1].due(2000.0, 50, taken[1]) == []
+        # A delivery recorded by one process is not sent again by the other.
+        first_id = taken[0][0]
+        await hooks[0].delivered(first_id, 200, 2001.0)
+        assert first_id not in [d.delivery_id for d in await hooks[1].due(2002.0, 50, taken[1])]
+        # A process that ends (killed or not) gives its deliveries back at once.
+        await first.close()
+        retaken = [d.delivery_id for d in await hooks[1].due(2003.0, 50, taken[1])]
+        assert sorted(retaken) == sorted(set(taken[0]) - {first_id})
 
 
 async def test_the_webhook_limit_holds_across_processes(pg_url: str) -> None:

@@ -351,6 +351,14 @@ class Database:
         """Run a read; it sees committed data only."""
         raise NotImplementedError
 
+    async def claim(self, name: str) -> bool:
+        """Take `name` for this process until `release` (or the process ends); False if another
+        process holds it. On SQLite, where one process runs the bot, always True."""
+        return True
+
+    async def release(self, name: str) -> None:
+        """Give back what `claim` took."""
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """The first row of a read, or None."""
         rows = await self.fetchall(sql, params)

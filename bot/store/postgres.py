@@ -209,6 +209,11 @@ class PostgresDatabase(Database):
         self._writes = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Session-level advisory locks (`claim`) live on one connection of their own: PostgreSQL
+        # releases them when it closes, so a killed process gives its claims back at once.
+        self._claims: asyncpg.Connection[Any] | None = None
+        self._claims_lock = asyncio.Lock()
+        self._claimed: set[str] = set()
 
     @classmethod
     async def connect(
@@ -271,6 +276,11 @@ class PostgresDatabase(Database):
             return
         self._open = False
         await self._idle.wait()
+        async with self._claims_lock:
+            if self._claims is not None:
+                await self._claims.close()  # its claims end with it
+                self._claims = None
+                self._claimed.clear()
         await self._pool.close()
 
     @contextlib.asynccontextmanager
@@ -299,6 +309,26 @@ class PostgresDatabase(Database):
         statement = translate(sql)
         row = await self._pool.fetchrow(statement.sql, *statement.args(params))
         return cast(Row | None, row)
+
+    async def claim(self, name: str) -> bool:
+        async with self._claims_lock:
+            if name in self._claimed:
+                return True  # already ours (advisory locks would stack)
+            if self._claims is None:
+                self._claims = await asyncpg.connect(self.url)
+            taken = bool(
+                await self._claims.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(name))
+            )
+            if taken:
+                self._claimed.add(name)
+            return taken
+
+    async def release(self, name: str) -> None:
+        async with self._claims_lock:
+            if name not in self._claimed or self._claims is None:
+                return
+            self._claimed.discard(name)
+            await self._claims.execute("SELECT pg_advisory_unlock($1)", lock_key(name))
 
     async def schema_version(self) -> int:
         async with self._pool.acquire() as conn:

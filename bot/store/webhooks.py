@@ -56,7 +56,6 @@ _SUBSCRIBED = {
     "sqlite": "EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?)",
     "postgres": "jsonb_exists(e.events::jsonb, ?)",
 }
-DELIVERY_LEASE_S = 120.0  # longer than a send may take (the sender's timeouts)
 _DELIVERY = (
     "SELECT d.delivery_id, d.event_id, v.type, d.endpoint_id, e.url, e.secret, v.payload, "
     "d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at "
@@ -145,7 +144,7 @@ class SqliteWebhookStore:
     async def due(self, now: float, limit: int, skip: Sequence[int]) -> list[Delivery]:
         # The first pending delivery of each (endpoint, ticket); a later one waits for it.
         if self._db.engine == "postgres":
-            return await self._claim_due(now, limit)
+            return await self._claim_due(now, limit, skip)
         rows = await self._db.fetchall(
             _DELIVERY + "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
@@ -157,33 +156,38 @@ class SqliteWebhookStore:
         )
         return [_delivery(r) for r in rows]
 
-    async def _claim_due(self, now: float, limit: int) -> list[Delivery]:
-        """PostgreSQL, where several processes deliver: each due delivery is claimed by moving
-        it `DELIVERY_LEASE_S` ahead in the statement that finds it (skipping rows another
-        process is claiming), so one process sends it; a crash gives it back when the lease
-        ends. What the attempt records replaces the lease."""
-        async with self._db.write() as conn:
-            claimed = await conn.execute_fetchall(
-                "UPDATE webhook_deliveries SET next_attempt_at = :until WHERE delivery_id IN ("
-                "SELECT d.delivery_id FROM webhook_deliveries d "
-                "WHERE d.state = 'pending' AND d.next_attempt_at <= :now "
-                "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
-                "AND p.endpoint_id = d.endpoint_id AND p.ticket_id IS d.ticket_id "
-                "AND p.delivery_id < d.delivery_id) "
-                "ORDER BY d.next_attempt_at, d.delivery_id LIMIT :limit "
-                "FOR UPDATE SKIP LOCKED) AND next_attempt_at <= :now "
-                "RETURNING delivery_id, next_attempt_at",
-                {"now": now, "until": now + DELIVERY_LEASE_S, "limit": limit},
+    async def _claim_due(self, now: float, limit: int, skip: Sequence[int]) -> list[Delivery]:
+        """PostgreSQL, where several processes deliver: a due delivery is sent by the process
+        that claims it (`Database.claim`: a lock PostgreSQL drops with the process, so a killed
+        process's deliveries are taken over at once), after checking it is still due under the
+        claim (another process may have just delivered it). Recording the attempt releases it."""
+        rows = await self._db.fetchall(
+            _DELIVERY + "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
+            "AND p.endpoint_id = d.endpoint_id AND p.ticket_id IS d.ticket_id "
+            "AND p.delivery_id < d.delivery_id) "
+            "ORDER BY d.next_attempt_at, d.delivery_id LIMIT ?",
+            # Room for the ones this process and others are sending (skipped here, not counted).
+            (now, len(skip) + 10 * limit),
+        )
+        taken: list[Delivery] = []
+        for row in rows:
+            delivery = _delivery(row)
+            if delivery.delivery_id in skip or len(taken) == limit:
+                continue
+            name = f"delivery:{delivery.delivery_id}"
+            if not await self._db.claim(name):
+                continue
+            still_due = await self._db.fetchone(
+                "SELECT 1 FROM webhook_deliveries WHERE delivery_id = ? AND state = 'pending' "
+                "AND next_attempt_at <= ?",
+                (delivery.delivery_id, now),
             )
-            if not claimed:
-                return []
-            ids = [r[0] for r in claimed]
-            rows = await conn.execute_fetchall(
-                _DELIVERY + f"WHERE d.delivery_id IN ({','.join('?' * len(ids))}) "
-                "ORDER BY d.delivery_id",
-                ids,
-            )
-        return [_delivery(r) for r in rows]
+            if still_due is None:
+                await self._db.release(name)
+                continue
+            taken.append(delivery)
+        return taken
 
     async def delivered(self, delivery_id: int, status: int, now: float) -> None:
         async with self._db.write() as conn:
@@ -192,6 +196,7 @@ class SqliteWebhookStore:
                 "last_status = ?, last_error = NULL, delivered_at = ? WHERE delivery_id = ?",
                 (status, now, delivery_id),
             )
+        await self._db.release(f"delivery:{delivery_id}")  # after the commit: it is recorded
 
     async def attempt_failed(
         self,
@@ -213,3 +218,4 @@ class SqliteWebhookStore:
                     delivery_id,
                 ),
             )
+        await self._db.release(f"delivery:{delivery_id}")
