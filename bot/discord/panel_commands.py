@@ -41,6 +41,7 @@ from bot.discord.guild_checks import (
     check_emoji,
     check_post_channel,
     check_role,
+    check_thread_channel,
     role_id_text,
 )
 from bot.discord.interaction import answer, cut, guild_of, in_time
@@ -554,6 +555,51 @@ class ButtonOverflow(
             return
         order = ", ".join(f"<#{c}>" for c in ids)
         await answer(ctx, f"When its category is full, **{edited.label}** uses {order}, in order.")
+
+
+@button.register
+class ButtonThreads(
+    lightbulb.SlashCommand,
+    name="threads",
+    description="Open this button's tickets as private threads of a channel (none: as channels)",
+    hooks=ADMIN,
+):
+    button_id = button_option()
+    channel = lightbulb.channel(
+        "channel",
+        "The channel whose private threads are the tickets; leave out for channels",
+        default=None,
+        channel_types=(hikari.ChannelType.GUILD_TEXT,),
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self, ctx: lightbulb.Context, panels: PanelService, bot: hikari.GatewayBot
+    ) -> None:
+        guild = guild_of(ctx)
+        if self.channel is None:
+            edited = await in_time(
+                ctx, panels.edit_button(guild, self.button_id, thread_channel_id=None)
+            )
+            await answer(ctx, f"**{edited.label}** opens its tickets as channels again.")
+            return
+        channel_id = check_thread_channel(bot, guild, self.channel)
+        edited = await in_time(
+            ctx,
+            panels.edit_button(
+                guild,
+                self.button_id,
+                thread_channel_id=channel_id,
+                category_id=None,
+                overflow_category_ids=(),
+            ),
+        )
+        await answer(
+            ctx,
+            f"**{edited.label}** now opens its tickets as private threads of <#{channel_id}>: "
+            "the opener is added, and up to 10 members of its support roles (members who may "
+            "Manage Threads there see every ticket anyway).",
+        )
 
 
 @button.register

@@ -23,7 +23,8 @@ from bot.store.webhooks import record_ticket_event
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at"
+    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at, "
+    "thread_parent_id"
 )
 
 
@@ -71,6 +72,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         support_role_ids=tuple(json.loads(row["support_role_ids"])),
         welcome_message_id=row["welcome_message_id"],
         claimed_at=row["claimed_at"],
+        thread_parent_id=row["thread_parent_id"],
     )
 
 
@@ -196,6 +198,7 @@ class SqliteReservation(_LimitQueries):
         answers: Sequence[Answer],
         support_role_ids: Sequence[int],
         now: float,
+        thread_parent_id: int | None = None,
     ) -> Ticket:
         await ensure_server(self._conn, self._guild_id, now)
         counter = await self._one(
@@ -207,8 +210,8 @@ class SqliteReservation(_LimitQueries):
         try:
             row = await self._one(
                 "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, "
-                "source, answers, support_role_ids, opened_at) "
-                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?) "
+                "source, answers, support_role_ids, opened_at, thread_parent_id) "
+                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?, ?) "
                 f"RETURNING {_TICKET_COLUMNS}",
                 (
                     self._guild_id,
@@ -220,6 +223,7 @@ class SqliteReservation(_LimitQueries):
                     json.dumps([{"label": a.label, "value": a.value} for a in answers]),
                     json.dumps(list(support_role_ids)),
                     now,
+                    thread_parent_id,
                 ),
             )
         except sqlite3.IntegrityError:
@@ -303,6 +307,22 @@ class SqliteTicketStore:
     async def opening_tickets(self) -> list[Ticket]:
         rows = await self._db.fetchall(OPENING_TICKETS_SQL)
         return [ticket_from_row(r) for r in rows]
+
+    async def thread_owners(
+        self, guild_id: int, thread_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        ids = list(thread_ids)
+        marks = ", ".join("?" * len(ids)) or "NULL"
+        named = await self._db.fetchall(
+            f"SELECT channel_id FROM tickets WHERE guild_id = ? AND channel_id IN ({marks})",
+            (guild_id, *ids),
+        )
+        opening = await self._db.fetchall(
+            "SELECT DISTINCT thread_parent_id FROM tickets WHERE guild_id = ? "
+            "AND state = 'opening' AND thread_parent_id IS NOT NULL",
+            (guild_id,),
+        )
+        return {r[0] for r in named}, {r[0] for r in opening}
 
     async def tickets(self, guild_id: int) -> list[Ticket]:
         rows = await self._db.fetchall(

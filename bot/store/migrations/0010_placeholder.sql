@@ -1,0 +1,2 @@
+-- Placeholder: number 0010 belongs to another branch (dropped at merge).
+SELECT 1;
