@@ -17,7 +17,7 @@ import pytest_asyncio
 from bot.app import Rimpllee
 from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.runner import REPORT_BUTTON_ID, SandboxWorld, seed_database
+from bot.sandbox.runner import REPORT_BUTTON_ID, SandboxWorld, offer_logins, seed_database
 from bot.sandbox.state import (
     OVERWRITE_ROLE,
     PRIVATE_THREAD,
@@ -28,8 +28,11 @@ from bot.sandbox.state import (
     Overwrite,
 )
 from bot.store.automation import SqliteAutomationStore
+from bot.store.panels import SqlitePanelStore
 from tests.conftest import FakeClock, LoopErrors, running
+from tests.dashboard_client import Browserless
 from tests.helpers import call, post, row, run, settings, ticket, wait_for
+from tests.test_panel_pages import error_under, make_panel
 
 pytestmark = pytest.mark.asyncio
 
@@ -303,3 +306,47 @@ async def test_a_stray_thread_from_a_crash_is_swept_at_start(
     async with running(emulator, database, loop_errors, clock=clock):
         await wait_for(lambda: stray.id not in emulator.state.channels)
         assert kept in emulator.state.channels  # a ticket's thread stays
+
+
+async def test_the_dashboards_button_editor_sets_threads_mode(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    offer_logins(emulator, world, app.public_url)
+    admin = Browserless(app, emulator)
+    try:
+        assert (await admin.login(world.admin.id)).status == 303
+        _, button_url = await make_panel(admin, world)
+        page = await admin.get(button_url)
+        assert 'name="thread_channel_id"' in page.text
+        base = {
+            "csrf": page.csrf,
+            "label": "Refunds",
+            "style": "primary",
+            "name_pattern": "ticket-{number}",
+            "max_open": "1",
+        }
+        both = await admin.post(
+            button_url,
+            base
+            | {
+                "category_id": str(world.category_id),
+                "thread_channel_id": str(world.panel_channel_id),
+            },
+        )
+        assert both.status == 400
+        assert "either as private threads" in error_under(both, "thread_channel_id")
+        saved = await admin.post(
+            button_url, base | {"thread_channel_id": str(world.panel_channel_id)}
+        )
+        assert saved.status == 303, saved.text
+        shown = await admin.get(button_url)
+        assert f'value="{world.panel_channel_id}" selected' in shown.text
+        assert app.db is not None
+        button_id = button_url.rsplit("/", 1)[1]
+        panel = await SqlitePanelStore(app.db).panel_for_button(world.guild.id, button_id)
+        assert panel is not None
+        button = panel.button(button_id)
+        assert button is not None
+        assert button.thread_channel_id == world.panel_channel_id
+    finally:
+        await admin.close()
