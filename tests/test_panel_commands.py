@@ -151,7 +151,7 @@ async def test_panel_is_registered_for_manage_server_only(
     subs = {o["name"]: o for o in command["options"]}
     assert set(subs) == {"create", "edit", "delete", "list", "show", "post", "button", "question"}
     nested = {o["name"] for o in subs["button"]["options"]}
-    assert nested == {"add", "edit", "remove", "move", "roles", "overflow", "inactivity"}
+    assert nested == {"add", "edit", "remove", "move", "roles", "overflow", "inactivity", "threads"}
     assert {o["name"] for o in subs["question"]["options"]} == {"add", "edit", "remove"}
 
     leaves = [o for o in subs.values() if o["type"] == 1]

@@ -8,6 +8,8 @@ API's close, inactivity auto-close and close requests, and a half-made thread is
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,9 +32,8 @@ from bot.sandbox.state import (
 from bot.store.automation import SqliteAutomationStore
 from bot.store.panels import SqlitePanelStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.dashboard_client import Browserless
+from tests.dashboard_client import Browserless, Page
 from tests.helpers import call, post, row, run, settings, ticket, wait_for
-from tests.test_panel_pages import error_under, make_panel
 
 pytestmark = pytest.mark.asyncio
 
@@ -74,6 +75,26 @@ async def threads_app(
         )
         assert f"private threads of <#{parent.id}>" in text, text
         yield app, parent
+
+
+def error_under(page: Page, field: str) -> str:
+    found = re.search(rf'id="error-{field}">([^<]*)<', page.text)
+    assert found is not None, f"no message under {field}"
+    return html.unescape(found.group(1))
+
+
+async def make_button(admin: Browserless, world: SandboxWorld) -> str:
+    """A panel with one button, made on the dashboard; the button's URL."""
+    panels = f"/servers/{world.guild.id}/panels"
+    page = await admin.get(panels)
+    answer = await admin.post(
+        panels, {"csrf": page.csrf, "title": "Billing desk", "description": "", "colour": ""}
+    )
+    assert answer.status == 303, answer.text
+    panel_url = answer.headers["Location"].split("?")[0]
+    button = await admin.post(panel_url + "/button", {"csrf": page.csrf, "label": "Refunds"})
+    assert button.status == 303, button.text
+    return button.headers["Location"].split("?")[0]
 
 
 async def open_thread(app: Rimpllee, user_id: int, clock: FakeClock) -> int:
@@ -315,7 +336,7 @@ async def test_the_dashboards_button_editor_sets_threads_mode(
     admin = Browserless(app, emulator)
     try:
         assert (await admin.login(world.admin.id)).status == 303
-        _, button_url = await make_panel(admin, world)
+        button_url = await make_button(admin, world)
         page = await admin.get(button_url)
         assert 'name="thread_channel_id"' in page.text
         base = {
