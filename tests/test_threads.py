@@ -19,7 +19,13 @@ import pytest_asyncio
 from bot.app import Rimpllee
 from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
-from bot.sandbox.runner import REPORT_BUTTON_ID, SandboxWorld, offer_logins, seed_database
+from bot.sandbox.runner import (
+    DEMO_PANEL_ID,
+    REPORT_BUTTON_ID,
+    SandboxWorld,
+    offer_logins,
+    seed_database,
+)
 from bot.sandbox.state import (
     OVERWRITE_ROLE,
     PRIVATE_THREAD,
@@ -29,8 +35,10 @@ from bot.sandbox.state import (
     Channel,
     Overwrite,
 )
+from bot.store import Database
 from bot.store.automation import SqliteAutomationStore
 from bot.store.panels import SqlitePanelStore
+from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
 from tests.dashboard_client import Browserless, Page
 from tests.helpers import call, post, row, run, settings, ticket, wait_for
@@ -301,32 +309,50 @@ async def test_a_half_made_thread_is_deleted_and_the_open_undone(
     assert emulator.state.channels[thread_id].parent_id == parent.id
 
 
-async def test_a_stray_thread_from_a_crash_is_swept_at_start(
+async def test_opens_that_crashed_are_settled_at_start(
     emulator: DiscordEmulator,
     world: SandboxWorld,
     loop_errors: LoopErrors,
     tmp_path: Path,
     clock: FakeClock,
 ) -> None:
-    """A thread the bot made that no ticket names (an open that crashed before its ID was
-    recorded, whose row the start drops) is deleted, as a half-made channel is."""
+    """Two threads-mode opens killed midway: one after Discord made the thread but before its ID
+    was recorded (the row is dropped and the thread deleted, as a half-made channel), one after
+    its ID was recorded (it gets its opener and its one welcome, and opens)."""
     parent = emulator.state.add_channel(world.guild, "support")
     database = tmp_path / "rimpllee.db"
     await seed_database(database, world)
+    db = await Database.open(database)
+    store = SqliteTicketStore(db)
+    made = []
+    for user in world.members[:2]:
+        async with store.reserve(world.guild.id) as tx:
+            made.append(
+                await tx.insert_opening(
+                    user_id=user.id,
+                    panel_id=DEMO_PANEL_ID,
+                    button_id=REPORT_BUTTON_ID,
+                    source="api",
+                    answers=[],
+                    support_role_ids=[],
+                    now=clock(),
+                    thread_parent_id=parent.id,
+                )
+            )
+    bot = emulator.state.bot.id
+    lost = emulator.state.add_thread(parent, "report-0001", bot)
+    recorded = emulator.state.add_thread(parent, "report-0002", bot)
+    await store.set_channel(made[1].ticket_id, recorded.id)
+    await db.close()
     async with running(emulator, database, loop_errors, clock=clock) as app:
-        await run(
-            emulator,
-            world,
-            world.panel_channel_id,
-            "panel button threads",
-            button=REPORT_BUTTON_ID,
-            channel=parent,
-        )
-        kept = await open_thread(app, world.members[1].id, clock)
-    stray = emulator.state.add_thread(parent, "ticket-0009", emulator.state.bot.id)
-    async with running(emulator, database, loop_errors, clock=clock):
-        await wait_for(lambda: stray.id not in emulator.state.channels)
-        assert kept in emulator.state.channels  # a ticket's thread stays
+        await wait_for(lambda: lost.id not in emulator.state.channels)
+        kept = await row(app, recorded.id)
+        assert kept.state == "open"
+        assert world.members[1].id in members_of(emulator, recorded.id)
+        (welcome,) = emulator.state.messages[recorded.id].values()
+        assert f"<@{world.members[1].id}>" in welcome.content
+        assert app.db is not None
+        assert await SqliteTicketStore(app.db).opening_tickets() == []
 
 
 async def test_the_dashboards_button_editor_sets_threads_mode(
