@@ -41,7 +41,7 @@ from bot.store.panels import SqlitePanelStore
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
 from tests.dashboard_client import Browserless, Page
-from tests.helpers import call, post, row, run, settings, ticket, wait_for
+from tests.helpers import call, post, row, run, settings, ticket, tickets_url, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -395,5 +395,37 @@ async def test_the_dashboards_button_editor_sets_threads_mode(
         button = panel.button(button_id)
         assert button is not None
         assert button.thread_channel_id == world.panel_channel_id
+    finally:
+        await admin.close()
+
+
+async def test_the_dashboards_ticket_actions_work_on_a_thread(
+    threads_app: tuple[Rimpllee, Channel],
+    emulator: DiscordEmulator,
+    world: SandboxWorld,
+    clock: FakeClock,
+) -> None:
+    app, _ = threads_app
+    assert app.db is not None
+    await settings(emulator, world, "close-mode", mode="archive")
+    thread_id = await open_thread(app, world.members[0].id, clock)
+    number = (await row(app, thread_id)).number
+    offer_logins(emulator, world, app.public_url)
+    admin = Browserless(app, emulator)
+    try:
+        await admin.login(world.admin.id)
+        url = tickets_url(world, f"/{number}")
+        page = await admin.get(url)
+        assert (await admin.post(url + "/claim", {"csrf": page.csrf})).status == 303
+        assert (await row(app, thread_id)).claimed_by == world.admin.id
+        assert (await admin.post(url + "/close", {"csrf": page.csrf})).status == 303
+        thread = emulator.state.channels[thread_id].thread
+        assert thread is not None
+        assert (thread.archived, thread.locked) == (True, True)
+        assert (await admin.post(url + "/reopen", {"csrf": page.csrf})).status == 303
+        assert (thread.archived, thread.locked) == (False, False)
+        assert (await admin.post(url + "/close", {"csrf": page.csrf})).status == 303
+        assert (await admin.post(url + "/delete", {"csrf": page.csrf})).status == 303
+        assert thread_id not in emulator.state.channels
     finally:
         await admin.close()
