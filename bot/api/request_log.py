@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, status_and_code
+from bot.api.requests import request_id
 from bot.core.integrations import ApiRequestLog
 
 
@@ -56,5 +57,11 @@ async def _record(
     # A body too large, or one that never arrived (408), is not read again.
     fields = await _sent_fields(request) if status not in (408, 413) else {}
     log.record(
-        guild_id, status, code, fields.get("userId"), fields.get("panelId"), fields.get("buttonId")
+        guild_id,
+        status,
+        code,
+        fields.get("userId"),
+        fields.get("panelId"),
+        fields.get("buttonId"),
+        request_id(request) or None,
     )

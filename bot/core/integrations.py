@@ -31,6 +31,7 @@ class ApiRequest:
     user_id: str | None
     panel_id: str | None
     button_id: str | None
+    request_id: str | None = None  # the answer's X-Request-Id
 
 
 class ApiRequestStore(Protocol):
@@ -68,6 +69,7 @@ class ApiRequestLog:
         user_id: object = None,
         panel_id: object = None,
         button_id: object = None,
+        request_id: str | None = None,
     ) -> None:
         """The fields as the client sent them (any JSON value), shortened; never answers."""
         request = ApiRequest(
@@ -77,6 +79,7 @@ class ApiRequestLog:
             user_id=_field(user_id),
             panel_id=_field(panel_id),
             button_id=_field(button_id),
+            request_id=request_id,
         )
         self._pending.append((guild_id, request))
         if self._flusher is None or self._flusher.done():
