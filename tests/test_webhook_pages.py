@@ -102,7 +102,7 @@ async def test_an_endpoint_added_on_the_page_gets_events_and_a_delivery_can_be_s
     page = await until_page(visitor, world, "delivered")
     (row,) = delivery_rows(page.text)
     # Time, state, event, HTTP answer, attempts, next retry, last error.
-    assert row[1:7] == ["delivered", f"ticket.opened {event['id']}", "204", "1", "", ""]
+    assert row[1:7] == ["delivered", f"ticket.opened{event['id']}", "204", "1", "", ""]
 
     (action, _) = SEND_AGAIN_RE.findall(page.text)[0]
     resent = await visitor.post(action, {"csrf": page.csrf})
@@ -132,7 +132,7 @@ async def test_a_failing_receiver_shows_its_answer_the_next_retry_and_the_error(
     page = await until_page(visitor, world, "the receiver answered 503")
     (row,) = delivery_rows(page.text)
     assert row[1] == "pending"
-    assert row[2].startswith("ticket.opened evt_")
+    assert row[2].startswith("ticket.openedevt_")
     assert row[3:5] == ["503", "1"]
     assert row[5].endswith(" UTC")  # the next retry, 5 s after the failure
     assert row[6] == "the receiver answered 503"
