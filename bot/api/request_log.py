@@ -11,11 +11,15 @@ from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, status_and_code
 from bot.api.requests import request_id
+from bot.api.schemas import SENT_FIELDS
 from bot.core.integrations import ApiRequestLog
 
 
 async def _sent_fields(request: web.Request) -> dict[str, Any]:
     """userId, panelId and buttonId as the client sent them, if the body is a JSON object."""
+    parsed: dict[str, Any] | None = request.get(SENT_FIELDS)
+    if parsed is not None:
+        return parsed
     try:
         data = json.loads(await request.read())
     except Exception:
