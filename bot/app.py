@@ -239,8 +239,11 @@ class Rimpllee:
     def _change_watch(self) -> ChangeWatch:
         """Lets keys, panels and limit facts be served from memory until anything commits."""
         if self._watch is None:
-            self._watch = ChangeWatch(self.config.database.path)
+            self._watch = ChangeWatch(self.config.database.path, self._commits)
         return self._watch
+
+    def _commits(self) -> int:
+        return 0 if self.db is None else self.db.commits
 
     def _ticket_store(self, db: Database) -> SqliteTicketStore:
         if self._tickets_store is None:
