@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from bot.sandbox.runner import DEMO_API_KEY
 from tests.browser import DESKTOP, PHONE, Sandbox, Watch, log_in, needs_chromium, shot
-from tests.test_webhooks import Receiver
+from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.browser, needs_chromium]
 

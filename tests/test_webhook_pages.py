@@ -18,7 +18,7 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, offer_logins
 from tests.dashboard_client import Browserless, Page
 from tests.helpers import AUTH, call, opening
-from tests.test_webhooks import Receiver
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.asyncio
 
