@@ -73,6 +73,7 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.store.admin import SqliteKeyStore
+from bot.store.changes import ChangeWatch
 from bot.store.web import SqliteApiRequestStore
 from tests import bench_scale
 from tests.benchmark_transcripts import render_transcripts, transcript_bench
@@ -295,7 +296,8 @@ def lenient_app(bot: Rimpllee, clock: FakeClock) -> web.Application:
     assert bot.db is not None
     services = ApiServices(
         tickets=bot.tickets,
-        keys=ApiKeys(SqliteKeyStore(bot.db), clock),
+        # The bot's own key store: answers from memory until the database changes.
+        keys=ApiKeys(SqliteKeyStore(bot.db, ChangeWatch(bot.config.database.path)), clock),
         auth_failures=FailureLimiter(10**9, 60.0, clock),
         ready=lambda: True,
     )

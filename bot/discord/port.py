@@ -99,12 +99,12 @@ class HikariDiscord:
     async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
         """From the member index once the server's members are all known (with the members
         intent); until then, or without the intent, a miss is settled by one REST lookup."""
-        if self._bot.cache.get_guild(guild_id) is None:
+        index = self._members
+        if not index.has_server(guild_id) and self._bot.cache.get_guild(guild_id) is None:
             raise DiscordFailure(
                 f"the bot is not in server {guild_id} (it was removed, or the server is "
                 "unavailable): invite it again"
             )
-        index = self._members
         if index.tracks_membership:
             entry = index.get(guild_id, user_id)
             if entry is not None:

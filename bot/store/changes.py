@@ -11,7 +11,9 @@ commit of the request log or an outbox leaves the memos as they are.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -20,14 +22,38 @@ V = TypeVar("V")
 
 
 class ChangeWatch:
-    def __init__(self, path: Path) -> None:
+    """`local_commits` (this process's write count, `Database.commits`) lets `version` read
+    the database once per turn of the event loop instead of once per lookup: a request answered
+    from memory looks up its key, panel and limit facts in one turn, and a commit by another
+    process that lands during a turn counts from the next (as if it had landed a moment later),
+    while a write of this process counts for every lookup after it."""
+
+    def __init__(self, path: Path, local_commits: Callable[[], int] | None = None) -> None:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA query_only = ON")
         self._data_version = -1
         self._version = -1
+        self._local_commits = local_commits
+        self._turn: tuple[asyncio.AbstractEventLoop, int] | None = None  # loop, commits seen
+
+    def _turn_over(self) -> None:
+        self._turn = None
 
     def version(self) -> int:
         """Changes whenever a change to keys, panels, servers, blacklist or tickets committed."""
+        if self._local_commits is not None:
+            commits = self._local_commits()
+            turn = self._turn
+            if turn is not None and turn[1] == commits:
+                return self._version
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass  # not on a loop: read every time
+            else:
+                if turn is None:
+                    loop.call_soon(self._turn_over)
+                self._turn = (loop, commits)
         data_version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if data_version != self._data_version:
             self._data_version = data_version

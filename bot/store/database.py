@@ -178,6 +178,7 @@ class Database:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._write_owner: asyncio.Task[object] | None = None
+        self.commits = 0  # writes ended (see ChangeWatch): counts from 0 at open
         self._open = True
 
     @classmethod
@@ -274,6 +275,7 @@ class Database:
                 raise
             finally:
                 self._write_owner = None
+                self.commits += 1  # ended, committed or not: what this process reads may differ
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a read on the query-only connection; it sees committed data only."""

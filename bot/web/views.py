@@ -15,6 +15,7 @@ from bot.core.access import MemberDirectory, NamedId, Right, ServerRef, may, ser
 from bot.core.errors import TicketError
 from bot.core.models import Panel, ServerSettings
 from bot.core.sessions import LoginFailed, Session, safe_next_path
+from bot.core.webhooks import Endpoint
 from bot.web.format import when
 from bot.web.security import (
     COOKIE,
@@ -195,10 +196,13 @@ async def _integrations(
     admin: Admin,
     *,
     new_key: str | None = None,
+    new_webhook: Endpoint | None = None,
     notice: str | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> web.Response:
+    from bot.web.webhooks import webhook_section  # noqa: PLC0415 - it imports this module
+
     services = _services(request)
     guild_id = admin.server.guild_id
     key = await services.keys.status(guild_id)
@@ -232,9 +236,12 @@ async def _integrations(
                 r.user_id or "",
                 r.panel_id or "",
                 r.button_id or "",
+                r.request_id or "",
             )
             for r in await services.requests.recent(guild_id)
         ],
+        new_webhook=new_webhook,
+        **await webhook_section(services, guild_id),
         notice=notice,
         problem=problem,
         status=status,
@@ -242,7 +249,9 @@ async def _integrations(
 
 
 async def integrations(request: web.Request) -> web.Response:
-    return await _integrations(request, _admin(request))
+    from bot.web.webhooks import notice_for  # noqa: PLC0415 - it imports this module
+
+    return await _integrations(request, _admin(request), notice=notice_for(request))
 
 
 async def generate_key(request: web.Request) -> web.Response:
