@@ -8,9 +8,9 @@ and by API; most with a first staff reply and a claim), written straight into SQ
 run. A logged-in admin (and a support member, whose list is narrowed by the access rule) fetches
 each page sequentially over keep-alive, interleaved with `/healthz` on the same app, middlewares
 and connection: the baseline, measured in the same run. Deep pages (archived page 20, page 1000)
-are reached first by following the list's "Older" links, as a person would. The stats tables are
-filled by the migration's triggers as the tickets are written. Reported: server-side time as the client
-sees it on loopback, p50 and p99 per page, and the ratio to the baseline.
+are reached first by following the list's "Older" links, as a person would; the stats' per-day
+counts are kept by the migration's triggers as the tickets are written. Reported: server-side
+time as the client sees it on loopback, p50 and p99 per page, and the ratio to the baseline.
 """
 
 from __future__ import annotations
