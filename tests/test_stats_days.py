@@ -5,14 +5,16 @@ gives (medians and p90s exact)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.core.stats import DAY_S, RawStats, durations, period_ending
 from bot.store.database import Database, load_migrations
-from bot.store.stats import ClaimRecordingLifecycleStore, SqliteStats
+from bot.store.stats import ClaimRecordingLifecycleStore, SqliteStats, bucket_value_sql
 
 GUILD, OTHER = 1001, 1002
 BUTTONS = ("btn_a", "btn_b")
@@ -217,3 +219,30 @@ async def test_a_claim_and_its_stats_row_are_one_transaction(tmp_path: Path) -> 
         assert [tuple(r) for r in claims] == [(STAFF[0], NOW)]
     finally:
         await db.close()
+
+
+@pytest.mark.asyncio
+async def test_the_exact_value_is_read_from_one_bucket_of_the_index_alone(tmp_path: Path) -> None:
+    """No table row, no sort: the durations come in order from the partial expression index."""
+    db = await Database.open(tmp_path / "plan.db")
+    await db.close()
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        for kind in ("reply", "close"):
+            for lower, upper, button in itertools.product((True, False), repeat=3):
+                sql = bucket_value_sql(kind, lower, upper, button)
+                params = {"g": 1, "start": 0, "end": 1, "b": "btn_a", "lo": 1, "hi": 2}
+                plan = [
+                    r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params | {"offset": 0})
+                ]
+                assert plan == [
+                    f"SEARCH tickets USING COVERING INDEX tickets_guild_{kind}_time "
+                    + (
+                        "(guild_id=? AND <expr>>? AND <expr><?)"
+                        if lower and upper
+                        else "(guild_id=? AND <expr>>?)"
+                        if lower
+                        else "(guild_id=? AND <expr><?)"
+                        if upper
+                        else "(guild_id=?)"
+                    )
+                ], (kind, lower, upper, button)

@@ -176,27 +176,35 @@ class SqliteStats:
         period: Period,
         button_id: str | None,
     ) -> float | None:
-        duration = _DURATION[kind]
-        params: dict[str, Any] = {
-            "g": guild_id,
-            "start": period.start,
-            "end": period.end,
-            "b": button_id,
-            "offset": offset,
-        }
-        where = [f"guild_id = :g AND {_RECORDED[kind]}"]
-        if bucket > 0:
-            params["lo"] = lowers[bucket]
-            where.append(f"{duration} >= :lo")
-        if bucket + 1 < len(lowers):
-            params["hi"] = lowers[bucket + 1]
-            where.append(f"{duration} < :hi")
-        where.append("opened_at >= :start AND opened_at < :end")
-        if button_id is not None:
-            where.append("button_id = :b")
+        lower = lowers[bucket] if bucket > 0 else None
+        upper = lowers[bucket + 1] if bucket + 1 < len(lowers) else None
         row = await self._db.fetchone(
-            f"SELECT {duration} FROM tickets WHERE {' AND '.join(where)} "
-            f"ORDER BY {duration} LIMIT 1 OFFSET :offset",
-            params,
+            bucket_value_sql(kind, lower is not None, upper is not None, button_id is not None),
+            {
+                "g": guild_id,
+                "start": period.start,
+                "end": period.end,
+                "b": button_id,
+                "lo": lower,
+                "hi": upper,
+                "offset": offset,
+            },
         )
         return None if row is None else float(row[0])
+
+
+def bucket_value_sql(kind: Kind, lower: bool, upper: bool, button: bool) -> str:
+    """The duration at rank :offset (0-based) among a period's tickets within [:lo, :hi)."""
+    duration = _DURATION[kind]
+    where = [f"guild_id = :g AND {_RECORDED[kind]}"]
+    if lower:
+        where.append(f"{duration} >= :lo")
+    if upper:
+        where.append(f"{duration} < :hi")
+    where.append("opened_at >= :start AND opened_at < :end")
+    if button:
+        where.append("button_id = :b")
+    return (
+        f"SELECT {duration} FROM tickets WHERE {' AND '.join(where)} "
+        f"ORDER BY {duration} LIMIT 1 OFFSET :offset"
+    )
