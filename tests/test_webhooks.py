@@ -281,6 +281,14 @@ async def test_every_event_arrives_exactly_once_after_dedup_across_a_kill_9(
         )
         procs.append(proc)
         await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+        # /healthz is up before start-up's last steps; the API answers 503 not_ready until they
+        # are done (slow under load), and the opens below must be accepted.
+        async with aiohttp.ClientSession(headers=auth) as http, asyncio.timeout(30):
+            while True:
+                async with http.get(f"{api}/panels") as ready:
+                    if ready.status != 503:
+                        break
+                await asyncio.sleep(0.05)
 
     try:
         await start()

@@ -302,6 +302,15 @@ class PanelService:
         await self._save(_with_button(panel, edited))
         return edited
 
+    async def move_question(self, guild_id: int, question_id: str, position: int) -> Button:
+        """Move a question to `position` in its button's form (1-based, clamped to the form)."""
+        panel, button, question = await self._question(guild_id, question_id)
+        others = [q for q in button.questions if q.question_id != question_id]
+        others.insert(max(0, min(position - 1, len(others))), question)
+        edited = dataclasses.replace(button, questions=tuple(others))
+        await self._save(_with_button(panel, edited))
+        return edited
+
     async def _question(self, guild_id: int, question_id: str) -> tuple[Panel, Button, Question]:
         panel = await self._store.panel_for_question(guild_id, question_id)
         for button in panel.buttons if panel else ():

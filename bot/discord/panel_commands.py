@@ -738,4 +738,31 @@ class QuestionRemove(
         )
 
 
+@question.register
+class QuestionMove(
+    lightbulb.SlashCommand,
+    name="move",
+    description="Move a question to another place in its button's form",
+    hooks=ADMIN,
+):
+    question_id = question_option()
+    position = lightbulb.integer(
+        "position", "New place in the form, 1 = first", min_value=1, max_value=QUESTIONS_MAX
+    )
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, panels: PanelService) -> None:
+        guild = guild_of(ctx)
+        owner = await in_time(ctx, panels.move_question(guild, self.question_id, self.position))
+        panel_ = await panels.panel(guild, owner.panel_id)
+        place = [q.question_id for q in owner.questions].index(self.question_id)
+        order = ", ".join(f"{i}. {q.label}" for i, q in enumerate(owner.questions, 1))
+        await answer(
+            ctx,
+            f"Moved question **{owner.questions[place].label}** (`{self.question_id}`) to "
+            f"place {place + 1} in the form of button **{owner.label}** (`{owner.button_id}`): "
+            f"{order}." + _refreshed(panel_),
+        )
+
+
 loader.command(panel)

@@ -407,6 +407,12 @@ class SqliteLifecycleStore:
             )
             if user_id is not None:
                 await record_ticket_event(conn, ticket_id, "ticket.claimed", now, user_id)
+                # Kept for the stats after the ticket closes, in the same transaction as the claim.
+                await conn.execute(
+                    "INSERT INTO ticket_claims (guild_id, ticket_id, button_id, user_id, at) "
+                    "SELECT guild_id, ticket_id, button_id, ?, ? FROM tickets WHERE ticket_id = ?",
+                    (user_id, now, ticket_id),
+                )
 
     async def set_transcript(self, ticket_id: int, path: str) -> None:
         async with self._db.write() as conn:

@@ -585,6 +585,11 @@ async def question_change(request: web.Request) -> web.Response:
         if action == "remove":
             await service.remove_question(guild_id, question_id)
             done = "removed"
+        elif action == "move":
+            index = [q.question_id for q in button.questions].index(question_id)
+            step = -1 if form.get("direction") == "up" else 1
+            await service.move_question(guild_id, question_id, index + 1 + step)
+            done = "moved"
         elif question_id == "new":
             await service.add_question(guild_id, button.button_id, **_question_fields(form))
             done = "question"
@@ -627,4 +632,6 @@ def install_panel_pages(app: web.Application, services: PanelPagesServices) -> N
     r.add_post(b + "/{action:remove|move}", button_action)
     r.add_post(b + "/questions", question_change)
     r.add_post(b + "/questions/{question_id:qst_[A-Za-z0-9_-]+}", question_change)
-    r.add_post(b + "/questions/{question_id:qst_[A-Za-z0-9_-]+}/{action:remove}", question_change)
+    r.add_post(
+        b + "/questions/{question_id:qst_[A-Za-z0-9_-]+}/{action:remove|move}", question_change
+    )

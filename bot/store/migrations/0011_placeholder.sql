@@ -1,2 +1,0 @@
--- Placeholder: number 0011 belongs to another branch (dropped at merge).
-SELECT 1;
