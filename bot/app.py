@@ -48,7 +48,7 @@ from bot.core.sessions import Sessions
 from bot.core.stats import FirstReplies, StaffStats
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
-from bot.core.webhooks import DeliveryRunner
+from bot.core.webhooks import DeliveryRunner, WebhookService
 from bot.discord.automation_events import close_request_buttons, rating_buttons, watch_activity
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
@@ -310,7 +310,14 @@ class Rimpllee:
             settings=Settings(SqliteSettingsStore(db), self.clock),
             requests=services.requests,
             panels=SqlitePanelStore(db),
+            webhooks=WebhookService(SqliteWebhookStore(db), self.clock),
+            webhooks_allow_private=self.config.webhooks.allow_private_targets,
+            wake_deliveries=self._wake_deliveries,
         )
+
+    def _wake_deliveries(self) -> None:
+        if self.deliveries is not None:
+            self.deliveries.wake()
 
     def _ticket_pages(self, db: Database) -> TicketPagesServices:
         """Tickets and transcripts in the dashboard, worked through the same lifecycle."""

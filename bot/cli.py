@@ -207,7 +207,12 @@ async def _migrate_to_postgres(sqlite_file: Path, url: str) -> None:
 
     if not url.startswith(("postgresql://", "postgres://")):
         raise StartupError(f"{url!r} is not a postgresql:// URL")
-    copied = await copy_sqlite_to_postgres(sqlite_file, url)
+    from bot.store.database import DatabaseFailure  # noqa: PLC0415
+
+    try:
+        copied = await copy_sqlite_to_postgres(sqlite_file, url)
+    except DatabaseFailure as error:
+        raise StartupError(f"copying {sqlite_file} failed, nothing was copied: {error}") from error
     for item in copied:
         print(f"{item.table}: {item.rows} row(s)")
     total = sum(item.rows for item in copied)

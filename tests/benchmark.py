@@ -296,7 +296,8 @@ def lenient_app(bot: Rimpllee, clock: FakeClock) -> web.Application:
     assert bot.db is not None
     services = ApiServices(
         tickets=bot.tickets,
-        keys=ApiKeys(SqliteKeyStore(bot.db), clock),
+        # The bot's own key store: answers from memory until the database changes.
+        keys=ApiKeys(SqliteKeyStore(bot.db, bot.db.change_watch()), clock),
         auth_failures=FailureLimiter(10**9, 60.0, clock),
         ready=lambda: True,
     )

@@ -36,6 +36,10 @@ TABLES = {
     "close_requests",
     "ticket_claims",
     "memo_version",
+    "stats_buckets",
+    "stats_opened",
+    "stats_durations",
+    "stats_handled",
 }
 
 

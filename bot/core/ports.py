@@ -56,6 +56,23 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadSpec:
+    """A ticket as a private thread of `parent_id` (threads mode)."""
+
+    guild_id: int
+    parent_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachedThread:
+    """A private thread the bot created, as the gateway cache has it (active threads only)."""
+
+    thread_id: int
+    parent_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome:
     """The first message of a ticket: who is pinged, what they answered, and a Close button."""
 
@@ -110,6 +127,21 @@ class DiscordPort(Protocol):
     async def create_ticket_channel(self, spec: ChannelSpec) -> int: ...
 
     async def send_welcome(self, welcome: Welcome) -> int: ...
+
+    async def create_ticket_thread(self, spec: ThreadSpec) -> int:
+        """A private thread nobody can invite others to; the bot is its first member."""
+        ...
+
+    async def add_thread_member(self, thread_id: int, user_id: int) -> None: ...
+
+    def ticket_threads(self, guild_id: int) -> list[CachedThread] | None:
+        """The server's active private threads the bot created, from the gateway cache; None
+        if the server isn't there."""
+        ...
+
+    def role_member_ids(self, guild_id: int, role_ids: Sequence[int], limit: int) -> list[int]:
+        """Up to `limit` members holding any of the roles, from the member index."""
+        ...
 
     async def delete_channel(self, channel_id: int) -> None: ...
 
@@ -168,6 +200,7 @@ class Reservation(LimitView, Protocol):
         answers: Sequence[Answer],
         support_role_ids: Sequence[int],
         now: float,
+        thread_parent_id: int | None = None,
     ) -> Ticket: ...
 
 
@@ -198,6 +231,13 @@ class TicketStore(Protocol):
         ...
 
     async def opening_tickets(self) -> list[Ticket]: ...
+
+    async def thread_owners(
+        self, guild_id: int, thread_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        """Of these threads, those a ticket row names; and the channels where an open of a
+        threads-mode ticket is in progress (its row 'opening')."""
+        ...
 
     async def by_numbers(self, guild_id: int, numbers: Iterable[int]) -> dict[int, Ticket]: ...
 

@@ -93,7 +93,11 @@ class DiscordGateway:
         async def guild_available(event: hikari.GuildAvailableEvent) -> None:
             await lifecycle.sweep(int(event.guild_id))
 
+        async def thread_deleted(event: hikari.GuildThreadDeleteEvent) -> None:
+            await lifecycle.channel_gone(int(event.thread_id))
+
         self.bot.subscribe(hikari.GuildChannelDeleteEvent, channel_deleted)
+        self.bot.subscribe(hikari.GuildThreadDeleteEvent, thread_deleted)
         self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
 
     def watch_ticket_channels(self, tickets: TicketService) -> None:
@@ -106,7 +110,11 @@ class DiscordGateway:
         async def guild_available(event: hikari.GuildAvailableEvent) -> None:
             await tickets.sweep(int(event.guild_id))
 
+        async def thread_created(event: hikari.GuildThreadCreateEvent) -> None:
+            await tickets.sweep(int(event.guild_id), only=int(event.thread_id))
+
         self.bot.subscribe(hikari.GuildChannelCreateEvent, channel_created)
+        self.bot.subscribe(hikari.GuildThreadCreateEvent, thread_created)
         self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
 
     def guild_ids(self) -> list[int]:

@@ -18,11 +18,13 @@ from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
 from bot.core.ports import (
     CachedChannel,
+    CachedThread,
     CategoryLoad,
     ChannelSpec,
     MemberInfo,
     Perm,
     PromptButton,
+    ThreadSpec,
     Welcome,
 )
 from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
@@ -39,6 +41,7 @@ LATE_CREATE_CHECKS = 5
 LATE_CREATE_INTERVAL_S = 0.5
 DISCORD_CDN_URL = hikari.urls.CDN_URL
 UNBOUNDED_S = 24 * 3600.0
+THREAD_ARCHIVE_MINUTES = 10080  # a week: the longest Discord keeps a quiet thread active
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _BUTTON_STYLES: dict[
     str,
@@ -96,12 +99,12 @@ class HikariDiscord:
     async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
         """From the member index once the server's members are all known (with the members
         intent); until then, or without the intent, a miss is settled by one REST lookup."""
-        if self._bot.cache.get_guild(guild_id) is None:
+        index = self._members
+        if not index.has_server(guild_id) and self._bot.cache.get_guild(guild_id) is None:
             raise DiscordFailure(
                 f"the bot is not in server {guild_id} (it was removed, or the server is "
                 "unavailable): invite it again"
             )
-        index = self._members
         if index.tracks_membership:
             entry = index.get(guild_id, user_id)
             if entry is not None:
@@ -143,6 +146,66 @@ class HikariDiscord:
             spec.category_id,
         )
         return int(channel.id)
+
+    async def create_ticket_thread(self, spec: ThreadSpec) -> int:
+        thread = await self._call(
+            self._bot.rest.create_thread(
+                spec.parent_id,
+                hikari.ChannelType.GUILD_PRIVATE_THREAD,
+                spec.name,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                invitable=False,
+            ),
+            "create the ticket's private thread (it needs Create Private Threads, Send "
+            "Messages in Threads and Manage Threads there)",
+            spec.parent_id,
+        )
+        return int(thread.id)
+
+    async def add_thread_member(self, thread_id: int, user_id: int) -> None:
+        await self._call(
+            self._bot.rest.add_thread_member(thread_id, user_id),
+            "add a member to the ticket's thread",
+            thread_id,
+        )
+
+    async def remove_thread_member(self, thread_id: int, user_id: int) -> None:
+        await self._call(
+            self._bot.rest.remove_thread_member(thread_id, user_id),
+            "remove a member from the ticket's thread",
+            thread_id,
+        )
+
+    async def set_thread_archived(self, thread_id: int, archived: bool) -> None:
+        await self._call(
+            self._bot.rest.edit_channel(thread_id, archived=archived, locked=archived),
+            "archive the ticket's thread" if archived else "reopen the ticket's thread",
+            thread_id,
+        )
+
+    def ticket_threads(self, guild_id: int) -> list[CachedThread] | None:
+        if self._bot.cache.get_guild(guild_id) is None:
+            return None
+        me = self.bot_user_id
+        return [
+            CachedThread(int(t.id), int(t.parent_id))
+            for t in self._bot.cache.get_threads_view_for_guild(guild_id).values()
+            if isinstance(t, hikari.GuildPrivateThread) and t.owner_id == me
+        ]
+
+    def role_member_ids(self, guild_id: int, role_ids: Sequence[int], limit: int) -> list[int]:
+        server = self._members.servers.get(guild_id)
+        if server is None:
+            return []
+        wanted = set(role_ids)
+        found: list[int] = []
+        for user_id in server.ids():
+            entry = server.get(user_id)
+            if entry is not None and wanted.intersection(entry.role_ids):
+                found.append(user_id)
+                if len(found) >= limit:
+                    break
+        return found
 
     async def send_welcome(self, welcome: Welcome) -> int:
         embed = hikari.Embed(
@@ -282,7 +345,8 @@ class HikariDiscord:
     async def history(self, channel_id: int) -> AsyncIterator[list[TranscriptMessage]]:
         """Every message, oldest first, a page (100) at a time: a long ticket is never held
         whole. Each page has its own time limit."""
-        channel = self._bot.cache.get_guild_channel(channel_id)
+        cache = self._bot.cache
+        channel = cache.get_guild_channel(channel_id) or cache.get_thread(channel_id)
         guild_id = channel.guild_id if channel else None
         pages = aiter(
             self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min()).chunk(100)
@@ -339,13 +403,18 @@ class HikariDiscord:
         return guild.name if guild else str(guild_id)
 
     def channel_name(self, channel_id: int) -> str | None:
-        channel = self._bot.cache.get_guild_channel(channel_id)
+        channel = self._bot.cache.get_guild_channel(channel_id) or self._bot.cache.get_thread(
+            channel_id
+        )
         return channel.name if channel else None
 
     def channel_ids(self, guild_id: int) -> set[int] | None:
         if self._bot.cache.get_guild(guild_id) is None:
             return None
-        return {int(i) for i in self._bot.cache.get_guild_channels_view_for_guild(guild_id)}
+        cache = self._bot.cache
+        return {int(i) for i in cache.get_guild_channels_view_for_guild(guild_id)} | {
+            int(i) for i in cache.get_threads_view_for_guild(guild_id)
+        }
 
     async def set_access(
         self, channel_id: int, target_id: int, target: Target, allow: Perm, deny: Perm

@@ -300,6 +300,7 @@ class Database:
 
     def __init__(self) -> None:
         self._write_owner: asyncio.Task[object] | None = None
+        self.commits = 0  # writes ended (see ChangeWatch): counts from 0 at open
         self._open = True
 
     @classmethod
@@ -337,10 +338,13 @@ class Database:
         task = asyncio.current_task()
         if task is not None and task is self._write_owner:
             raise RuntimeError("Database.write() is not re-entrant; use the open connection")
-        async with self._transaction(task) as conn:
-            if locks:
-                await conn.lock(*locks)
-            yield conn
+        try:
+            async with self._transaction(task) as conn:
+                if locks:
+                    await conn.lock(*locks)
+                yield conn
+        finally:
+            self.commits += 1  # ended, committed or not: what this process reads may differ
 
     def _transaction(
         self, task: asyncio.Task[object] | None
@@ -487,4 +491,4 @@ class SqliteDatabase(Database):
     def change_watch(self) -> ChangeWatch:
         from bot.store.changes import SqliteChangeWatch  # noqa: PLC0415 - cycle
 
-        return SqliteChangeWatch(self.path)
+        return SqliteChangeWatch(self.path, lambda: self.commits)

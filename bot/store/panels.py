@@ -21,6 +21,7 @@ SELECT p.panel_id, p.guild_id, p.title, p.description, p.colour, p.channel_id, p
        'welcome_text', bt.welcome_text,
        'overflow', json(bt.overflow_category_ids),
        'warn_hours', bt.inactivity_warn_hours, 'close_hours', bt.inactivity_close_hours,
+       'thread_channel_id', bt.thread_channel_id,
        'roles', (SELECT json_group_array(r.role_id) FROM
                    (SELECT role_id FROM button_support_roles
                     WHERE button_id = bt.button_id ORDER BY role_id) r),
@@ -70,6 +71,7 @@ def _button(panel_id: str, b: dict[str, Any]) -> Button:
         overflow_category_ids=tuple(b["overflow"]),
         inactivity_warn_hours=b["warn_hours"],
         inactivity_close_hours=b["close_hours"],
+        thread_channel_id=b["thread_channel_id"],
     )
 
 
@@ -178,14 +180,16 @@ async def _save_button(conn: Connection, button: Button) -> None:
     await conn.execute(
         "INSERT INTO buttons (button_id, panel_id, position, label, emoji, style, category_id, "
         "name_pattern, max_open, welcome_text, overflow_category_ids, inactivity_warn_hours, "
-        "inactivity_close_hours) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "inactivity_close_hours, thread_channel_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (button_id) DO UPDATE SET position = excluded.position, "
         "label = excluded.label, emoji = excluded.emoji, style = excluded.style, "
         "category_id = excluded.category_id, name_pattern = excluded.name_pattern, "
         "max_open = excluded.max_open, welcome_text = excluded.welcome_text, "
         "overflow_category_ids = excluded.overflow_category_ids, "
         "inactivity_warn_hours = excluded.inactivity_warn_hours, "
-        "inactivity_close_hours = excluded.inactivity_close_hours",
+        "inactivity_close_hours = excluded.inactivity_close_hours, "
+        "thread_channel_id = excluded.thread_channel_id",
         (
             button.button_id,
             button.panel_id,
@@ -200,6 +204,7 @@ async def _save_button(conn: Connection, button: Button) -> None:
             json.dumps(list(button.overflow_category_ids)),
             button.inactivity_warn_hours,
             button.inactivity_close_hours,
+            button.thread_channel_id,
         ),
     )
     await conn.execute("DELETE FROM button_support_roles WHERE button_id = ?", (button.button_id,))

@@ -19,7 +19,7 @@ import contextlib
 import functools
 import hashlib
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeAlias, cast
 from urllib.parse import urlsplit
 
@@ -335,16 +335,18 @@ class PostgresDatabase(Database):
             return await _recorded_version(conn) or 0
 
     def change_watch(self) -> ChangeWatch:
-        return PostgresChangeWatch(self._pool)
+        return PostgresChangeWatch(self._pool, lambda: self.commits)
 
 
 class PostgresChangeWatch(ChangeWatch):
-    """The memo counter read on each lookup: exact whichever process committed."""
+    """The memo counter, read once per turn of the event loop: exact whichever process
+    committed (from the next turn; this process's own writes at once)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, local_commits: Callable[[], int] | None) -> None:
+        super().__init__(local_commits)
         self._pool = pool
 
-    async def version(self) -> int:
+    async def _read(self) -> int:
         return int(await self._pool.fetchval("SELECT n FROM memo_version"))
 
 

@@ -52,9 +52,15 @@ class SqliteTicketList:
         self._db = db
 
     async def list_tickets(
-        self, scope: TicketScope, filters: TicketFilter, *, limit: int, offset: int
+        self,
+        scope: TicketScope,
+        filters: TicketFilter,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
     ) -> list[Ticket]:
-        params: dict[str, Any] = {"g": scope.guild_id, "limit": limit, "offset": offset}
+        params: dict[str, Any] = {"g": scope.guild_id, "limit": limit}
         where = ["guild_id = :g", _STATES[filters.state], scope_sql(scope, params, self._db.engine)]
         equal = {
             "button_id": filters.button_id,
@@ -76,10 +82,21 @@ class SqliteTicketList:
             params["before"] = filters.opened_before
             where.append("opened_at < :before")
         if filters.opener_ids is not None:
-            where.append(f"user_id IN ({_marks('opener', filters.opener_ids, params)})")
+            # None of them: IN (NULL) matches nothing (PostgreSQL refuses an empty IN ()).
+            openers = _marks("opener", filters.opener_ids, params) or "NULL"
+            where.append(f"user_id IN ({openers})")
+        # By number from a cursor (keyset): the (guild_id, number) index starts at the page.
+        order = "DESC"
+        if after is not None:
+            params["after"] = after
+            where.append("number > :after")
+            order = "ASC"
+        elif before is not None:
+            params["before_n"] = before
+            where.append("number < :before_n")
         rows = await self._db.fetchall(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE {' AND '.join(where)} "
-            "ORDER BY number DESC LIMIT :limit OFFSET :offset",
+            f"ORDER BY number {order} LIMIT :limit",
             params,
         )
         return [ticket_from_row(r) for r in rows]

@@ -20,7 +20,8 @@ from bot.store.webhooks import record_ticket_event
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at"
+    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at, "
+    "thread_parent_id"
 )
 
 
@@ -68,6 +69,7 @@ def ticket_from_row(row: Row) -> Ticket:
         support_role_ids=tuple(json.loads(row["support_role_ids"])),
         welcome_message_id=row["welcome_message_id"],
         claimed_at=row["claimed_at"],
+        thread_parent_id=row["thread_parent_id"],
     )
 
 
@@ -193,6 +195,7 @@ class SqliteReservation(_LimitQueries):
         answers: Sequence[Answer],
         support_role_ids: Sequence[int],
         now: float,
+        thread_parent_id: int | None = None,
     ) -> Ticket:
         await ensure_server(self._conn, self._guild_id, now)
         counter = await self._one(
@@ -204,8 +207,8 @@ class SqliteReservation(_LimitQueries):
         try:
             row = await self._one(
                 "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, "
-                "source, answers, support_role_ids, opened_at) "
-                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?) "
+                "source, answers, support_role_ids, opened_at, thread_parent_id) "
+                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?, ?) "
                 f"RETURNING {_TICKET_COLUMNS}",
                 (
                     self._guild_id,
@@ -217,6 +220,7 @@ class SqliteReservation(_LimitQueries):
                     json.dumps([{"label": a.label, "value": a.value} for a in answers]),
                     json.dumps(list(support_role_ids)),
                     now,
+                    thread_parent_id,
                 ),
             )
         except IntegrityError:
@@ -306,6 +310,22 @@ class SqliteTicketStore:
         rows = await self._db.fetchall(OPENING_TICKETS_SQL)
         return [ticket_from_row(r) for r in rows]
 
+    async def thread_owners(
+        self, guild_id: int, thread_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        ids = list(thread_ids)
+        marks = ", ".join("?" * len(ids)) or "NULL"
+        named = await self._db.fetchall(
+            f"SELECT channel_id FROM tickets WHERE guild_id = ? AND channel_id IN ({marks})",
+            (guild_id, *ids),
+        )
+        opening = await self._db.fetchall(
+            "SELECT DISTINCT thread_parent_id FROM tickets WHERE guild_id = ? "
+            "AND state = 'opening' AND thread_parent_id IS NOT NULL",
+            (guild_id,),
+        )
+        return {r[0] for r in named}, {r[0] for r in opening}
+
     async def tickets(self, guild_id: int) -> list[Ticket]:
         rows = await self._db.fetchall(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? ORDER BY number",
@@ -389,6 +409,12 @@ class SqliteLifecycleStore:
             )
             if user_id is not None:
                 await record_ticket_event(conn, ticket_id, "ticket.claimed", now, user_id)
+                # Kept for the stats after the ticket closes, in the same transaction as the claim.
+                await conn.execute(
+                    "INSERT INTO ticket_claims (guild_id, ticket_id, button_id, user_id, at) "
+                    "SELECT guild_id, ticket_id, button_id, ?, ? FROM tickets WHERE ticket_id = ?",
+                    (user_id, now, ticket_id),
+                )
 
     async def set_transcript(self, ticket_id: int, path: str) -> None:
         async with self._db.write() as conn:

@@ -18,7 +18,7 @@ from typing import cast
 
 import aiosqlite
 
-from bot.store.database import Database, DatabaseError, SqliteDatabase
+from bot.store.database import Connection, Database, DatabaseError, SqliteDatabase
 from bot.store.postgres import PgConnection, PostgresDatabase, Raw
 
 # Bookkeeping both sides already have: the migrations run, and the memos' change counter.
@@ -87,16 +87,20 @@ async def copy_sqlite_to_postgres(sqlite_path: Path, url: str) -> list[Copied]:
             raise DatabaseError("the two databases ended at different schema versions")
         async with _snapshot(sqlite_path) as source, target.write() as conn:
             tables = await _tables_in_order(source)
+            filled = await _filled_by_migrations(source, conn, tables)
             for table in tables:
-                if await conn.execute_fetchall(f"SELECT 1 FROM {table} LIMIT 1"):
+                if table not in filled and await conn.execute_fetchall(
+                    f"SELECT 1 FROM {table} LIMIT 1"
+                ):
                     raise DatabaseError(
                         f"{target.where} already has data (table {table}); "
                         "refusing to copy into it (give an empty database)"
                     )
             copied = []
+            raw = cast(PgConnection, conn).raw
             for table in tables:
-                raw = cast(PgConnection, conn).raw
-                copied.append(Copied(table, await _copy_table(source, raw, table)))
+                rows = await _count(conn, table) if table in filled else None
+                copied.append(Copied(table, rows or await _copy_table(source, raw, table)))
             for item in copied:
                 (count,) = await conn.execute_fetchall(f"SELECT count(*) FROM {item.table}")
                 if int(count[0]) != item.rows:
@@ -109,14 +113,48 @@ async def copy_sqlite_to_postgres(sqlite_path: Path, url: str) -> list[Copied]:
     return copied
 
 
+async def _count(conn: Connection, table: str) -> int:
+    (row,) = await conn.execute_fetchall(f"SELECT count(*) FROM {table}")
+    return int(row[0])
+
+
+async def _filled_by_migrations(
+    source: aiosqlite.Connection, target: Connection, tables: list[str]
+) -> set[str]:
+    """Tables the migrations themselves fill (e.g. stats_buckets): the target already holds
+    exactly the file's rows. Only small tables are compared; a bigger one is data."""
+    same = set()
+    for table in tables:
+        count = await _count(target, table)
+        if not 0 < count <= 1000:
+            continue
+        everything = f"SELECT * FROM {table} ORDER BY 1"
+        theirs = [tuple(r) for r in await target.execute_fetchall(everything)]
+        ours = [tuple(r) for r in await source.execute_fetchall(everything)]
+        if theirs == ours:
+            same.add(table)
+    return same
+
+
 async def _copy_table(source: aiosqlite.Connection, target: Raw, table: str) -> int:
     """The table's rows in batches by rowid, with COPY; its identity column continues after."""
     columns = [str(c[1]) for c in await source.execute_fetchall(f'PRAGMA table_info("{table}")')]
     # The memo triggers would bump a counter once per row: off while copying (owner only).
     await target.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-    total, after = 0, None
+    total, after, batches = 0, None, True
     select = f"SELECT rowid, {', '.join(columns)} FROM {table}"
-    while True:
+    (definition,) = await source.execute_fetchall(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    )
+    if "WITHOUT ROWID" in str(definition[0]).upper():
+        # Keyed by its primary key only (the per-day stats): small, read in one go.
+        select = f"SELECT NULL, {', '.join(columns)} FROM {table}"
+        rows = list(await source.execute_fetchall(select))
+        if rows:
+            records = [tuple(r)[1:] for r in rows]
+            await target.copy_records_to_table(table, records=records, columns=columns)
+        total, batches = len(rows), False
+    while batches:
         where, params = ("", ()) if after is None else (" WHERE rowid > ?", (after,))
         rows = list(
             await source.execute_fetchall(f"{select}{where} ORDER BY rowid LIMIT {_BATCH}", params)
