@@ -28,8 +28,8 @@ def _marks(prefix: str, values: tuple[int, ...] | frozenset[int], params: dict[s
 
 # The ticket's support roles (a JSON array of IDs) as rows, in each engine's dialect.
 _ROLE_IDS = {
-    "sqlite": "SELECT value FROM json_each(tickets.support_role_ids)",
-    "postgres": "SELECT jsonb_array_elements_text(tickets.support_role_ids::jsonb)::bigint",
+    "sqlite": "SELECT value AS id FROM json_each(tickets.support_role_ids)",
+    "postgres": "SELECT jsonb_array_elements_text(tickets.support_role_ids::jsonb)::bigint AS id",
 }
 
 
@@ -42,7 +42,7 @@ def scope_sql(scope: TicketScope, params: dict[str, Any], engine: Engine = "sqli
         return "user_id = :me"
     roles = _marks("role", scope.role_ids, params)
     return (
-        f"(user_id = :me OR EXISTS (SELECT 1 FROM ({_ROLE_IDS[engine]}) AS role (id) "
+        f"(user_id = :me OR EXISTS (SELECT 1 FROM ({_ROLE_IDS[engine]}) AS role "
         f"WHERE role.id IN ({roles})))"
     )
 
