@@ -9,8 +9,9 @@ the plain 401 path), and a bare aiohttp app with one handler answering a tiny JS
 
 1. Latency: sequential successful opens on the report button, one member each, the clock moved
    61 s before each so neither the server rate limit nor the user cooldown applies. Ticket
-   channels are removed from the emulator between opens (outside the timed region) so the
-   50-channels-per-category cap never applies. Timed: the HTTP request and its body, nothing else.
+   channels are deleted through the emulator between opens (outside the timed region), which
+   publishes CHANNEL_DELETE as Discord does; the bot closes those tickets and its cache counts
+   the category as Discord has it, so the 50-channels-per-category cap never applies. Timed: the HTTP request and its body, nothing else.
 2. REST calls per ticket: emulator requests from the first open on, divided by the opens.
 3. Throughput: one load generator (N concurrent aiohttp workers over keep-alive connections) in a
    child process, so its CPU is not charged to the server's event loop, drives each target in turn
@@ -379,13 +380,9 @@ class Bench:
         self._fresh_members = iter(world.members[:-1])  # the last member is blacklisted
         self.opened = 0
 
-    def clear_category(self) -> None:
-        """Drop the ticket channels straight from the emulated state: the bot is not told."""
-        guild = self.emu.state.guilds[self.world.guild.id]
-        for channel in [
-            c for c in guild.channels.values() if c.parent_id == self.world.category_id
-        ]:
-            self.emu.state.remove_channel(channel)
+    async def clear_category(self) -> None:
+        """Delete the ticket channels through the emulator (CHANNEL_DELETE reaches the bot)."""
+        await bench_scale.delete_ticket_channels(self.emu, self.world, self.bot)
 
     def next_member(self) -> int:
         member = next(self._fresh_members, None)
@@ -395,7 +392,7 @@ class Bench:
 
     async def open_one(self) -> tuple[float, int]:
         """One successful open for a fresh member; returns (seconds, member id)."""
-        self.clear_category()
+        await self.clear_category()
         self.clock.advance(STEP_S)
         user_id = self.next_member()
         body, headers = open_body(user_id), auth_headers(DEMO_API_KEY)
@@ -415,7 +412,7 @@ class Bench:
         for _ in range(WARMUP_OPENS):
             await self.open_one()
         samples = [(await self.open_one())[0] * 1000 for _ in range(self.settings.opens)]
-        self.clear_category()
+        await self.clear_category()
         made = self.emu.requests[first_request:]
         routes = collections.Counter(f"{r.method} {r.route}" for r in made)
         failed = [r for r in made if r.status >= 400]
@@ -522,7 +519,7 @@ class Bench:
                         f"got {run.statuses}: {run.sample_body}"
                     )
                 runs[name].append(run)
-        self.clear_category()
+        await self.clear_category()
 
         bare_rps = statistics.median(r.requests_per_s for r in runs["bare"])
         bare_cpu = statistics.median(r.server_cpu_us_per_request for r in runs["bare"])
@@ -556,7 +553,7 @@ class Bench:
         run = await load.run(spec)
         profiler.disable()
         after = thread_cpu_seconds()
-        self.clear_category()
+        await self.clear_category()
         total = run.requests + spec.warmup
         out = io.StringIO()
         print(f"{total} requests (warm-up included), CPU us per request by thread:", file=out)
