@@ -151,8 +151,9 @@ class DiscordPort(Protocol):
         """A channel of the server with exactly this topic (a ticket's topic is unique)."""
         ...
 
-    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
-        """The server's text channels from the gateway cache; None if the server isn't there."""
+    def text_channels(self, guild_id: int, only: int | None = None) -> list[CachedChannel] | None:
+        """The server's text channels from the gateway cache (`only`: that one channel, if it is
+        one of them); None if the server isn't there."""
         ...
 
     async def find_welcome(self, channel_id: int, ticket_id: int) -> int | None:

@@ -644,7 +644,7 @@ class TicketService:
         """Queue for deletion every channel the bot made for a ticket that has no row (an open
         that failed or was dropped before its channel appeared) or whose row has another
         channel (a twin). `only`: look at that one channel (a channel-create event)."""
-        channels = self._discord.text_channels(guild_id)
+        channels = self._discord.text_channels(guild_id, only)
         if channels is None or self._cleanups is None:
             return 0
         strays = await self._stray_threads(guild_id, only)

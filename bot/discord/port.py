@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Literal, TypeVar
 
 import hikari
@@ -262,9 +262,18 @@ class HikariDiscord:
             raise
         return True
 
-    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
-        if self._bot.cache.get_guild(guild_id) is None:
+    def text_channels(self, guild_id: int, only: int | None = None) -> list[CachedChannel] | None:
+        cache = self._bot.cache
+        if cache.get_guild(guild_id) is None:
             return None
+        # The cache copies each channel it hands out (overwrites included): with `only`, one.
+        if only is None:
+            found: Iterable[hikari.GuildChannel] = cache.get_guild_channels_view_for_guild(
+                guild_id
+            ).values()
+        else:
+            one = cache.get_guild_channel(only)
+            found = [one] if one is not None and int(one.guild_id) == guild_id else []
         return [
             CachedChannel(
                 channel_id=int(channel.id),
@@ -275,7 +284,7 @@ class HikariDiscord:
                     if o.type == hikari.PermissionOverwriteType.MEMBER
                 ),
             )
-            for channel in self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+            for channel in found
             if isinstance(channel, hikari.GuildTextChannel)
         ]
 
