@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.stats import DAY_S, RawStats, durations, period_ending
-from bot.store.database import Database, load_migrations
+from bot.store.database import Database, Engine, load_migrations
 from bot.store.stats import ClaimRecordingLifecycleStore, SqliteStats, bucket_value_sql
 
 GUILD, OTHER = 1001, 1002
@@ -126,10 +126,12 @@ async def setup(db: Database) -> None:
 
 
 @pytest.mark.asyncio
-async def test_day_counts_are_filled_then_kept_and_read_as_a_full_scan(tmp_path: Path) -> None:
+async def test_day_counts_are_filled_then_kept_and_read_as_a_full_scan(
+    tmp_path: Path, store_engine: Engine
+) -> None:
     rng = random.Random(11)
     path = tmp_path / "stats.db"
-    before = [m for m in load_migrations() if m.version <= 10]
+    before = [m for m in load_migrations(store_engine) if m.version <= 10]
     db = await Database.open(path, before)
     await setup(db)
     await add_tickets(db, rng, 1, 600)
@@ -199,10 +201,20 @@ async def test_a_claim_and_its_stats_row_are_one_transaction(tmp_path: Path) -> 
             await conn.execute("UPDATE tickets SET state = 'open', closed_at = NULL")
             await conn.execute("DELETE FROM ticket_claims")
             # The stats row cannot be written: the claim must not be either.
-            await conn.execute(
-                "CREATE TRIGGER refuse BEFORE INSERT ON ticket_claims "
-                "BEGIN SELECT RAISE(ABORT, 'no claims today'); END"
-            )
+            if conn.engine == "postgres":
+                await conn.execute(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'no claims today'; END $$"
+                )
+                await conn.execute(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON ticket_claims "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+            else:
+                await conn.execute(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON ticket_claims "
+                    "BEGIN SELECT RAISE(ABORT, 'no claims today'); END"
+                )
         store = ClaimRecordingLifecycleStore(db, lambda: NOW)
         with pytest.raises(Exception, match="no claims today"):
             await store.set_claimed(1, STAFF[0], locked=False, now=NOW)
@@ -210,7 +222,8 @@ async def test_a_claim_and_its_stats_row_are_one_transaction(tmp_path: Path) -> 
         assert ticket is not None
         assert ticket.claimed_by is None
         async with db.write() as conn:
-            await conn.execute("DROP TRIGGER refuse")
+            on = " ON ticket_claims" if conn.engine == "postgres" else ""
+            await conn.execute(f"DROP TRIGGER refuse{on}")
         await store.set_claimed(1, STAFF[0], locked=True, now=NOW)
         ticket = await store.by_id(1)
         assert ticket is not None
@@ -222,6 +235,7 @@ async def test_a_claim_and_its_stats_row_are_one_transaction(tmp_path: Path) -> 
 
 
 @pytest.mark.asyncio
+@pytest.mark.sqlite_only(reason="SQLite's query plan (EXPLAIN QUERY PLAN)")
 async def test_the_exact_value_is_read_from_one_bucket_of_the_index_alone(tmp_path: Path) -> None:
     """No table row, no sort: the durations come in order from the partial expression index."""
     db = await Database.open(tmp_path / "plan.db")

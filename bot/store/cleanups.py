@@ -15,9 +15,6 @@ async def queue_cleanup(conn: Connection, channel: ChannelRef, now: float) -> No
     )
 
 
-LEASE_S = 120.0  # longer than one delete may take (hikari's timeouts)
-
-
 class SqliteCleanupStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -40,18 +37,23 @@ class SqliteCleanupStore:
         return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
 
     async def _claim_due(self, now: float, limit: int) -> list[Cleanup]:
-        """PostgreSQL, where several processes run cleanups: each due row is claimed by moving
-        it `LEASE_S` ahead as it is found (skipping rows another process is claiming); the
-        attempt's outcome (done, or retry_at) replaces the lease, a crash lets it run out."""
-        async with self._db.write() as conn:
-            rows = await conn.execute_fetchall(
-                "UPDATE channel_cleanups SET next_at = :until WHERE channel_id IN ("
-                "SELECT channel_id FROM channel_cleanups WHERE next_at <= :now "
-                "ORDER BY next_at LIMIT :limit FOR UPDATE SKIP LOCKED) AND next_at <= :now "
-                "RETURNING channel_id, guild_id, attempts",
-                {"now": now, "until": now + LEASE_S, "limit": limit},
+        """PostgreSQL, where several processes run cleanups: a due one is worked by the process
+        that claims it (`Database.claim`, which PostgreSQL drops with the process), after
+        checking it is still due under the claim; recording the attempt releases it."""
+        taken: list[Cleanup] = []
+        for cleanup in await self._read_due(now, 10 * limit):
+            name = f"cleanup:{cleanup.channel.channel_id}"
+            if len(taken) == limit or not await self._db.claim(name):
+                continue
+            still_due = await self._db.fetchone(
+                "SELECT 1 FROM channel_cleanups WHERE channel_id = ? AND next_at <= ?",
+                (cleanup.channel.channel_id, now),
             )
-        return [Cleanup(ChannelRef(r["guild_id"], r["channel_id"]), r["attempts"]) for r in rows]
+            if still_due is None:
+                await self._db.release(name)
+                continue
+            taken.append(cleanup)
+        return taken
 
     async def next_at(self) -> float | None:
         row = await self._db.fetchone("SELECT min(next_at) FROM channel_cleanups")
@@ -60,6 +62,7 @@ class SqliteCleanupStore:
     async def done(self, channel_id: int) -> None:
         async with self._db.write() as conn:
             await conn.execute("DELETE FROM channel_cleanups WHERE channel_id = ?", (channel_id,))
+        await self._db.release(f"cleanup:{channel_id}")  # after the commit: it is recorded
 
     async def retry_at(self, channel_id: int, next_at: float, error: str) -> None:
         async with self._db.write() as conn:
@@ -68,6 +71,7 @@ class SqliteCleanupStore:
                 "last_error = ? WHERE channel_id = ?",
                 (next_at, error, channel_id),
             )
+        await self._db.release(f"cleanup:{channel_id}")
 
     async def pending(self) -> list[Cleanup]:
         return await self._read_due(float("inf"), limit=2**62)

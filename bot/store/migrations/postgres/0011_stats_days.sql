@@ -63,7 +63,58 @@ CREATE INDEX tickets_guild_close_time ON tickets
 DROP INDEX tickets_guild_opened_stats;
 DROP INDEX tickets_guild_closed;
 
--- The counts a ticket adds (sign 1) or takes away (sign -1), for its button and for ''.
+-- The counts a ticket adds (sign 1) or takes away (sign -1), for its button and for ''. Taking
+-- away only updates rows that are there, as SQLite's triggers do: a server's deletion cascades
+-- to its counts before (or after) its tickets, and must not bring them back.
+CREATE FUNCTION stats_add(
+    what TEXT, sign BIGINT, g BIGINT, b TEXT, d BIGINT, s BIGINT, k TEXT, u BIGINT
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF what = 'opened' THEN
+        IF sign > 0 THEN
+            INSERT INTO stats_opened (guild_id, button_id, day, source, tickets)
+            VALUES (g, b, d, k, 1)
+            ON CONFLICT (guild_id, button_id, day, source)
+            DO UPDATE SET tickets = stats_opened.tickets + 1;
+        ELSE
+            UPDATE stats_opened SET tickets = tickets - 1
+            WHERE guild_id = g AND button_id = b AND day = d AND source = k;
+        END IF;
+    ELSIF what = 'duration' THEN
+        IF sign > 0 THEN
+            INSERT INTO stats_durations (guild_id, button_id, span, day, kind, bucket, tickets)
+            VALUES (g, b, s, d, k, u, 1)
+            ON CONFLICT (guild_id, button_id, span, day, kind, bucket)
+            DO UPDATE SET tickets = stats_durations.tickets + 1;
+        ELSE
+            UPDATE stats_durations SET tickets = tickets - 1
+            WHERE guild_id = g AND button_id = b AND span = s AND day = d
+              AND stats_durations.kind = k AND bucket = u;
+        END IF;
+    ELSIF what = 'closes' THEN
+        IF sign > 0 THEN
+            INSERT INTO stats_handled (guild_id, button_id, day, user_id, claims, closes)
+            VALUES (g, b, d, u, 0, 1)
+            ON CONFLICT (guild_id, button_id, day, user_id)
+            DO UPDATE SET closes = stats_handled.closes + 1;
+        ELSE
+            UPDATE stats_handled SET closes = closes - 1
+            WHERE guild_id = g AND button_id = b AND day = d AND user_id = u;
+        END IF;
+    ELSE  -- claims
+        IF sign > 0 THEN
+            INSERT INTO stats_handled (guild_id, button_id, day, user_id, claims, closes)
+            VALUES (g, b, d, u, 1, 0)
+            ON CONFLICT (guild_id, button_id, day, user_id)
+            DO UPDATE SET claims = stats_handled.claims + 1;
+        ELSE
+            UPDATE stats_handled SET claims = claims - 1
+            WHERE guild_id = g AND button_id = b AND day = d AND user_id = u;
+        END IF;
+    END IF;
+END $$;
+
 CREATE FUNCTION stats_ticket_count(t tickets, sign BIGINT) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,31 +126,20 @@ BEGIN
     END IF;
     FOREACH b IN ARRAY CASE WHEN t.button_id IS NULL THEN ARRAY[''] ELSE ARRAY[t.button_id, ''] END
     LOOP
-        INSERT INTO stats_opened (guild_id, button_id, day, source, tickets)
-        VALUES (t.guild_id, b, stats_day(t.opened_at), t.source, sign)
-        ON CONFLICT (guild_id, button_id, day, source)
-        DO UPDATE SET tickets = stats_opened.tickets + sign;
+        PERFORM stats_add('opened', sign, t.guild_id, b, stats_day(t.opened_at), NULL, t.source, NULL);
         FOREACH s IN ARRAY ARRAY[1, 32]::bigint[] LOOP
             IF t.first_staff_reply_at IS NOT NULL THEN
-                INSERT INTO stats_durations (guild_id, button_id, span, day, kind, bucket, tickets)
-                VALUES (t.guild_id, b, s, stats_day(t.opened_at) / s * s, 'reply',
-                        stats_bucket(t.first_staff_reply_at - t.opened_at), sign)
-                ON CONFLICT (guild_id, button_id, span, day, kind, bucket)
-                DO UPDATE SET tickets = stats_durations.tickets + sign;
+                PERFORM stats_add('duration', sign, t.guild_id, b, stats_day(t.opened_at) / s * s,
+                                  s, 'reply', stats_bucket(t.first_staff_reply_at - t.opened_at));
             END IF;
             IF t.closed_at IS NOT NULL THEN
-                INSERT INTO stats_durations (guild_id, button_id, span, day, kind, bucket, tickets)
-                VALUES (t.guild_id, b, s, stats_day(t.opened_at) / s * s, 'close',
-                        stats_bucket(t.closed_at - t.opened_at), sign)
-                ON CONFLICT (guild_id, button_id, span, day, kind, bucket)
-                DO UPDATE SET tickets = stats_durations.tickets + sign;
+                PERFORM stats_add('duration', sign, t.guild_id, b, stats_day(t.opened_at) / s * s,
+                                  s, 'close', stats_bucket(t.closed_at - t.opened_at));
             END IF;
         END LOOP;
         IF t.closed_at IS NOT NULL AND t.closed_by IS NOT NULL AND t.closed_by <> t.user_id THEN
-            INSERT INTO stats_handled (guild_id, button_id, day, user_id, claims, closes)
-            VALUES (t.guild_id, b, stats_day(t.closed_at), t.closed_by, 0, sign)
-            ON CONFLICT (guild_id, button_id, day, user_id)
-            DO UPDATE SET closes = stats_handled.closes + sign;
+            PERFORM stats_add('closes', sign, t.guild_id, b, stats_day(t.closed_at), NULL, NULL,
+                              t.closed_by);
         END IF;
     END LOOP;
 END $$;
@@ -132,10 +172,7 @@ BEGIN
     END IF;
     FOREACH b IN ARRAY CASE WHEN c.button_id IS NULL THEN ARRAY[''] ELSE ARRAY[c.button_id, ''] END
     LOOP
-        INSERT INTO stats_handled (guild_id, button_id, day, user_id, claims, closes)
-        VALUES (c.guild_id, b, stats_day(c.at), c.user_id, sign, 0)
-        ON CONFLICT (guild_id, button_id, day, user_id)
-        DO UPDATE SET claims = stats_handled.claims + sign;
+        PERFORM stats_add('claims', sign, c.guild_id, b, stats_day(c.at), NULL, NULL, c.user_id);
     END LOOP;
     RETURN NULL;
 END $$;
