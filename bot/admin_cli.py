@@ -361,28 +361,31 @@ def add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     add_webhook_commands(commands, _command)
 
 
-def _database_path(args: argparse.Namespace) -> Path:
-    """`--database`, else the config's database.path; the token is not needed for this."""
+def _database_path(args: argparse.Namespace) -> Path | str:
+    """`--database`, else the config's database (its url, else its path); no token needed."""
     if args.database is not None:
         path: Path = args.database
         return path
     from bot.config import load_config  # noqa: PLC0415 - imports hikari
 
-    return load_config(args.config, require_token=False).database.path
+    return load_config(args.config, require_token=False).database.target
+
+
+def _too_large(error: BaseException) -> bool:
+    """An ID above 2**63-1: SQLite's OverflowError, or asyncpg's refusal to encode it."""
+    return isinstance(error, OverflowError) or isinstance(error.__cause__, OverflowError)
 
 
 async def run_admin(args: argparse.Namespace) -> None:
     """Open the database, run the chosen command, close it; errors become one-line exits."""
-    import sqlite3  # noqa: PLC0415
-
-    from bot.store.database import Database, DatabaseError  # noqa: PLC0415
+    from bot.store.database import Database, DatabaseError, DatabaseFailure  # noqa: PLC0415
 
     prepare: AdminPrepare | None = args.admin_prepare
     if prepare is not None:
         prepare(args)
     path = _database_path(args)
     action: AdminAction = args.admin_action
-    created = not path.exists()
+    created = isinstance(path, Path) and not path.exists()
     if created and not args.admin_writes:
         # Creating an empty database just to report that it is empty would hide a wrong path.
         raise DatabaseError(
@@ -390,17 +393,19 @@ async def run_admin(args: argparse.Namespace) -> None:
             "a relative path is taken from the current directory)"
         )
     db = await Database.open(path)
-    if created:
+    where = getattr(db, "where", path)  # a PostgreSQL URL without its password
+    if created and isinstance(path, Path):
         _note(f"created a new database at {path.resolve()}")
     try:
         await action(db, args)
-    except sqlite3.Error as error:  # e.g. still locked after the busy timeout
-        raise DatabaseError(f"{path}: {error}") from error
-    except OverflowError:
-        # A Discord ID may be up to 2**64-1, SQLite's integers stop at 2**63-1: no real ID is
-        # that large before Discord's clock gets there (about 2084), so this is a typo.
+    except (OverflowError, *DatabaseFailure) as error:  # e.g. still locked after the timeout
+        if not _too_large(error):
+            raise DatabaseError(f"{where}: {error}") from error
+        # A Discord ID may be up to 2**64-1, SQLite's and PostgreSQL's integers stop at
+        # 2**63-1: no real ID is that large before Discord's clock gets there (about 2084), so
+        # this is a typo.
         raise DatabaseError(
-            f"{path}: cannot store a Discord ID above {2**63 - 1} (SQLite's largest integer)"
+            f"{where}: cannot store a Discord ID above {2**63 - 1} (the database's largest integer)"
         ) from None
     finally:
         await db.close()

@@ -51,7 +51,7 @@ from bot.core.sessions import Sessions
 from bot.core.stats import FirstReplies, StaffStats
 from bot.core.tickets import Limits, TicketService
 from bot.core.transcript_assets import MB, AssetLimits
-from bot.core.webhooks import DeliveryRunner
+from bot.core.webhooks import DeliveryRunner, WebhookService
 from bot.discord.automation_events import close_request_buttons, rating_buttons, watch_activity
 from bot.discord.directory import HikariDirectory
 from bot.discord.gateway import DiscordGateway
@@ -129,7 +129,7 @@ class Rimpllee:
 
     async def start(self) -> None:
         try:
-            self.db = await Database.open(self.config.database.path)
+            self.db = await Database.open(self.config.database.target)
             services = self._services(self.db)
             lifecycle = await self._install_discord(self.db, services)
             services = dataclasses.replace(services, v1=self._v1(self.db, lifecycle))
@@ -248,7 +248,8 @@ class Rimpllee:
     def _change_watch(self) -> ChangeWatch:
         """Lets keys, panels and limit facts be served from memory until anything commits."""
         if self._watch is None:
-            self._watch = ChangeWatch(self.config.database.path)
+            assert self.db is not None
+            self._watch = self.db.change_watch()
         return self._watch
 
     def _ticket_store(self, db: Database) -> SqliteTicketStore:
@@ -320,7 +321,14 @@ class Rimpllee:
             settings=Settings(SqliteSettingsStore(db), self.clock),
             requests=services.requests,
             panels=SqlitePanelStore(db),
+            webhooks=WebhookService(SqliteWebhookStore(db), self.clock),
+            webhooks_allow_private=self.config.webhooks.allow_private_targets,
+            wake_deliveries=self._wake_deliveries,
         )
+
+    def _wake_deliveries(self) -> None:
+        if self.deliveries is not None:
+            self.deliveries.wake()
 
     def _ticket_pages(self, db: Database) -> TicketPagesServices:
         """Tickets and transcripts in the dashboard, worked through the same lifecycle."""

@@ -177,6 +177,14 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument(
         "--wait", type=float, default=0.0, metavar="SECONDS", help="keep asking until ready"
     )
+    migrate = commands.add_parser(
+        "migrate-sqlite-to-postgres",
+        help="copy a SQLite database into an empty PostgreSQL database (stop the bot first)",
+    )
+    migrate.add_argument("sqlite_file", type=Path, metavar="SQLITE_FILE", help="the bot's file")
+    migrate.add_argument(
+        "postgres_url", metavar="POSTGRES_URL", help="postgresql://user:password@host/database"
+    )
     add_admin_commands(commands)
     return parser
 
@@ -199,6 +207,26 @@ async def _backup(path: Path, config: Path, database: Path | None) -> None:
     print(
         f"backed up {source} ({done.tickets} tickets) and {done.transcripts} transcript(s) "
         f"to {path}"
+    )
+
+
+async def _migrate_to_postgres(sqlite_file: Path, url: str) -> None:
+    from bot.store.transfer import copy_sqlite_to_postgres  # noqa: PLC0415
+
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StartupError(f"{url!r} is not a postgresql:// URL")
+    from bot.store.database import DatabaseFailure  # noqa: PLC0415
+
+    try:
+        copied = await copy_sqlite_to_postgres(sqlite_file, url)
+    except DatabaseFailure as error:
+        raise StartupError(f"copying {sqlite_file} failed, nothing was copied: {error}") from error
+    for item in copied:
+        print(f"{item.table}: {item.rows} row(s)")
+    total = sum(item.rows for item in copied)
+    print(
+        f"copied {total} row(s) in {len(copied)} tables from {sqlite_file}; the counts match. "
+        "Set database.url to this database in config.toml to use it."
     )
 
 
@@ -229,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         job = lambda: _emulator(  # noqa: E731
             args.state_file, args.port, args.http_port, args.data_dir
         )
+    elif args.command == "migrate-sqlite-to-postgres":
+        job = lambda: _migrate_to_postgres(args.sqlite_file, args.postgres_url)  # noqa: E731
     elif args.command == "backup":
         job = lambda: _backup(args.path, args.config, args.database)  # noqa: E731
     else:

@@ -69,6 +69,12 @@ class HttpConfig:
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
     path: pathlib.Path
+    url: str = ""
+
+    @property
+    def target(self) -> pathlib.Path | str:
+        """What the bot opens: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.url or self.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +215,14 @@ def _optional_url(value: object) -> str:
     return "" if value == "" else _url(value)
 
 
+def _database_url(value: object) -> str:
+    """Empty (SQLite at database.path) or a PostgreSQL connection URL."""
+    url = string(value)
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise Invalid(f'expected a postgresql:// URL (or "" for SQLite), got {url!r}')
+    return url
+
+
 def _path(value: object) -> pathlib.Path:
     return pathlib.Path(_nonempty(value))
 
@@ -245,7 +259,10 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[object, _Parser]]]] = {
             "shutdown_grace_seconds": (5, _integer(0, 600)),
         },
     ),
-    "database": (DatabaseConfig, {"path": ("data/rimpllee.db", _path)}),
+    "database": (
+        DatabaseConfig,
+        {"path": ("data/rimpllee.db", _path), "url": ("", _database_url)},
+    ),
     "limits": (
         LimitsConfig,
         {

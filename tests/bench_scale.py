@@ -11,8 +11,9 @@ Run by `python -m tests.benchmark` (or alone: `python -m tests.bench_scale [--se
    GUILD_MEMBERS_CHUNK and reports its RSS; once with the compact member index (the bot as
    shipped), once with hikari's member cache instead (the baseline), each in a fresh process.
 3. Cache settings: the same servers, the bot once with hikari's default `CacheSettings()` (every
-   component: members, messages, presences, ...) and once as shipped (guilds, channels, roles,
-   emojis and its own user; members in the index), each in a fresh process, in the same run.
+   component: members, messages, presences, ...) and once as shipped (guilds, channels, threads,
+   roles, emojis and its own user; members in the index), each in a fresh process, in the same
+   run.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.sandbox.state import GUILD_CATEGORY, MANAGE_MESSAGES, DiscordState, Snowflakes
-from bot.store.tickets import SqliteTicketStore
+from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,12 +143,8 @@ class Opener:
             raise ScaleBenchError("out of fresh members")
         return member.id
 
-    def clear_category(self) -> None:
-        guild = self.emu.state.guilds[self.world.guild.id]
-        for channel in [
-            c for c in guild.channels.values() if c.parent_id == self.world.category_id
-        ]:
-            self.emu.state.remove_channel(channel)
+    async def clear_category(self) -> None:
+        await delete_ticket_channels(self.emu, self.world, self.bot)
 
     async def post(self, body: dict[str, Any], expect: int) -> float:
         headers = {"Authorization": f"Bearer {DEMO_API_KEY}", "Content-Type": "application/json"}
@@ -162,13 +159,35 @@ class Opener:
             raise ScaleBenchError(f"expected {expect}, got {r.status}: {payload.decode()}")
         return elapsed * 1000
 
-    async def open(self, button: str = REPORT_BUTTON_ID) -> tuple[float, int]:
-        self.clear_category()
+    async def open(
+        self, button: str = REPORT_BUTTON_ID, *, clear: bool = True
+    ) -> tuple[float, int]:
+        if clear:
+            await self.clear_category()
         self.clock.advance(STEP_S)
         user = self.fresh_member()
         ms = await self.post(ticket_body(user, button), 200)
         await asyncio.sleep(0.002)  # let the gateway events of this open settle
         return ms, user
+
+
+async def delete_ticket_channels(emu: DiscordEmulator, world: SandboxWorld, bot: Rimpllee) -> None:
+    """Delete the ticket channels of the seeded category as a person would on Discord: the
+    emulator publishes CHANNEL_DELETE for each. Returns once the bot has dropped each one from its
+    cache and closed its ticket, so the next open sees the category as Discord has it (and the
+    bot's close work does not run during the next timed open)."""
+    guild = emu.state.guilds[world.guild.id]
+    gone = [c.id for c in guild.channels.values() if c.parent_id == world.category_id]
+    for channel_id in gone:
+        await emu.delete_channel_by_hand(channel_id)
+    assert bot.db is not None
+    store, cache = SqliteLifecycleStore(bot.db), bot.discord.bot.cache
+    async with asyncio.timeout(10):
+        for channel_id in gone:
+            while cache.get_guild_channel(channel_id) is not None:
+                await asyncio.sleep(0.001)
+            while (ticket := await store.by_channel(channel_id)) and ticket.state == "open":
+                await asyncio.sleep(0.001)
 
 
 def ticket_body(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:
@@ -247,7 +266,8 @@ async def history_points(sizes: Sequence[int], opens: int, refusals: int) -> lis
             for i in _rotated(len(runs), turn):  # each size goes first as often as the others
                 open_ms[i].append((await runs[i][0].open())[0])
         holders = [(await run.open(HELP_BUTTON_ID))[1] for run, _ in runs]  # help allows one
-        cooling = [(await run.open())[1] for run, _ in runs]  # at once again: the cooldown
+        # at once again: the cooldown (the holders' channels stay, so their tickets stay open)
+        cooling = [(await run.open(clear=False))[1] for run, _ in runs]
         cooldown_ms: list[list[float]] = [[] for _ in runs]
         full_ms: list[list[float]] = [[] for _ in runs]
         for turn in range(refusals):
@@ -260,7 +280,7 @@ async def history_points(sizes: Sequence[int], opens: int, refusals: int) -> lis
             for i in _rotated(len(runs), turn):
                 store_ms[i].append(await store_work(runs[i][0], turn))
         for run, _ in runs:
-            run.clear_category()
+            await run.clear_category()
     return [
         HistoryPoint(
             tickets=size,

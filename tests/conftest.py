@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,99 @@ from bot.config import Config
 from bot.core.limits import Clock
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, sandbox_config, seed, seed_database
+from bot.store import Database
+from tests import postgres
 from tests.browser import INSTALL, Sandbox, chromium, running_sandbox
 from tests.openapi_check import Recorder, problems
 
-CLI = [sys.executable, "-m", "bot"]
+# `rimpllee`, through tests/engine_main.py: on the PostgreSQL run it opens what the test does.
+CLI = [sys.executable, str(Path(__file__).with_name("engine_main.py"))]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): the test is about SQLite itself (its file, pragmas, query plans); "
+        "it does not run on PostgreSQL",
+    )
+    config.addinivalue_line(
+        "markers", "engines_inside(reason): the test opens the engines it compares itself: once"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test runs on both engines, except those marked sqlite_only (with their reason)."""
+    if "store_engine" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker(
+            "sqlite_only"
+        ) or metafunc.definition.get_closest_marker("engines_inside")
+        if only is not None:
+            assert only.kwargs.get("reason"), f"{only.name} needs a reason="
+        # A database is opened through a path under tmp_path (the app fixture and every bot
+        # or `rimpllee` process a test starts get theirs there): a test without one has no
+        # database to run on PostgreSQL, so it runs once.
+        no_database = not {"tmp_path", "app"} & set(metafunc.fixturenames)
+        engines = ["sqlite"] if only or no_database else ["sqlite", "postgres"]
+        metafunc.parametrize("store_engine", engines, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[postgres.PostgresServer]:
+    """One PostgreSQL server for the session, with a migrated template database."""
+    reason = postgres.missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres.postgres_server() as server:
+        asyncio.run(_create_template(server))
+        yield server
+
+
+async def _admin(server: postgres.PostgresServer, *statements: str) -> None:
+    await postgres.admin(server.url("postgres"), *statements)
+
+
+async def _create_template(server: postgres.PostgresServer) -> None:
+    await _admin(server, f"CREATE DATABASE {postgres.TEMPLATE}")
+    db = await Database.open(server.url(postgres.TEMPLATE))
+    await db.close()
+
+
+_TEST_NUMBERS = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The engine this run of the test uses: SQLite files as written, or PostgreSQL underneath
+    every path the test (or a `rimpllee` process it starts) opens (tests/postgres.py)."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "sqlite":
+        yield engine
+        return
+    server: postgres.PostgresServer = request.getfixturevalue("pg_server")
+    files = postgres.PostgresFiles(server.url("{}"), f"t{os.getpid()}_{next(_TEST_NUMBERS)}_")
+    files.install(monkeypatch)
+    try:
+        yield engine
+    finally:
+        monkeypatch.undo()
+        asyncio.run(files.drop_all())
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say plainly which browser tests did not run, and the one command that fixes it."""
+    """Say plainly which tests did not run (browser, PostgreSQL), and the command that fixes it."""
+    skipped_pg = [
+        r
+        for r in terminalreporter.stats.get("skipped", [])
+        if postgres.SKIP_PREFIX in str(r.longrepr)
+    ]
+    if skipped_pg:
+        modules = sorted({r.nodeid.split("::")[0].rsplit("/", 1)[-1] for r in skipped_pg})
+        terminalreporter.write_line(
+            f"SKIPPED {len(skipped_pg)} test(s) on PostgreSQL (every [postgres] case, in "
+            f"{', '.join(modules)}): no PostgreSQL server binaries. Install them (as root) "
+            f"with: {postgres.INSTALL}",
+            yellow=True,
+        )
     skipped = [
         r for r in terminalreporter.stats.get("skipped", []) if "browser test:" in str(r.longrepr)
     ]

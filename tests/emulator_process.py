@@ -138,7 +138,11 @@ async def main(state_file: Path, database: Path) -> None:
         "panel_id": DEMO_PANEL_ID,
         "member_ids": [str(m.id) for m in world.members[:-1]],  # the last one is blacklisted
     }
-    state_file.write_text(json.dumps(document))
+    # Written aside, then renamed: the test waits for the file to exist and must never read it
+    # half-written.
+    partial = state_file.with_name(state_file.name + ".partial")
+    partial.write_text(json.dumps(document))
+    partial.replace(state_file)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,7 +14,12 @@ from bot.store.tickets import SqliteTicketStore
 from tests.conftest import LoopErrors, run_cli, running
 from tests.helpers import close_form, open_ticket
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.sqlite_only(
+        reason="rimpllee backup copies the SQLite file; PostgreSQL is backed up with pg_dump"
+    ),
+]
 
 
 async def test_a_backup_taken_while_running_restores_every_ticket_and_transcript(

@@ -198,9 +198,19 @@ async def test_admin_builds_a_panel_with_a_live_preview_and_a_member_opens_a_tic
     assert "Order number" in await form.inner_text()
     await page.get_by_role("button", name="Save question").click()
     await page.get_by_text("Saved.").wait_for()
-    question_id = (await page.locator("form.question").first.get_attribute("action") or "").split(
-        "/questions/"
-    )[1]
+    # A second question, moved up: the preview asks it first, and so does Discord's form.
+    await page.get_by_label("New question").fill("What went wrong")
+    await page.get_by_role("button", name="Add question").click()
+    await page.get_by_text("Question added.").wait_for()
+    await page.get_by_role("button", name="Move question 2 up").click()
+    await page.get_by_text("Moved.").wait_for()
+    asked = await form.inner_text()
+    assert asked.index("What went wrong") < asked.index("Order number")
+    editing = page.locator("form.question[action*='/questions/qst_']")
+    reason_id, question_id = [
+        (await editing.nth(i).get_attribute("action") or "").split("/questions/")[1]
+        for i in range(2)
+    ]
     await shot(page, "panel-button-editor")
     await page.set_viewport_size(PHONE)
     await shot(page, "phone-panel-button-editor")
@@ -230,13 +240,17 @@ async def test_admin_builds_a_panel_with_a_live_preview_and_a_member_opens_a_tic
     )
     assert clicked["response"]["type"] == 9  # the form
     assert clicked["response"]["data"]["title"] == "Refunds please"
+    fields = [
+        row["components"][0]["custom_id"] for row in clicked["response"]["data"]["components"]
+    ]
+    assert fields == [reason_id, question_id]
     submitted = await emulated(
         sandbox,
         "submit",
         {
             "user_id": member,
             "custom_id": f"rmp:form:{button_id}",
-            "values": {question_id: "1042"},
+            "values": {reason_id: "It broke", question_id: "1042"},
         },
     )
     assert submitted["response"]["data"]["content"].startswith("Your ticket is open")
@@ -247,7 +261,8 @@ async def test_admin_builds_a_panel_with_a_live_preview_and_a_member_opens_a_tic
     assert "member04" in await row.inner_text()
     assert "Refunds please" in await row.inner_text()
     await row.locator("td").first.get_by_role("link").click()
-    assert "1042" in await page.locator(".answers").inner_text()
+    answers = await page.locator(".answers").inner_text()
+    assert answers.index("It broke") < answers.index("1042")
 
     # Stats: the ticket is counted, drawn as inline SVG by the server.
     await page.get_by_role("link", name="Stats", exact=True).click()

@@ -279,6 +279,11 @@ def test_wrong_type_names_key_and_line(tmp_path: pathlib.Path, text: str, expect
             "[discord]\nrest_url = 'discord.com/api'\n",
             "2: discord.rest_url: expected an http:// or https:// URL, got 'discord.com/api'",
         ),
+        (
+            "[database]\nurl = 'mysql://db/rimpllee'\n",
+            '2: database.url: expected a postgresql:// URL (or "" for SQLite), '
+            "got 'mysql://db/rimpllee'",
+        ),
     ],
 )
 def test_out_of_range_names_key_and_line(tmp_path: pathlib.Path, text: str, expected: str) -> None:

@@ -29,6 +29,7 @@ import pytest
 from bot.core.ports import CachedChannel
 from bot.core.tickets import ticket_marker
 from bot.sandbox.runner import DEMO_API_KEY, HELP_BUTTON_ID, HELP_QUESTION, REPORT_BUTTON_ID
+from tests.conftest import CLI
 from tests.helpers import free_port, wait_healthy
 
 pytestmark = pytest.mark.asyncio
@@ -63,7 +64,7 @@ class World:
         self.logs.append(log)
         with log.open("wb") as out:
             self.bot = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", "--config", str(self.config),
+                *CLI, "run", "--config", str(self.config),
                 cwd=self.tmp, stderr=out, stdout=out,
             )  # fmt: skip
         await wait_healthy(self.api_url.removesuffix("/api/v1") + "/healthz", self.bot)

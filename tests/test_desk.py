@@ -53,6 +53,12 @@ async def visitors(
         await person.close()
 
 
+def link(text: str, rel: str) -> str:
+    found = re.search(rf'<a href="([^"]*)" rel="{rel}">', text)
+    assert found is not None, rel
+    return html.unescape(found.group(1))
+
+
 def listed(text: str) -> list[int]:
     return [int(n) for n in ROW_RE.findall(text)]
 
@@ -139,15 +145,41 @@ async def test_filters_search_and_pages(
             )
         await store.mark_open(ticket.ticket_id, welcome_message_id=ticket.ticket_id)
     first = await admin.get(tickets_url(world))
-    assert len(listed(first.text)) == 50
-    assert 'rel="next"' in first.text
+    newest = listed(first.text)
+    assert len(newest) == 50
     assert 'rel="prev"' not in first.text
-    second = await admin.get(tickets_url(world, "?page=2"))
+    # Pages are found by number (keyset): the link names the last number shown.
+    older = link(first.text, "next")
+    assert older == tickets_url(world, f"?before={newest[-1]}")
+    second = await admin.get(older)
     rest = listed(second.text)
     assert len(rest) == 14
     assert rest[-1] == help_ticket
     assert 'rel="next"' not in second.text
-    assert html.escape(tickets_url(world)) in second.text
+    assert link(second.text, "first") == tickets_url(world)
+    # Back to newer tickets: the same first page; the URL is the page (shareable, repeatable).
+    assert listed((await admin.get(link(second.text, "prev"))).text) == newest
+    assert listed((await admin.get(older)).text) == rest
+    # Filters stay with the cursor: 60 of the 64 are from the report button, by members[4].
+    mine = await admin.get(tickets_url(world, f"?button=btn_report&opener={world.members[4].id}"))
+    assert len(listed(mine.text)) == 50
+    narrowed = link(mine.text, "next")
+    assert "button=btn_report" in narrowed
+    assert len(listed((await admin.get(narrowed)).text)) == 10
+    # A ticket opened since the first page was read does not shift the older pages.
+    async with store.reserve(world.guild.id) as reservation:
+        ticket = await reservation.insert_opening(
+            user_id=world.members[5].id,
+            panel_id="pnl_demo",
+            button_id="btn_help",
+            source="api",
+            answers=(),
+            support_role_ids=(world.support_role_id,),
+            now=clock() + 100,
+        )
+    await store.mark_open(ticket.ticket_id, welcome_message_id=ticket.ticket_id)
+    assert listed((await admin.get(older)).text) == rest
+    assert listed((await admin.get(tickets_url(world))).text)[0] == ticket.number
 
 
 async def test_staff_claim_close_and_the_opener_reads_the_transcript(
@@ -315,12 +347,10 @@ async def test_the_list_query_says_what_the_rule_says(
     db = await Database.open(tmp_path / "rule.db")
     try:
         await _insert(db, tickets)
-        found = await SqliteTicketList(db).list_tickets(scope, TicketFilter(), limit=10, offset=0)
+        found = await SqliteTicketList(db).list_tickets(scope, TicketFilter(), limit=10)
         assert {t.number for t in found} == visible
         other = TicketScope(2, scope.user_id, scope.everything, scope.role_ids)
-        assert (
-            await SqliteTicketList(db).list_tickets(other, TicketFilter(), limit=9, offset=0) == []
-        )
+        assert await SqliteTicketList(db).list_tickets(other, TicketFilter(), limit=9) == []
     finally:
         await db.close()
 

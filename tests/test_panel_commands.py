@@ -151,8 +151,8 @@ async def test_panel_is_registered_for_manage_server_only(
     subs = {o["name"]: o for o in command["options"]}
     assert set(subs) == {"create", "edit", "delete", "list", "show", "post", "button", "question"}
     nested = {o["name"] for o in subs["button"]["options"]}
-    assert nested == {"add", "edit", "remove", "move", "roles", "overflow", "inactivity"}
-    assert {o["name"] for o in subs["question"]["options"]} == {"add", "edit", "remove"}
+    assert nested == {"add", "edit", "remove", "move", "roles", "overflow", "inactivity", "threads"}
+    assert {o["name"] for o in subs["question"]["options"]} == {"add", "edit", "remove", "move"}
 
     leaves = [o for o in subs.values() if o["type"] == 1]
     leaves += [s for g in subs.values() if g["type"] == 2 for s in g["options"]]
@@ -269,6 +269,25 @@ async def test_changes_refresh_the_posted_panel_in_place(
         f"rmp:open:{other_id}",
         f"rmp:open:{billing_id}",
     ]
+
+    # Questions reorder like buttons; the posted panel is refreshed after the change too.
+    second = found(
+        QUESTION_ID,
+        await run(emulator, world, "question add", button=billing_id, label="Order date"),
+    )
+    only_message(emulator, world.panel_channel_id).edited_at = None
+    moved_q = await run(emulator, world, "question move", question=second, position=1)
+    assert "1. Order date, 2. Invoice number" in moved_q
+    assert second in moved_q
+    assert only_message(emulator, world.panel_channel_id).edited_at is not None
+    panel = await stored(app, world, panel_id)
+    assert panel is not None
+    assert [q.question_id for q in panel.buttons[1].questions] == [second, question_id]
+    last = await run(emulator, world, "question move", question=second, position=5)
+    assert "1. Invoice number, 2. Order date" in last  # clamped to the form's end
+    unknown = await run(emulator, world, "question move", question="qst_nope", position=1)
+    assert "there is no question 'qst_nope' on this server" in unknown
+    await run(emulator, world, "question remove", question=second)
 
     removed = await run(emulator, world, "question remove", question=question_id)
     assert question_id in removed

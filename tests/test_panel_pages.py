@@ -215,10 +215,61 @@ async def test_the_services_messages_show_under_the_field_at_fault(
     )
     assert bounds.status == 400
     assert "min_length (9) is more than max_length (3)" in error_under(bounds, f"{qid}-min_length")
+
+    # A second question, moved up: the form asks it first (the preview and the stored button).
+    await follow(
+        admin,
+        await admin.post(button_url + "/questions", {"csrf": page.csrf, "label": "Date"}),
+    )
+    page = await admin.get(button_url)
+    assert questions_shown(page.text) == ["Order", "Date"]
+    date_id = re.findall(r'/questions/(qst_[a-z0-9]+)"', page.text)[-1]
+    assert date_id != qid
+    assert f"/questions/{qid}/move" in page.text  # "Down" on the first, "Up" on the last
+    moved = await follow(
+        admin,
+        await admin.post(
+            f"{button_url}/questions/{date_id}/move", {"csrf": page.csrf, "direction": "up"}
+        ),
+    )
+    assert "Moved." in moved.text
+    assert questions_shown(moved.text) == ["Date", "Order"]
+    assert moves_offered(moved.text, qid) == ["up"]  # the last one can only go up
+    # Up from the top stays at the top; another button's question is not found here.
+    await follow(
+        admin,
+        await admin.post(
+            f"{button_url}/questions/{date_id}/move", {"csrf": page.csrf, "direction": "up"}
+        ),
+    )
+    assert questions_shown((await admin.get(button_url)).text) == ["Date", "Order"]
+    elsewhere = await admin.post(
+        f"{button_url}/questions/qst_elsewhere/move", {"csrf": page.csrf, "direction": "up"}
+    )
+    assert elsewhere.status == 404
+    no_csrf = await admin.post(f"{button_url}/questions/{date_id}/move", {"direction": "down"})
+    assert no_csrf.status == 403
+    assert questions_shown((await admin.get(button_url)).text) == ["Date", "Order"]
+    await follow(
+        admin, await admin.post(f"{button_url}/questions/{date_id}/remove", {"csrf": page.csrf})
+    )
+
     removed = await follow(
         admin, await admin.post(f"{button_url}/questions/{qid}/remove", {"csrf": page.csrf})
     )
     assert qid not in removed.text
+
+
+def questions_shown(text: str) -> list[str]:
+    """The question forms' labels, top to bottom."""
+    return re.findall(
+        r'<label>Question \d+\s*<input type="text" name="label" value="([^"]*)"', text
+    )
+
+
+def moves_offered(text: str, question_id: str) -> list[str]:
+    """The directions the page offers to move a question."""
+    return re.findall(rf'/questions/{question_id}/move" name="direction" value="(up|down)"', text)
 
 
 async def test_export_and_import_the_panels_file(

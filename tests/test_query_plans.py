@@ -22,6 +22,11 @@ from bot.store.tickets import (
     RAW_FACTS_SQL,
 )
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="SQLite's query plans (EXPLAIN QUERY PLAN); PostgreSQL has the same indexes "
+    "(tests/test_engines.py) and its own planner"
+)
+
 PARAMS = {"g": 1, "u": 2, "since": 0.0}
 
 HOT_STATEMENTS = {

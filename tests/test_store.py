@@ -7,12 +7,12 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
 from bot.store import Database, DatabaseError, Migration
-from bot.store.changes import ChangeWatch
-from bot.store.database import load_migrations, split_statements
+from bot.store.database import IntegrityError, load_migrations, split_statements
 
 TABLES = {
     "schema_migrations",
@@ -36,7 +36,16 @@ TABLES = {
     "close_requests",
     "ticket_claims",
     "memo_version",
+    "stats_buckets",
+    "stats_opened",
+    "stats_durations",
+    "stats_handled",
 }
+
+
+# The file's handling and the SQLite migration runner (its tests' migrations are SQLite's
+# dialect); PostgreSQL's runner is tested in tests/test_engines.py.
+SQLITE_FILE = pytest.mark.sqlite_only(reason="the SQLite file and its migration runner")
 
 
 @pytest_asyncio.fixture
@@ -68,7 +77,13 @@ async def rows(db: Database, sql: str) -> list[tuple[object, ...]]:
 
 
 async def table_names(db: Database) -> set[str]:
-    found = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    if db.engine == "postgres":
+        found = await db.fetchall(
+            "SELECT table_name AS name FROM information_schema.tables "
+            "WHERE table_schema = current_schema()"
+        )
+    else:
+        found = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
     return {row["name"] for row in found} - {"sqlite_sequence"}
 
 
@@ -88,11 +103,16 @@ async def add_panel(db: Database) -> None:
 async def test_blank_database_is_migrated_to_newest(db: Database) -> None:
     assert await db.schema_version() == len(load_migrations()) >= 1
     assert await table_names(db) == TABLES
+    if db.engine == "postgres":
+        return  # the pragmas below are SQLite's
     assert await rows(db, "PRAGMA journal_mode") == [("wal",)]
     async with db.write() as conn, conn.execute("PRAGMA foreign_keys") as cursor:
         assert tuple(await cursor.fetchone() or ()) == (1,)
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_parent_directories_are_created_and_close_is_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "x.db"
@@ -106,6 +126,9 @@ async def test_parent_directories_are_created_and_close_is_idempotent(tmp_path: 
     assert sorted(p.name for p in path.parent.iterdir()) == ["x.db"]  # WAL checkpointed away
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_reopening_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -122,6 +145,9 @@ async def test_reopening_applies_nothing(tmp_path: Path) -> None:
         await second.close()
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_pending_migrations_apply_on_top(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -136,6 +162,9 @@ async def test_pending_migrations_apply_on_top(tmp_path: Path) -> None:
         await database.close()
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_failing_migration_rolls_back_schema_and_version(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -156,6 +185,9 @@ async def test_failing_migration_rolls_back_schema_and_version(tmp_path: Path) -
         await database.close()
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_failing_first_migration_leaves_a_blank_file(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -168,6 +200,9 @@ async def test_failing_first_migration_leaves_a_blank_file(tmp_path: Path) -> No
         connection.close()
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_migration_leaving_foreign_key_violations_is_rolled_back(tmp_path: Path) -> None:
     sql = """
@@ -179,6 +214,9 @@ async def test_migration_leaving_foreign_key_violations_is_rolled_back(tmp_path:
         await Database.open(tmp_path / "x.db", [Migration(1, "0001_fk.sql", sql)])
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.parametrize(
     "sql",
     ["BEGIN;\nCREATE TABLE a (x);\nCOMMIT;", "-- note\n  commit;", "SAVEPOINT s;", "/* x */ END;"],
@@ -191,6 +229,9 @@ async def test_transaction_statements_in_migrations_are_refused(tmp_path: Path, 
     assert not path.exists()
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_transaction_words_inside_comments_are_fine(tmp_path: Path) -> None:
     sql = "-- no BEGIN or COMMIT here\n/* END */ CREATE TABLE a (x INTEGER) STRICT;"
@@ -198,6 +239,9 @@ async def test_transaction_words_inside_comments_are_fine(tmp_path: Path) -> Non
     await database.close()
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_migration_versions_must_be_contiguous(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"1\.\.N"):
@@ -230,6 +274,9 @@ def test_shipped_migrations_are_numbered_from_one() -> None:
 # --- refusals ----------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_text_file_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -241,6 +288,9 @@ async def test_text_file_is_refused_untouched(tmp_path: Path) -> None:
     assert snapshot(path) == before
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_newer_schema_version_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -259,6 +309,9 @@ async def test_newer_schema_version_is_refused_untouched(tmp_path: Path) -> None
     assert snapshot(path) == before
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_newer_wal_database_is_refused_without_leftovers(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -270,6 +323,9 @@ async def test_newer_wal_database_is_refused_without_leftovers(tmp_path: Path) -
     assert snapshot(path) == before
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -280,6 +336,9 @@ async def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> N
     assert snapshot(path) == before
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_empty_file_is_a_new_database(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
@@ -312,6 +371,9 @@ async def test_exception_inside_write_rolls_back(db: Database) -> None:
     assert await rows(db, "SELECT guild_id FROM servers") == [(1,)]
 
 
+@pytest.mark.sqlite_only(
+    reason="one writer at a time is SQLite's; PostgreSQL's lock what they read (test_engines)"
+)
 @pytest.mark.asyncio
 async def test_concurrent_writers_are_serialized(db: Database) -> None:
     await add_panel(db)
@@ -357,6 +419,9 @@ async def test_reads_see_only_committed_data(db: Database) -> None:
     assert await rows(db, "SELECT count(*) FROM servers") == [(1,)]
 
 
+@pytest.mark.sqlite_only(
+    reason="the read connection is query-only (a SQLite pragma); PostgreSQL's reads share the pool"
+)
 @pytest.mark.asyncio
 async def test_reads_cannot_write(db: Database) -> None:
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
@@ -393,7 +458,7 @@ async def test_close_waits_for_the_write_in_progress(db: Database) -> None:
 
 @pytest.mark.asyncio
 async def test_foreign_keys_are_enforced(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
         async with db.write() as conn:
             await conn.execute(
                 "INSERT INTO buttons (button_id, panel_id, position, label) "
@@ -442,7 +507,9 @@ async def test_deleting_a_panel_cascades_to_buttons_but_tickets_survive(db: Data
 @pytest.mark.asyncio
 async def test_schema_rejects_bad_rows(db: Database, sql: str) -> None:
     await add_panel(db)
-    with pytest.raises(sqlite3.IntegrityError):
+    # PostgreSQL refuses text for a BIGINT as invalid input (DataError), SQLite's STRICT as a
+    # constraint; every other bad row is a constraint violation on both.
+    with pytest.raises((*IntegrityError, asyncpg.DataError)):
         async with db.write() as conn:
             await conn.execute(sql)
 
@@ -456,11 +523,14 @@ async def test_ticket_numbers_are_unique_per_guild(db: Database) -> None:
     )
     async with db.write() as conn:
         await conn.execute(insert)
-    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    with pytest.raises(IntegrityError, match=r"(?i)unique"):
         async with db.write() as conn:
             await conn.execute(insert)
 
 
+@pytest.mark.sqlite_only(
+    reason="about the SQLite file and its migration runner (SQLite-dialect test migrations)"
+)
 @pytest.mark.asyncio
 async def test_the_database_its_wal_and_its_folder_are_owner_only_whatever_the_umask(
     tmp_path: Path,
@@ -490,21 +560,21 @@ async def test_the_memos_version_moves_for_what_they_read_not_for_logs(tmp_path:
     """A commit to the request log leaves the API's memos full; a blacklist change empties them."""
     path = tmp_path / "rimpllee.db"
     db = await Database.open(path)
-    watch = ChangeWatch(path)
+    watch = db.change_watch()
     try:
-        before = watch.version()
+        before = await watch.version()
         async with db.write() as conn:
             await conn.execute("INSERT INTO servers (guild_id, created_at) VALUES (1, 0)")
-        after_server = watch.version()
+        after_server = await watch.version()
         assert after_server != before
         async with db.write() as conn:
             await conn.execute("INSERT INTO api_requests (guild_id, at, status) VALUES (1, 0, 200)")
-        assert watch.version() == after_server
+        assert await watch.version() == after_server
         async with db.write() as conn:
             await conn.execute(
                 "INSERT INTO blacklist (guild_id, user_id, added_at) VALUES (1, 2, 0)"
             )
-        assert watch.version() != after_server
+        assert await watch.version() != after_server
     finally:
         watch.close()
         await db.close()

@@ -35,6 +35,7 @@ from bot.core.tickets import ticket_marker
 from bot.discord.render import CLOSE_PREFIX
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, seed
+from tests import postgres
 from tests.conftest import CLI
 from tests.helpers import free_port, seed_server, server_key, wait_healthy
 
@@ -48,9 +49,6 @@ PER_MINUTE = 30  # the default limits: 30 a minute per server, 20 s cooldown, 3 
 COOLDOWN_S = 20.0
 USER_MAX_OPEN = 3
 HELP_MAX_OPEN = 1  # the demo panel's help button (the report button allows 3)
-
-# The engines the shared database can be; the PostgreSQL store adds "postgresql".
-ENGINES = ["sqlite"]
 
 
 @dataclass
@@ -81,15 +79,15 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def database_section(engine: str, tmp_path: Path) -> str:
-    if engine == "sqlite":
-        return f'[database]\npath = "{tmp_path / "shared.db"}"\n'
-    raise AssertionError(f"unknown engine {engine}")
+async def database_section(store_engine: str, database: Path) -> str:
+    """The processes' `[database]`: the shared SQLite file, or (on the PostgreSQL run) the
+    PostgreSQL database the test's own opens of `database` reach, named by `database.url` as an
+    admin would write it."""
+    if store_engine == "sqlite":
+        return f'[database]\npath = "{database}"\n'
+    files = postgres.PostgresFiles.from_environment()
+    assert files is not None
+    return f'[database]\nurl = "{await files.url(database, None)}"\n'
 
 
 def config_text(emulator: DiscordEmulator, shard: int, port: int, database: str) -> str:
@@ -242,13 +240,13 @@ def check_discord(emulator: DiscordEmulator, server: Server, tickets: list[dict[
 async def test_three_processes_share_the_limits_and_survive_a_kill(
     emulator: DiscordEmulator,
     tmp_path: Path,
-    engine: str,
+    store_engine: str,
     killer: list[asyncio.subprocess.Process],
 ) -> None:
     emulator.gateway.recommended_shards = SHARDS
     emulator.gateway.max_concurrency = SHARDS
     servers = seed_servers(emulator)
-    database = database_section(engine, tmp_path)
+    database = await database_section(store_engine, tmp_path / "shared.db")
     for server in servers:
         await seed_server(tmp_path / "shared.db", server.world, server.n, server.key)
     env = {k: v for k, v in os.environ.items() if k != "RIMPLLEE_TOKEN"}

@@ -208,7 +208,7 @@ def test_hostile_names_are_text(payload: str) -> None:
     out = render(msg("hello", author=author), header=header)
     doc = inert(out)
     assert payload not in out
-    assert doc.title == f"Ticket #42 · {payload} · {payload}"
+    assert doc.title == f"Ticket #0042 · {payload} · {payload}"
     assert (
         doc.visible.count(payload) >= 7
     )  # server, channel, opener, button, closer, reason, author
@@ -523,11 +523,11 @@ def test_invalid_timestamps_stay_text(text: str) -> None:
 def test_header() -> None:
     doc = inert(render(msg("hi")))
     text = doc.visible
-    assert doc.title == "Ticket #42 · report-0042 · Blocky Realms"
+    assert doc.title == "Ticket #0042 · report-0042 · Blocky Realms"
     for expected in (
         "Blocky Realms",
         "report-0042",
-        "Ticket #42",
+        "Ticket #0042",
         "Alice (111)",
         "Button “Report a player”",
         "2023-11-14 22:13:20 UTC",

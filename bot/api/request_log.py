@@ -10,11 +10,16 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, status_and_code
+from bot.api.requests import request_id
+from bot.api.schemas import SENT_FIELDS
 from bot.core.integrations import ApiRequestLog
 
 
 async def _sent_fields(request: web.Request) -> dict[str, Any]:
     """userId, panelId and buttonId as the client sent them, if the body is a JSON object."""
+    parsed: dict[str, Any] | None = request.get(SENT_FIELDS)
+    if parsed is not None:
+        return parsed
     try:
         data = json.loads(await request.read())
     except Exception:
@@ -56,5 +61,11 @@ async def _record(
     # A body too large, or one that never arrived (408), is not read again.
     fields = await _sent_fields(request) if status not in (408, 413) else {}
     log.record(
-        guild_id, status, code, fields.get("userId"), fields.get("panelId"), fields.get("buttonId")
+        guild_id,
+        status,
+        code,
+        fields.get("userId"),
+        fields.get("panelId"),
+        fields.get("buttonId"),
+        request_id(request) or None,
     )

@@ -28,6 +28,10 @@ SNOWFLAKE_DIGITS = len(str(SNOWFLAKE_MAX))
 CONTENT_ENCODINGS = ("", "identity", "gzip", "deflate")
 
 
+# The body's JSON object, once parsed (the request log records the IDs sent in it).
+SENT_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("sent_fields", dict)
+
+
 @dataclass(frozen=True, slots=True)
 class OpenRequest:
     user_id: int
@@ -56,8 +60,11 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
             "invalid_content_type",
         )
     try:
-        async with asyncio.timeout(body_timeout):
+        if request.content.is_eof():  # all of it arrived with the headers: nothing to wait for
             raw = await request.read()
+        else:
+            async with asyncio.timeout(body_timeout):
+                raw = await request.read()
     except TimeoutError:
         raise BodyTimeout(body_timeout) from None
     except web.RequestPayloadError as exc:  # e.g. a broken chunked encoding
@@ -72,6 +79,7 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
         raise _invalid(
             "body", f"the body must be a JSON object, got {_json_type(body)}", "invalid_body"
         )
+    request[SENT_FIELDS] = body  # the request log reads the IDs from it, not parsing again
     for key in body:
         if key not in FIELDS:
             raise _invalid(

@@ -52,9 +52,20 @@ class TicketFilter:
 
 @dataclass(frozen=True, slots=True)
 class TicketPage:
+    """Tickets by number, newest first; pages are found by number (`before` / `after` the
+    numbers shown), so a deep page costs what the first does and its URL stays the same page."""
+
     tickets: list[Ticket]
-    page: int
-    has_next: bool
+    has_newer: bool = False
+    has_older: bool = False
+
+    @property
+    def newest(self) -> int | None:
+        return self.tickets[0].number if self.tickets else None
+
+    @property
+    def oldest(self) -> int | None:
+        return self.tickets[-1].number if self.tickets else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +84,17 @@ class OwnTickets:
 
 class TicketListStore(Protocol):
     async def list_tickets(
-        self, scope: TicketScope, filters: TicketFilter, *, limit: int, offset: int
-    ) -> list[Ticket]: ...
+        self,
+        scope: TicketScope,
+        filters: TicketFilter,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[Ticket]:
+        """Numbers below `before`, newest first; or, given `after`, the `limit` numbers just
+        above it, oldest first."""
+        ...
 
     async def by_number(self, guild_id: int, number: int) -> Ticket | None: ...
 
@@ -114,17 +134,32 @@ class TicketDesk:
         return TicketFilter(opener_ids=tuple(ids[:NAME_MATCHES_MAX]))
 
     async def page(
-        self, member: MemberView | None, filters: TicketFilter, page: int = 1
+        self,
+        member: MemberView | None,
+        filters: TicketFilter,
+        *,
+        before: int | None = None,
+        after: int | None = None,
     ) -> TicketPage:
-        """One page of the tickets `member` may see, newest first; empty for a non-member."""
+        """A page of the tickets `member` may see, newest first: the first page, the one below
+        number `before`, or the one just above number `after`; empty for a non-member."""
         scope = ticket_scope(member)
-        page = max(page, 1)
         if scope is None or filters.opener_ids == ():
-            return TicketPage([], page, has_next=False)
-        found = await self._store.list_tickets(
-            scope, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+            return TicketPage([])
+        if after is not None:
+            found = await self._store.list_tickets(scope, filters, limit=PAGE_SIZE + 1, after=after)
+            shown = found[:PAGE_SIZE][::-1]
+            older = await self._store.list_tickets(scope, filters, limit=1, before=after + 1)
+            return TicketPage(shown, has_newer=len(found) > PAGE_SIZE, has_older=bool(older))
+        found = await self._store.list_tickets(scope, filters, limit=PAGE_SIZE + 1, before=before)
+        newer = (
+            []
+            if before is None
+            else await self._store.list_tickets(scope, filters, limit=1, after=before - 1)
         )
-        return TicketPage(found[:PAGE_SIZE], page, has_next=len(found) > PAGE_SIZE)
+        return TicketPage(
+            found[:PAGE_SIZE], has_newer=bool(newer), has_older=len(found) > PAGE_SIZE
+        )
 
     async def ticket(self, member: MemberView | None, guild_id: int, number: int) -> Ticket | None:
         """The ticket, or None alike when it does not exist and when `member` may not see it."""

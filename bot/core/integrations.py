@@ -2,8 +2,9 @@
 
 The API records every request that authenticated with a key; only the newest `KEPT_PER_SERVER`
 per server are kept, and nothing secret (no key, no answers) is ever recorded. Records are
-written in batches by one background flush, so a flood of requests costs one write per batch,
-not one per request; reads flush first, so a page always shows every request answered so far.
+written in batches by one background flush, so a flood of requests costs one write per batch
+(gathered for `BATCH_DELAY_S`), not one per request; reads flush first, so a page always shows
+every request answered so far.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from bot.core.limits import Clock
 _LOG = logging.getLogger("rimpllee.api")
 
 KEPT_PER_SERVER = 200
+# A record waits this long for others to share its write (a page reads flush at once).
+BATCH_DELAY_S = 0.05
 _FIELD_CHARS = 40  # IDs are shorter; whatever a client sent is cut to this
 
 
@@ -31,6 +34,7 @@ class ApiRequest:
     user_id: str | None
     panel_id: str | None
     button_id: str | None
+    request_id: str | None = None  # the answer's X-Request-Id
 
 
 class ApiRequestStore(Protocol):
@@ -68,6 +72,7 @@ class ApiRequestLog:
         user_id: object = None,
         panel_id: object = None,
         button_id: object = None,
+        request_id: str | None = None,
     ) -> None:
         """The fields as the client sent them (any JSON value), shortened; never answers."""
         request = ApiRequest(
@@ -77,13 +82,18 @@ class ApiRequestLog:
             user_id=_field(user_id),
             panel_id=_field(panel_id),
             button_id=_field(button_id),
+            request_id=request_id,
         )
         self._pending.append((guild_id, request))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_logged())
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush_logged(BATCH_DELAY_S)
+            )
 
-    async def _flush_logged(self) -> None:
+    async def _flush_logged(self, delay: float = 0.0) -> None:
         try:
+            if delay:
+                await asyncio.sleep(delay)  # gathers the requests of a busy moment in one write
             await self.flush()
         except Exception:
             _LOG.exception("could not record %d API request(s)", len(self._pending))

@@ -91,6 +91,14 @@ class LifecyclePort(Protocol):
 
     async def rename_channel(self, channel_id: int, name: str) -> None: ...
 
+    async def add_thread_member(self, thread_id: int, user_id: int) -> None: ...
+
+    async def remove_thread_member(self, thread_id: int, user_id: int) -> None: ...
+
+    async def set_thread_archived(self, thread_id: int, archived: bool) -> None:
+        """Archive and lock a ticket's thread (only staff may unarchive it), or the reverse."""
+        ...
+
     async def post(
         self, channel_id: int, text: str, file: TranscriptFile | None = None
     ) -> None: ...
@@ -344,7 +352,9 @@ class LifecycleService:
             ticket, closed_by=closed_by, reason=reason, closed_at=now
         )
         archive = settings.close_mode == "archive"
-        if archive:
+        if archive and ticket.is_thread:
+            await self._discord.set_thread_archived(channel_id, True)
+        elif archive:
             if ticket.claim_locked:  # a reopened ticket starts unclaimed, the team able to write
                 await self._unlock(ticket)
             await self._archive_channel(ticket, settings)
@@ -429,7 +439,12 @@ class LifecycleService:
         if ticket.state == "open":
             raise AdminError(f"ticket {_number(ticket)} is already open")
         await self._require_staff(ticket, actor)
-        await self._discord.set_access(channel_id, ticket.user_id, "member", OPENER_PERMS, NO_PERMS)
+        if ticket.is_thread:
+            await self._discord.set_thread_archived(channel_id, False)
+        else:
+            await self._discord.set_access(
+                channel_id, ticket.user_id, "member", OPENER_PERMS, NO_PERMS
+            )
         if ticket.category_id is not None:
             await self._move(ticket, ticket.category_id)
         await self._store.reopen(ticket.ticket_id, now=self._clock(), by=actor.user_id)
@@ -463,8 +478,11 @@ class LifecycleService:
             raise AdminError("you already handle this ticket")
         if ticket.claimed_by is not None:
             raise AdminError(f"<@{ticket.claimed_by}> already handles this ticket")
-        locked = (await self._settings.get(ticket.guild_id)).claim_locks
-        if locked:
+        locked = (await self._settings.get(ticket.guild_id)).claim_locks and not ticket.is_thread
+        if ticket.is_thread:
+            # A private thread has no per-role access to narrow: the claimer joins it.
+            await self._discord.add_thread_member(channel_id, actor.user_id)
+        elif locked:
             await self._lock_to(ticket, actor.user_id)
         await self._store.set_claimed(
             ticket.ticket_id, actor.user_id, locked=locked, now=self._clock()
@@ -514,7 +532,15 @@ class LifecycleService:
         ticket = await self.ticket(channel_id)
         await self._require_staff(ticket, actor)
         self._check_target(ticket, target_id)
-        await self._discord.set_access(channel_id, target_id, target, OPENER_PERMS, NO_PERMS)
+        if ticket.is_thread:
+            if target == "role":
+                raise AdminError(
+                    "this ticket is a private thread, which takes members, not roles: "
+                    "add the members one by one"
+                )
+            await self._discord.add_thread_member(channel_id, target_id)
+        else:
+            await self._discord.set_access(channel_id, target_id, target, OPENER_PERMS, NO_PERMS)
         return ticket
 
     async def remove(self, channel_id: int, actor: Actor, target_id: int) -> Ticket:
@@ -523,7 +549,10 @@ class LifecycleService:
         if target_id == ticket.user_id:
             raise AdminError("the opener can't be removed from their own ticket; close it instead")
         self._check_target(ticket, target_id)
-        await self._discord.remove_access(channel_id, target_id)
+        if ticket.is_thread:
+            await self._discord.remove_thread_member(channel_id, target_id)
+        else:
+            await self._discord.remove_access(channel_id, target_id)
         return ticket
 
     async def rename(self, channel_id: int, actor: Actor, name: str) -> str:
@@ -567,7 +596,8 @@ class LifecycleService:
         gone = [
             t
             for t in await self._store.kept_in_guild(guild_id)
-            if t.channel_id is not None and t.channel_id not in existing
+            # An archived thread isn't in the cache: a thread's delete is seen only as it happens.
+            if t.channel_id is not None and t.channel_id not in existing and not t.is_thread
         ]
         for ticket in gone:
             assert ticket.channel_id is not None

@@ -41,6 +41,8 @@ class Button:
     # Inactivity auto-close for this button: None takes the server's, 0 turns it off.
     inactivity_warn_hours: float | None = None
     inactivity_close_hours: float | None = None
+    # Threads mode: tickets are private threads of this channel (no category limits at all).
+    thread_channel_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,11 @@ class Ticket:
     support_role_ids: tuple[int, ...] = ()  # the button's, as they were when it opened
     welcome_message_id: int | None = None  # recorded with 'open'; None while opening
     claimed_at: float | None = None
+    thread_parent_id: int | None = None  # threads mode: the channel whose private thread it is
+
+    @property
+    def is_thread(self) -> bool:
+        return self.thread_parent_id is not None
 
 
 CloseMode = Literal["delete", "archive"]

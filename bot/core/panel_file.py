@@ -75,6 +75,7 @@ BUTTON_KEYS = (
     "overflow_category_ids",
     "inactivity_warn_hours",
     "inactivity_close_hours",
+    "thread_channel_id",
     "questions",
 )
 QUESTION_KEYS = (
@@ -198,6 +199,7 @@ def _button_lines(button: Button) -> list[str]:
             ("overflow_category_ids", _id_list(button.overflow_category_ids)),
             ("inactivity_warn_hours", _optional_hours(button.inactivity_warn_hours)),
             ("inactivity_close_hours", _optional_hours(button.inactivity_close_hours)),
+            ("thread_channel_id", _optional_id(button.thread_channel_id)),
         ]
     )
 
@@ -455,6 +457,7 @@ def _button(table: _Table, panel_id: str, position: int, ids: _Ids) -> Button:
         overflow_category_ids=_category_ids(table),
         inactivity_warn_hours=table.get("inactivity_warn_hours", _hours),
         inactivity_close_hours=table.get("inactivity_close_hours", _hours) or None,
+        thread_channel_id=table.get("thread_channel_id", _snowflake),
         questions=tuple(
             _question(question, ids) for question in table.tables("questions", QUESTION_KEYS)
         ),

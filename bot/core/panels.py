@@ -124,6 +124,13 @@ def validate_button(button: Button, where: str) -> None:
         raise AdminError(f"{where}: the button's own category can't also be an overflow one")
     if len(button.overflow_category_ids) > OVERFLOW_MAX:
         raise AdminError(f"{where}: at most {OVERFLOW_MAX} overflow categories")
+    if button.thread_channel_id is not None and (
+        button.category_id is not None or button.overflow_category_ids
+    ):
+        raise AdminError(
+            f"{where}: a button opens tickets either as private threads of a channel or as "
+            "channels in categories, not both: clear its categories or its thread channel"
+        )
     for hours in (button.inactivity_warn_hours, button.inactivity_close_hours):
         if hours is not None and not 0 <= hours <= 24 * 365:
             raise AdminError(f"{where}: inactivity hours must be between 0 and a year")
@@ -292,6 +299,15 @@ class PanelService:
         panel, button, _ = await self._question(guild_id, question_id)
         questions = tuple(q for q in button.questions if q.question_id != question_id)
         edited = dataclasses.replace(button, questions=questions)
+        await self._save(_with_button(panel, edited))
+        return edited
+
+    async def move_question(self, guild_id: int, question_id: str, position: int) -> Button:
+        """Move a question to `position` in its button's form (1-based, clamped to the form)."""
+        panel, button, question = await self._question(guild_id, question_id)
+        others = [q for q in button.questions if q.question_id != question_id]
+        others.insert(max(0, min(position - 1, len(others))), question)
+        edited = dataclasses.replace(button, questions=tuple(others))
         await self._save(_with_button(panel, edited))
         return edited
 

@@ -56,6 +56,23 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadSpec:
+    """A ticket as a private thread of `parent_id` (threads mode)."""
+
+    guild_id: int
+    parent_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachedThread:
+    """A private thread the bot created, as the gateway cache has it (active threads only)."""
+
+    thread_id: int
+    parent_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome:
     """The first message of a ticket: who is pinged, what they answered, and a Close button."""
 
@@ -111,6 +128,21 @@ class DiscordPort(Protocol):
 
     async def send_welcome(self, welcome: Welcome) -> int: ...
 
+    async def create_ticket_thread(self, spec: ThreadSpec) -> int:
+        """A private thread nobody can invite others to; the bot is its first member."""
+        ...
+
+    async def add_thread_member(self, thread_id: int, user_id: int) -> None: ...
+
+    def ticket_threads(self, guild_id: int) -> list[CachedThread] | None:
+        """The server's active private threads the bot created, from the gateway cache; None
+        if the server isn't there."""
+        ...
+
+    def role_member_ids(self, guild_id: int, role_ids: Sequence[int], limit: int) -> list[int]:
+        """Up to `limit` members holding any of the roles, from the member index."""
+        ...
+
     async def delete_channel(self, channel_id: int) -> None: ...
 
     async def channel_exists(self, channel_id: int) -> bool: ...
@@ -119,8 +151,9 @@ class DiscordPort(Protocol):
         """A channel of the server with exactly this topic (a ticket's topic is unique)."""
         ...
 
-    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
-        """The server's text channels from the gateway cache; None if the server isn't there."""
+    def text_channels(self, guild_id: int, only: int | None = None) -> list[CachedChannel] | None:
+        """The server's text channels from the gateway cache (`only`: that one channel, if it is
+        one of them); None if the server isn't there."""
         ...
 
     async def find_welcome(self, channel_id: int, ticket_id: int) -> int | None:
@@ -168,6 +201,7 @@ class Reservation(LimitView, Protocol):
         answers: Sequence[Answer],
         support_role_ids: Sequence[int],
         now: float,
+        thread_parent_id: int | None = None,
     ) -> Ticket: ...
 
 
@@ -198,6 +232,13 @@ class TicketStore(Protocol):
         ...
 
     async def opening_tickets(self) -> list[Ticket]: ...
+
+    async def thread_owners(
+        self, guild_id: int, thread_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        """Of these threads, those a ticket row names; and the channels where an open of a
+        threads-mode ticket is in progress (its row 'opening')."""
+        ...
 
     async def by_numbers(self, guild_id: int, numbers: Iterable[int]) -> dict[int, Ticket]: ...
 

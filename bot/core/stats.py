@@ -125,8 +125,8 @@ class RawStats:
 
     opened: list[tuple[int, str, int]]  # (day index since the period's start, source, count)
     open_now: int
-    first_reply_s: list[float]
-    close_s: list[float]
+    first_reply: Durations
+    close: Durations
     claims: dict[int, int]
     closes: dict[int, int]
 
@@ -193,7 +193,7 @@ class StaffStats:
                 for i, (button, api) in sorted(per_day.items())
             ],
             open_now=raw.open_now,
-            first_reply=durations(raw.first_reply_s),
-            close=durations(raw.close_s),
+            first_reply=raw.first_reply,
+            close=raw.close,
             handled=handled,
         )

@@ -47,6 +47,7 @@ from bot.core.ports import (
     MemberInfo,
     Overwrite,
     Perm,
+    ThreadSpec,
     TicketStore,
     Welcome,
 )
@@ -71,6 +72,9 @@ CHANNEL_NAME_MAX = 100
 # in no process's hands any more.
 OPEN_BOUND_S = 120.0
 SETTLE_RETRY_S = 30.0
+# Threads mode reaches staff by adding support-role members to the private thread one by one
+# (after the open has answered); members who may Manage Threads see every private thread anyway.
+THREAD_STAFF_MAX = 10
 
 
 class EventSink(Protocol):
@@ -316,6 +320,7 @@ class TicketService:
                     answers=checked,
                     support_role_ids=button.support_role_ids,
                     now=now,
+                    thread_parent_id=button.thread_channel_id,
                 )
             self._in_flight.add(ticket.ticket_id)
             return await self._create(panel, button, member, ticket)
@@ -416,10 +421,18 @@ class TicketService:
         channel_id: int | None = None
         spec = self._channel_spec(button, member, ticket)
         try:
-            async with self._place(ticket.guild_id, button) as category_id:
-                spec = dataclasses.replace(spec, category_id=category_id)
-                channel_id = await self._discord.create_ticket_channel(spec)
-            await self._store.set_channel(ticket.ticket_id, channel_id, spec.category_id)
+            if ticket.thread_parent_id is not None:
+                # Threads mode: create, add the opener, welcome: three calls, no category.
+                channel_id = await self._discord.create_ticket_thread(
+                    ThreadSpec(ticket.guild_id, ticket.thread_parent_id, spec.name)
+                )
+                await self._store.set_channel(ticket.ticket_id, channel_id, None)
+                await self._discord.add_thread_member(channel_id, member.user_id)
+            else:
+                async with self._place(ticket.guild_id, button) as category_id:
+                    spec = dataclasses.replace(spec, category_id=category_id)
+                    channel_id = await self._discord.create_ticket_channel(spec)
+                await self._store.set_channel(ticket.ticket_id, channel_id, spec.category_id)
             welcome_id = await self._discord.send_welcome(
                 self._welcome(panel, button, ticket, channel_id)
             )
@@ -434,6 +447,8 @@ class TicketService:
             raise
         finally:
             self._in_flight.discard(ticket.ticket_id)
+        if ticket.thread_parent_id is not None and ticket.support_role_ids:
+            self._track(self._add_staff(ticket, channel_id))
         if self._events is not None:
             via = "the API" if ticket.source == "api" else "the panel"
             # After the answer, not before it: the log channel costs the opener nothing.
@@ -454,6 +469,21 @@ class TicketService:
         )
         return OpenedTicket(ticket.guild_id, channel_id, ticket.ticket_id, ticket.number)
 
+    async def _add_staff(self, ticket: Ticket, thread_id: int) -> None:
+        """Support-role members join the ticket's private thread (at most `THREAD_STAFF_MAX`,
+        from the member index): a private thread takes members, not roles."""
+        staff = self._discord.role_member_ids(
+            ticket.guild_id, ticket.support_role_ids, THREAD_STAFF_MAX
+        )
+        for user_id in staff:
+            if user_id == ticket.user_id:
+                continue
+            try:
+                await self._discord.add_thread_member(thread_id, user_id)
+            except DiscordFailure as exc:
+                _LOG.warning("ticket #%d: could not add staff %d: %s", ticket.number, user_id, exc)
+                return
+
     def _place(self, guild_id: int, button: Button) -> AbstractAsyncContextManager[int | None]:
         """The button's first category with room (see `bot.core.overflow`)."""
         if self._placement is None:
@@ -465,9 +495,10 @@ class TicketService:
     ) -> int | None:
         """Drop the failed open's row and delete the channel it made. A delete Discord doesn't
         confirm stays in the cleanup outbox (retried until it does): returns that channel."""
-        if channel_id is None and search:
+        if channel_id is None and search and ticket.thread_parent_id is None:
             # A timed-out create may still have happened: look for it by its unique topic. If it
-            # shows up later still, the channel-create event or the next sweep deletes it.
+            # shows up later still, the channel-create event or the next sweep deletes it (a
+            # thread, which has no topic, is always left to those).
             channel_id = await self._discord.find_channel(spec.guild_id, spec.topic)
         if channel_id is None:
             await self._store.drop(ticket.ticket_id)
@@ -586,6 +617,8 @@ class TicketService:
 
     async def _recover(self, ticket: Ticket) -> bool | None:
         """True: opened with its welcome; False: dropped; None: its server isn't cached yet."""
+        if ticket.thread_parent_id is not None:
+            return await self._recover_thread(ticket)
         channels = self._discord.text_channels(ticket.guild_id)
         if channels is None:
             return None
@@ -603,6 +636,24 @@ class TicketService:
         if channel_id is None or channel_id not in present:
             await self._store.drop(ticket.ticket_id)
             return False
+        await self._welcome_once(ticket, channel_id)
+        return True
+
+    async def _recover_thread(self, ticket: Ticket) -> bool | None:
+        """A thread has no topic to find it by: a crash before its ID was recorded drops the
+        row (the sweep then deletes the thread); after, the open completes."""
+        threads = self._discord.ticket_threads(ticket.guild_id)
+        if threads is None:
+            return None
+        channel_id = ticket.channel_id
+        if channel_id is None or channel_id not in {t.thread_id for t in threads}:
+            await self._store.drop(ticket.ticket_id)
+            return False
+        await self._discord.add_thread_member(channel_id, ticket.user_id)  # idempotent
+        await self._welcome_once(ticket, channel_id)
+        return True
+
+    async def _welcome_once(self, ticket: Ticket, channel_id: int) -> None:
         # A crash after the welcome was sent but before it was recorded must not send a second.
         welcome_id = await self._discord.find_welcome(channel_id, ticket.ticket_id)
         if welcome_id is None:
@@ -613,24 +664,38 @@ class TicketService:
             )
         await self._store.mark_open(ticket.ticket_id, welcome_id)
         _LOG.info("ticket #%d: opened after a restart (channel %d)", ticket.number, channel_id)
-        return True
+
+    async def _stray_threads(self, guild_id: int, only: int | None) -> list[int]:
+        """Private threads the bot made that no ticket names, in channels where no threads-mode
+        open is in progress (a half-made thread of a failed or crashed open)."""
+        threads = [
+            t
+            for t in self._discord.ticket_threads(guild_id) or []
+            if only is None or t.thread_id == only
+        ]
+        if not threads:
+            return []
+        named, opening = await self._store.thread_owners(guild_id, [t.thread_id for t in threads])
+        return [
+            t.thread_id for t in threads if t.thread_id not in named and t.parent_id not in opening
+        ]
 
     async def sweep(self, guild_id: int, only: int | None = None) -> int:
         """Queue for deletion every channel the bot made for a ticket that has no row (an open
         that failed or was dropped before its channel appeared) or whose row has another
         channel (a twin). `only`: look at that one channel (a channel-create event)."""
-        channels = self._discord.text_channels(guild_id)
+        channels = self._discord.text_channels(guild_id, only)
         if channels is None or self._cleanups is None:
             return 0
+        strays = await self._stray_threads(guild_id, only)
         marked = {
             c.channel_id: m
             for c in channels
             if (only is None or c.channel_id == only) and (m := ticket_marker(c)) is not None
         }
-        if not marked:
+        if not marked and not strays:
             return 0
         rows = await self._store.by_numbers(guild_id, {n for n, _ in marked.values()})
-        strays = []
         for channel_id, (number, user_id) in marked.items():
             row = rows.get(number)
             # A row without a channel yet is an open in progress, or a crash's for `reconcile`.

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bot.core.numbers import ticket_tag
+
 # --------------------------------------------------------------------------------------------------
 # Input
 
@@ -791,7 +793,7 @@ def _header(header: TranscriptHeader, stats: _Stats) -> str:
         '<header class="ticket">'
         f'<div class="server">{_esc(header.server_name)}</div>'
         f'<h1><span class="hash">#</span>{_esc(header.ticket_name)}'
-        f'<span class="number">Ticket #{header.ticket_number}</span></h1>'
+        f'<span class="number">Ticket {ticket_tag(header.ticket_number)}</span></h1>'
         f'<dl class="facts">{rows}</dl>{warning}</header>'
     )
 
@@ -1029,7 +1031,8 @@ class TranscriptRenderer:
         header = self._header
         if assets_note is not None:
             header = replace(header, assets_note=assets_note)
-        title = f"Ticket #{header.ticket_number} · {header.ticket_name} · {header.server_name}"
+        number = ticket_tag(header.ticket_number)
+        title = f"Ticket {number} · {header.ticket_name} · {header.server_name}"
         return (
             "<!DOCTYPE html>\n"
             '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -28,13 +28,15 @@ _LOG = logging.getLogger("rimpllee.discord")
 
 CONNECT_TIMEOUT_S = 60.0
 GUILDS_TIMEOUT_S = 30.0
-# What the bot reads from hikari's cache, and nothing else: servers, their channels, roles and
-# custom emojis (a panel button's emoji is checked against them), and the bot's own user. Members
-# live in our compact index (bot/discord/members.py); messages, presences, voice states, invites,
-# stickers, threads and DM channels are never read, so never kept.
+# What the bot reads from hikari's cache, and nothing else: servers, their channels and threads
+# (tickets in threads mode), roles and custom emojis (a panel button's emoji is checked against
+# them), and the bot's own user. Members live in our compact index (bot/discord/members.py);
+# messages, presences, voice states, invites, stickers and DM channels are never read, so never
+# kept.
 CACHE_COMPONENTS = (
     hikari.api.CacheComponents.GUILDS
     | hikari.api.CacheComponents.GUILD_CHANNELS
+    | hikari.api.CacheComponents.GUILD_THREADS
     | hikari.api.CacheComponents.ROLES
     | hikari.api.CacheComponents.EMOJIS
     | hikari.api.CacheComponents.ME
@@ -109,7 +111,11 @@ class DiscordGateway:
         async def guild_available(event: hikari.GuildAvailableEvent) -> None:
             await lifecycle.sweep(int(event.guild_id))
 
+        async def thread_deleted(event: hikari.GuildThreadDeleteEvent) -> None:
+            await lifecycle.channel_gone(int(event.thread_id))
+
         self.bot.subscribe(hikari.GuildChannelDeleteEvent, channel_deleted)
+        self.bot.subscribe(hikari.GuildThreadDeleteEvent, thread_deleted)
         self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
 
     def watch_ticket_channels(self, tickets: TicketService) -> None:
@@ -122,7 +128,11 @@ class DiscordGateway:
         async def guild_available(event: hikari.GuildAvailableEvent) -> None:
             await tickets.sweep(int(event.guild_id))
 
+        async def thread_created(event: hikari.GuildThreadCreateEvent) -> None:
+            await tickets.sweep(int(event.guild_id), only=int(event.thread_id))
+
         self.bot.subscribe(hikari.GuildChannelCreateEvent, channel_created)
+        self.bot.subscribe(hikari.GuildThreadCreateEvent, thread_created)
         self.bot.subscribe(hikari.GuildAvailableEvent, guild_available)
 
     def guild_ids(self) -> list[int]:

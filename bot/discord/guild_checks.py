@@ -183,6 +183,28 @@ def check_category(bot: hikari.GatewayBot, guild_id: int, picked: hikari.Partial
     return int(channel.id)
 
 
+# What the bot needs in a threads-mode channel: it makes private threads there, writes in them,
+# and archives, locks and deletes them.
+THREAD_PERMS = (
+    hikari.Permissions.VIEW_CHANNEL
+    | hikari.Permissions.CREATE_PRIVATE_THREADS
+    | hikari.Permissions.SEND_MESSAGES_IN_THREADS
+    | hikari.Permissions.MANAGE_THREADS
+    | hikari.Permissions.READ_MESSAGE_HISTORY
+)
+
+
+def check_thread_channel(
+    bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel
+) -> int:
+    """A text channel of this server whose private threads can be tickets."""
+    channel = cached_channel(bot, guild_id, picked, "channel")
+    if not isinstance(channel, hikari.GuildTextChannel):
+        raise AdminError(f"{channel.name!r} is not a text channel; private threads live in one")
+    require(bot, channel, THREAD_PERMS, "to open tickets as private threads there")
+    return int(channel.id)
+
+
 def check_post_channel(bot: hikari.GatewayBot, guild_id: int, picked: hikari.PartialChannel) -> int:
     """A text or announcement channel of this server the bot can post an embed in."""
     channel = cached_channel(bot, guild_id, picked, "channel")

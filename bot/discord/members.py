@@ -266,6 +266,11 @@ class MemberIndex:
         server = self.servers.get(guild_id)
         return server is not None and server.known
 
+    def has_server(self, guild_id: int) -> bool:
+        """The bot is in it: its GUILD_CREATE came, and no GUILD_DELETE since (hikari's cache
+        says the same, but answers with a copy of the whole guild)."""
+        return guild_id in self.servers
+
     def display_names(self, guild_id: int) -> DisplayNames:
         return DisplayNames(self.servers.get(guild_id))
 

@@ -41,6 +41,7 @@ from bot.discord.guild_checks import (
     check_emoji,
     check_post_channel,
     check_role,
+    check_thread_channel,
     role_id_text,
 )
 from bot.discord.interaction import answer, cut, guild_of, in_time
@@ -557,6 +558,51 @@ class ButtonOverflow(
 
 
 @button.register
+class ButtonThreads(
+    lightbulb.SlashCommand,
+    name="threads",
+    description="Open this button's tickets as private threads of a channel (none: as channels)",
+    hooks=ADMIN,
+):
+    button_id = button_option()
+    channel = lightbulb.channel(
+        "channel",
+        "The channel whose private threads are the tickets; leave out for channels",
+        default=None,
+        channel_types=(hikari.ChannelType.GUILD_TEXT,),
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self, ctx: lightbulb.Context, panels: PanelService, bot: hikari.GatewayBot
+    ) -> None:
+        guild = guild_of(ctx)
+        if self.channel is None:
+            edited = await in_time(
+                ctx, panels.edit_button(guild, self.button_id, thread_channel_id=None)
+            )
+            await answer(ctx, f"**{edited.label}** opens its tickets as channels again.")
+            return
+        channel_id = check_thread_channel(bot, guild, self.channel)
+        edited = await in_time(
+            ctx,
+            panels.edit_button(
+                guild,
+                self.button_id,
+                thread_channel_id=channel_id,
+                category_id=None,
+                overflow_category_ids=(),
+            ),
+        )
+        await answer(
+            ctx,
+            f"**{edited.label}** now opens its tickets as private threads of <#{channel_id}>: "
+            "the opener is added, and up to 10 members of its support roles (members who may "
+            "Manage Threads there see every ticket anyway).",
+        )
+
+
+@button.register
 class ButtonInactivity(
     lightbulb.SlashCommand,
     name="inactivity",
@@ -689,6 +735,33 @@ class QuestionRemove(
             f"Removed question **{removed.label}** (`{removed.question_id}`) from button "
             f"**{owner.label}** (`{owner.button_id}`); {len(owner.questions)} left."
             + _refreshed(panel_),
+        )
+
+
+@question.register
+class QuestionMove(
+    lightbulb.SlashCommand,
+    name="move",
+    description="Move a question to another place in its button's form",
+    hooks=ADMIN,
+):
+    question_id = question_option()
+    position = lightbulb.integer(
+        "position", "New place in the form, 1 = first", min_value=1, max_value=QUESTIONS_MAX
+    )
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, panels: PanelService) -> None:
+        guild = guild_of(ctx)
+        owner = await in_time(ctx, panels.move_question(guild, self.question_id, self.position))
+        panel_ = await panels.panel(guild, owner.panel_id)
+        place = [q.question_id for q in owner.questions].index(self.question_id)
+        order = ", ".join(f"{i}. {q.label}" for i, q in enumerate(owner.questions, 1))
+        await answer(
+            ctx,
+            f"Moved question **{owner.questions[place].label}** (`{self.question_id}`) to "
+            f"place {place + 1} in the form of button **{owner.label}** (`{owner.button_id}`): "
+            f"{order}." + _refreshed(panel_),
         )
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -21,11 +21,13 @@ from bot.core.lifecycle import Target, TranscriptFile
 from bot.core.models import Panel
 from bot.core.ports import (
     CachedChannel,
+    CachedThread,
     CategoryLoad,
     ChannelSpec,
     MemberInfo,
     Perm,
     PromptButton,
+    ThreadSpec,
     Welcome,
 )
 from bot.core.shards import EVERY_SHARD, Shards
@@ -48,6 +50,7 @@ FOREIGN_MEMBER_TTL_S = 60.0
 FOREIGN_MEMBER_MAX = 10_000
 FOREIGN_SERVER_MAX = 1_000
 UNKNOWN_GUILD = 10004  # Discord's JSON error code
+THREAD_ARCHIVE_MINUTES = 10080  # a week: the longest Discord keeps a quiet thread active
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _BUTTON_STYLES: dict[
     str,
@@ -162,12 +165,12 @@ class HikariDiscord:
         server on another process's shards is asked over REST (see `_foreign_member`)."""
         if not self.serves(guild_id):
             return await self._foreign_member(guild_id, user_id)
-        if self._bot.cache.get_guild(guild_id) is None:
+        index = self._members
+        if not index.has_server(guild_id) and self._bot.cache.get_guild(guild_id) is None:
             raise DiscordFailure(
                 f"the bot is not in server {guild_id} (it was removed, or the server is "
                 "unavailable): invite it again"
             )
-        index = self._members
         if index.tracks_membership:
             entry = index.get(guild_id, user_id)
             if entry is not None:
@@ -234,6 +237,66 @@ class HikariDiscord:
         )
         return int(channel.id)
 
+    async def create_ticket_thread(self, spec: ThreadSpec) -> int:
+        thread = await self._call(
+            self._bot.rest.create_thread(
+                spec.parent_id,
+                hikari.ChannelType.GUILD_PRIVATE_THREAD,
+                spec.name,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                invitable=False,
+            ),
+            "create the ticket's private thread (it needs Create Private Threads, Send "
+            "Messages in Threads and Manage Threads there)",
+            spec.parent_id,
+        )
+        return int(thread.id)
+
+    async def add_thread_member(self, thread_id: int, user_id: int) -> None:
+        await self._call(
+            self._bot.rest.add_thread_member(thread_id, user_id),
+            "add a member to the ticket's thread",
+            thread_id,
+        )
+
+    async def remove_thread_member(self, thread_id: int, user_id: int) -> None:
+        await self._call(
+            self._bot.rest.remove_thread_member(thread_id, user_id),
+            "remove a member from the ticket's thread",
+            thread_id,
+        )
+
+    async def set_thread_archived(self, thread_id: int, archived: bool) -> None:
+        await self._call(
+            self._bot.rest.edit_channel(thread_id, archived=archived, locked=archived),
+            "archive the ticket's thread" if archived else "reopen the ticket's thread",
+            thread_id,
+        )
+
+    def ticket_threads(self, guild_id: int) -> list[CachedThread] | None:
+        if self._bot.cache.get_guild(guild_id) is None:
+            return None
+        me = self.bot_user_id
+        return [
+            CachedThread(int(t.id), int(t.parent_id))
+            for t in self._bot.cache.get_threads_view_for_guild(guild_id).values()
+            if isinstance(t, hikari.GuildPrivateThread) and t.owner_id == me
+        ]
+
+    def role_member_ids(self, guild_id: int, role_ids: Sequence[int], limit: int) -> list[int]:
+        server = self._members.servers.get(guild_id)
+        if server is None:
+            return []
+        wanted = set(role_ids)
+        found: list[int] = []
+        for user_id in server.ids():
+            entry = server.get(user_id)
+            if entry is not None and wanted.intersection(entry.role_ids):
+                found.append(user_id)
+                if len(found) >= limit:
+                    break
+        return found
+
     async def send_welcome(self, welcome: Welcome) -> int:
         embed = hikari.Embed(
             title=welcome.title,
@@ -298,9 +361,18 @@ class HikariDiscord:
             raise
         return True
 
-    def text_channels(self, guild_id: int) -> list[CachedChannel] | None:
-        if self._bot.cache.get_guild(guild_id) is None:
+    def text_channels(self, guild_id: int, only: int | None = None) -> list[CachedChannel] | None:
+        cache = self._bot.cache
+        if cache.get_guild(guild_id) is None:
             return None
+        # The cache copies each channel it hands out (overwrites included): with `only`, one.
+        if only is None:
+            found: Iterable[hikari.GuildChannel] = cache.get_guild_channels_view_for_guild(
+                guild_id
+            ).values()
+        else:
+            one = cache.get_guild_channel(only)
+            found = [one] if one is not None and int(one.guild_id) == guild_id else []
         return [
             CachedChannel(
                 channel_id=int(channel.id),
@@ -311,7 +383,7 @@ class HikariDiscord:
                     if o.type == hikari.PermissionOverwriteType.MEMBER
                 ),
             )
-            for channel in self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+            for channel in found
             if isinstance(channel, hikari.GuildTextChannel)
         ]
 
@@ -381,7 +453,8 @@ class HikariDiscord:
     async def history(self, channel_id: int) -> AsyncIterator[list[TranscriptMessage]]:
         """Every message, oldest first, a page (100) at a time: a long ticket is never held
         whole. Each page has its own time limit."""
-        channel = self._bot.cache.get_guild_channel(channel_id)
+        cache = self._bot.cache
+        channel = cache.get_guild_channel(channel_id) or cache.get_thread(channel_id)
         guild_id = channel.guild_id if channel else None
         pages = aiter(
             self._bot.rest.fetch_messages(channel_id, after=hikari.Snowflake.min()).chunk(100)
@@ -475,7 +548,9 @@ class HikariDiscord:
         return guild.name if guild else foreign.name if foreign else str(guild_id)
 
     def channel_name(self, channel_id: int) -> str | None:
-        channel = self._bot.cache.get_guild_channel(channel_id)
+        channel = self._bot.cache.get_guild_channel(channel_id) or self._bot.cache.get_thread(
+            channel_id
+        )
         if channel is not None:
             return channel.name
         for foreign in self._foreign_servers.values():
@@ -486,7 +561,10 @@ class HikariDiscord:
     def channel_ids(self, guild_id: int) -> set[int] | None:
         if self._bot.cache.get_guild(guild_id) is None:
             return None
-        return {int(i) for i in self._bot.cache.get_guild_channels_view_for_guild(guild_id)}
+        cache = self._bot.cache
+        return {int(i) for i in cache.get_guild_channels_view_for_guild(guild_id)} | {
+            int(i) for i in cache.get_threads_view_for_guild(guild_id)
+        }
 
     async def set_access(
         self, channel_id: int, target_id: int, target: Target, allow: Perm, deny: Perm

@@ -128,7 +128,7 @@ class SandboxControl:
             if text is None:
                 raise ControlError(409, "the server has no text channel; give channel_id")
             return text
-        channel = guild.channels.get(channel_id)
+        channel = guild.channels.get(channel_id) or guild.threads.get(channel_id)
         if channel is None:
             raise ControlError(404, f"channel_id {channel_id} is not a channel of the server")
         return channel

@@ -394,7 +394,8 @@ class DiscordEmulator:
 
     def _where(self, guild_id: int, channel_id: int, user_id: int) -> tuple[Any, Any, Any]:
         guild = self.state.guilds[guild_id]
-        return guild, guild.channels[channel_id], guild.members[user_id]
+        channel = guild.channels.get(channel_id) or guild.threads[channel_id]
+        return guild, channel, guild.members[user_id]
 
     def _resolved(self, guild: Any, options: list[JSON], user_id: int) -> JSON:
         """Discord's `resolved` data for user (6), channel (7) and role (8) options."""

@@ -14,12 +14,16 @@ from bot.sandbox.multipart import parse_multipart
 from bot.sandbox.state import (
     ADMINISTRATOR,
     ATTACH_FILES,
+    CREATE_PRIVATE_THREADS,
     DM,
     GUILD_CATEGORY,
+    GUILD_TEXT,
     JSON,
     MANAGE_CHANNELS,
     MANAGE_MESSAGES,
     MANAGE_ROLES,
+    MANAGE_THREADS,
+    PRIVATE_THREAD,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
     VIEW_CHANNEL,
@@ -43,6 +47,10 @@ if TYPE_CHECKING:
 PREFIX = "/api/v10"
 CHANNELS_PER_CATEGORY = 50
 CHANNELS_PER_GUILD = 500
+PUBLIC_THREAD = 11
+# docs: topics/opcodes-and-status-codes#json: the thread errors.
+THREAD_ARCHIVED = (400, 50083, "Thread is archived")
+WRONG_CHANNEL_TYPE = (400, 50024, "Cannot execute action on this channel type")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -110,6 +118,14 @@ class RestApi:
             r.delete(f"{p}/channels/{{channel_id}}", self.delete_channel),
             r.put(f"{p}/channels/{{channel_id}}/permissions/{{target_id}}", self.put_overwrite),
             r.delete(f"{p}/channels/{{channel_id}}/permissions/{{target_id}}", self.del_overwrite),
+            r.post(f"{p}/channels/{{channel_id}}/threads", self.create_thread),
+            r.put(
+                f"{p}/channels/{{channel_id}}/thread-members/{{user_id}}", self.add_thread_member
+            ),
+            r.delete(
+                f"{p}/channels/{{channel_id}}/thread-members/{{user_id}}",
+                self.remove_thread_member,
+            ),
             r.get(f"{p}/channels/{{channel_id}}/messages", self.get_messages),
             r.post(f"{p}/channels/{{channel_id}}/messages", self.create_message),
             r.get(f"{p}/channels/{{channel_id}}/messages/{{message_id}}", self.get_message),
@@ -312,6 +328,8 @@ class RestApi:
     async def edit_channel(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
         guild = self.state.guilds[channel.guild_id]
+        if channel.thread is not None:
+            return await self.edit_thread(request, guild, channel)
         self.require(guild, channel, MANAGE_CHANNELS)
         body = await request.json()
         errors = FormErrors()
@@ -353,6 +371,16 @@ class RestApi:
 
     async def delete_channel(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
+        if channel.thread is not None:
+            # docs: resources/channel#deleteclose-channel: a thread needs Manage Threads.
+            self.require(self.state.guilds[channel.guild_id], channel, MANAGE_THREADS)
+            payload = channel.payload()
+            self.state.remove_channel(channel)
+            await self.emu.publish(
+                "THREAD_DELETE",
+                {k: payload[k] for k in ("id", "guild_id", "parent_id", "type")},
+            )
+            return _json(payload)
         self.require(self.state.guilds[channel.guild_id], channel, MANAGE_CHANNELS)
         payload = channel.payload()
         self.state.remove_channel(channel)
@@ -361,6 +389,8 @@ class RestApi:
 
     async def put_overwrite(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
+        if channel.thread is not None:
+            raise DiscordHTTPError(*WRONG_CHANNEL_TYPE)  # a thread has no overwrites of its own
         self.require(self.state.guilds[channel.guild_id], channel, MANAGE_ROLES)
         body = await request.json()
         target = _snowflake(request, "target_id")
@@ -370,10 +400,142 @@ class RestApi:
 
     async def del_overwrite(self, request: web.Request) -> web.Response:
         channel = self.channel(request)
+        if channel.thread is not None:
+            raise DiscordHTTPError(*WRONG_CHANNEL_TYPE)
         self.require(self.state.guilds[channel.guild_id], channel, MANAGE_ROLES)
         channel.overwrites.pop(_snowflake(request, "target_id"), None)
         await self.emu.publish("CHANNEL_UPDATE", channel.payload())
         return web.Response(status=204)
+
+    # -- threads (docs: topics/threads, resources/channel) --------------------------------------
+
+    async def create_thread(self, request: web.Request) -> web.Response:
+        """Start Thread without Message: private by default; the creator is its first member."""
+        parent = self.channel(request)
+        body = await request.json()
+        kind = int(body.get("type") or PRIVATE_THREAD)
+        if parent.type != GUILD_TEXT or kind not in (PRIVATE_THREAD, PUBLIC_THREAD):
+            raise DiscordHTTPError(*WRONG_CHANNEL_TYPE)
+        guild = self.state.guilds[parent.guild_id]
+        # docs: resources/channel#start-thread-without-message: Create Private Threads for a
+        # private one (Create Public Threads otherwise); the bot must see the channel.
+        self.require(guild, parent, CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else 1 << 35)
+        thread = self.state.add_thread(parent, str(body["name"]), self.state.bot.id, type=kind)
+        assert thread.thread is not None
+        thread.thread.invitable = bool(body.get("invitable", True))
+        if "auto_archive_duration" in body:
+            thread.thread.auto_archive_duration = int(body["auto_archive_duration"])
+        await self.emu.publish("THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        return _json(thread.payload(), 201)
+
+    async def edit_thread(
+        self, request: web.Request, guild: Guild, thread: Channel
+    ) -> web.Response:
+        """docs: resources/channel#modify-channel-json-params-thread: the creator may rename,
+        archive and unarchive it; locking, invitable and unarchiving a locked thread need Manage
+        Threads. An archived thread takes no change but being unarchived (and locked)."""
+        state = thread.thread
+        assert state is not None
+        body = await request.json()
+        bot = self.state.bot.id
+        needs_manage = "locked" in body or "invitable" in body
+        needs_manage |= state.locked and body.get("archived") is False
+        needs_manage |= bot != state.owner_id and bool(
+            {"name", "archived", "auto_archive_duration"} & set(body)
+        )
+        self.require(guild, thread, MANAGE_THREADS if needs_manage else 0)
+        if (
+            state.archived
+            and body.get("archived") is not False
+            and set(body)
+            - {
+                "archived",
+                "locked",
+            }
+        ):
+            raise DiscordHTTPError(*THREAD_ARCHIVED)
+        if "name" in body:
+            errors = FormErrors()
+            thread.name = normalize_channel_name(str(body["name"]), thread.type, errors)
+            if errors:
+                raise invalid_form(errors)
+        if "archived" in body and bool(body["archived"]) != state.archived:
+            state.archived = bool(body["archived"])
+            state.archived_at = time.time()
+        if "locked" in body:
+            state.locked = bool(body["locked"])
+        if "invitable" in body:
+            state.invitable = bool(body["invitable"])
+        if "auto_archive_duration" in body:
+            state.auto_archive_duration = int(body["auto_archive_duration"])
+        await self.emu.publish("THREAD_UPDATE", thread.payload())
+        return _json(thread.payload())
+
+    async def _unarchive_to_send(self, thread: Channel) -> None:
+        """A message unarchives an archived thread, unless it is locked and the sender may
+        not Manage Threads (docs: topics/threads#archiving-and-unarchiving)."""
+        state = thread.thread
+        assert state is not None
+        guild = self.state.guilds[thread.guild_id]
+        if state.locked and not guild.permissions(self.state.bot.id, thread) & MANAGE_THREADS:
+            raise DiscordHTTPError(*THREAD_ARCHIVED)
+        state.archived = False
+        state.archived_at = time.time()
+        await self.emu.publish("THREAD_UPDATE", thread.payload())
+
+    def thread(self, request: web.Request) -> tuple[Guild, Channel]:
+        thread = self.channel(request)
+        if thread.thread is None:
+            raise DiscordHTTPError(*WRONG_CHANNEL_TYPE)
+        if thread.thread.archived:
+            # docs: resources/channel#add-thread-member: "requires the thread is not archived"
+            raise DiscordHTTPError(*THREAD_ARCHIVED)
+        return self.state.guilds[thread.guild_id], thread
+
+    async def add_thread_member(self, request: web.Request) -> web.Response:
+        """docs: resources/channel#add-thread-member: needs the ability to send messages in the
+        thread; the user must be a member of the server."""
+        guild, thread = self.thread(request)
+        self.require(guild, thread, SEND_MESSAGES)
+        assert thread.thread is not None
+        member = guild.members.get(_snowflake(request, "user_id"))
+        if member is None:
+            raise unknown("Member", 10007)
+        if member.user.id not in thread.thread.members:
+            thread.thread.members[member.user.id] = time.time()
+            await self._members_update(thread, added=member.user.id)
+        return web.Response(status=204)
+
+    async def remove_thread_member(self, request: web.Request) -> web.Response:
+        """docs: resources/channel#remove-thread-member: Manage Threads, or the creator of a
+        private thread."""
+        guild, thread = self.thread(request)
+        assert thread.thread is not None
+        owner = thread.type == PRIVATE_THREAD and thread.thread.owner_id == self.state.bot.id
+        self.require(guild, thread, 0 if owner else MANAGE_THREADS)
+        user_id = _snowflake(request, "user_id")
+        if thread.thread.members.pop(user_id, None) is not None:
+            await self._members_update(thread, removed=user_id)
+        return web.Response(status=204)
+
+    async def _members_update(
+        self, thread: Channel, *, added: int | None = None, removed: int | None = None
+    ) -> None:
+        assert thread.thread is not None
+        guild = self.state.guilds[thread.guild_id]
+        payload: JSON = {
+            "id": str(thread.id),
+            "guild_id": str(thread.guild_id),
+            "member_count": min(len(thread.thread.members), 50),
+        }
+        if added is not None:
+            member = guild.members[added]
+            payload["added_members"] = [
+                {**thread.thread_member(added), "member": member.payload(), "presence": None}
+            ]
+        if removed is not None:
+            payload["removed_member_ids"] = [str(removed)]
+        await self.emu.publish("THREAD_MEMBERS_UPDATE", payload)
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -439,6 +601,8 @@ class RestApi:
         if channel.type != DM:
             needed = SEND_MESSAGES | (ATTACH_FILES if files else 0)
             self.require(self.state.guilds[channel.guild_id], channel, needed)
+        if channel.thread is not None and channel.thread.archived:
+            await self._unarchive_to_send(channel)
         message = self._new_message(channel, files)
         _apply_message(message, body)
         _require_content(message)

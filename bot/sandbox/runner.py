@@ -25,6 +25,7 @@ from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.oauth import SANDBOX_CLIENT_SECRET
 from bot.sandbox.state import (
     ATTACH_FILES,
+    CREATE_PRIVATE_THREADS,
     DM,
     EMBED_LINKS,
     GUILD_CATEGORY,
@@ -33,8 +34,10 @@ from bot.sandbox.state import (
     MANAGE_GUILD,
     MANAGE_MESSAGES,
     MANAGE_ROLES,
+    MANAGE_THREADS,
     READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
     VIEW_CHANNEL,
     DiscordState,
     Guild,
@@ -58,6 +61,9 @@ BOT_PERMISSIONS = (
     | MANAGE_MESSAGES
     | MANAGE_CHANNELS
     | MANAGE_ROLES
+    | CREATE_PRIVATE_THREADS
+    | SEND_MESSAGES_IN_THREADS
+    | MANAGE_THREADS
 )
 
 
@@ -153,7 +159,9 @@ def demo_panel(world: SandboxWorld) -> Panel:
     return panel
 
 
-async def seed_database(path: Path, world: SandboxWorld, api_key: str = DEMO_API_KEY) -> Panel:
+async def seed_database(
+    path: Path | str, world: SandboxWorld, api_key: str = DEMO_API_KEY
+) -> Panel:
     """The demo panel, API key and one blacklisted member, written before the bot starts."""
     panel = demo_panel(world)
     db = await Database.open(path)

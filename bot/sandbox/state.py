@@ -31,12 +31,16 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_ROLES = 1 << 28
+MANAGE_THREADS = 1 << 34
+CREATE_PRIVATE_THREADS = 1 << 36
+SEND_MESSAGES_IN_THREADS = 1 << 38
 ALL_PERMISSIONS = (1 << 51) - 1
 
 # Channel types.
 GUILD_TEXT = 0
 DM = 1
 GUILD_CATEGORY = 4
+PRIVATE_THREAD = 12
 
 OVERWRITE_ROLE = 0
 OVERWRITE_MEMBER = 1
@@ -183,8 +187,11 @@ class Channel:
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     last_message_id: int | None = None
     recipient_id: int = 0  # DM channels only
+    thread: ThreadState | None = None  # threads only
 
     def payload(self) -> JSON:
+        if self.thread is not None:
+            return self.thread_payload()
         if self.type == DM:
             return {
                 "id": str(self.id),
@@ -207,6 +214,57 @@ class Channel:
             "last_message_id": str(self.last_message_id) if self.last_message_id else None,
             "permission_overwrites": [o.payload() for o in self.overwrites.values()],
         }
+
+    def thread_payload(self) -> JSON:
+        """A thread's shape (docs: resources/channel#thread-metadata-object)."""
+        thread = self.thread
+        assert thread is not None
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "name": self.name,
+            "owner_id": str(thread.owner_id),
+            "flags": 0,
+            "rate_limit_per_user": 0,
+            "last_message_id": str(self.last_message_id) if self.last_message_id else None,
+            "message_count": thread.message_count,
+            "total_message_sent": thread.message_count,
+            "member_count": min(len(thread.members), 50),
+            "thread_metadata": {
+                "archived": thread.archived,
+                "archive_timestamp": iso(thread.archived_at),
+                "auto_archive_duration": thread.auto_archive_duration,
+                "locked": thread.locked,
+                "invitable": thread.invitable,
+                "create_timestamp": iso(thread.created_at),
+            },
+        }
+
+    def thread_member(self, user_id: int) -> JSON:
+        assert self.thread is not None
+        return {
+            "id": str(self.id),
+            "user_id": str(user_id),
+            "join_timestamp": iso(self.thread.members[user_id]),
+            "flags": 0,
+        }
+
+
+@dataclass
+class ThreadState:
+    """What a thread has beyond a channel (docs: topics/threads)."""
+
+    owner_id: int
+    created_at: float
+    members: dict[int, float] = field(default_factory=dict)  # user ID → joined at
+    archived: bool = False
+    locked: bool = False
+    invitable: bool = True
+    archived_at: float = 0.0
+    auto_archive_duration: int = 10080
+    message_count: int = 0
 
 
 _FILE_IDS = Snowflakes()
@@ -352,6 +410,8 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
+    # Threads don't count toward the 500 channels and aren't listed with the channels.
+    threads: dict[int, Channel] = field(default_factory=dict)
     emojis: dict[int, Emoji] = field(default_factory=dict)
 
     @property
@@ -414,7 +474,12 @@ class Guild:
                 "member_count": len(self.members),
                 "members": [m.payload() for m in members],
                 "channels": [c.payload() for c in self.channels.values()],
-                "threads": [],
+                # Active threads the bot can see (gateway-events.mdx, Guild Create).
+                "threads": [
+                    t.payload()
+                    for t in self.threads.values()
+                    if t.thread is not None and not t.thread.archived
+                ],
                 "presences": [],
                 "voice_states": [],
                 "stage_instances": [],
@@ -439,6 +504,8 @@ class Guild:
             return ALL_PERMISSIONS
         if channel is None:
             return perms
+        if channel.thread is not None:
+            return self._thread_permissions(user_id, perms, channel)
         overwrites = channel.overwrites
         if ow := overwrites.get(self.id):
             perms = (perms & ~ow.deny) | ow.allow
@@ -451,6 +518,27 @@ class Guild:
         if (ow := overwrites.get(user_id)) and ow.type == OVERWRITE_MEMBER:
             perms = (perms & ~ow.deny) | ow.allow
         return perms
+
+    def _thread_permissions(self, user_id: int, base: int, thread: Channel) -> int:
+        """docs: topics/threads#permissions: a thread takes its parent's permissions; sending
+        needs Send Messages in Threads; a private thread is seen only by its members and by
+        those who may Manage Threads."""
+        assert thread.thread is not None
+        parent = self.channels.get(thread.parent_id or 0)
+        perms = self.permissions(user_id, parent) if parent is not None else base
+        if perms == ALL_PERMISSIONS:
+            return perms
+        if not perms & VIEW_CHANNEL:
+            return 0
+        if (
+            thread.type == PRIVATE_THREAD
+            and user_id not in thread.thread.members
+            and not perms & MANAGE_THREADS
+        ):
+            return 0
+        if perms & SEND_MESSAGES_IN_THREADS:
+            return perms | SEND_MESSAGES
+        return perms & ~SEND_MESSAGES
 
 
 class DiscordState:
@@ -543,6 +631,28 @@ class DiscordState:
         self.messages[channel.id] = {}
         return channel
 
+    def add_thread(
+        self, parent: Channel, name: str, owner_id: int, *, type: int = PRIVATE_THREAD
+    ) -> Channel:
+        """A thread in `parent`; its creator is its first member."""
+        guild = self.guilds[parent.guild_id]
+        now = time.time()
+        thread = Channel(
+            id=self.ids.next(),
+            guild_id=guild.id,
+            type=type,
+            name=name,
+            position=0,
+            parent_id=parent.id,
+            thread=ThreadState(owner_id=owner_id, created_at=now, archived_at=now),
+        )
+        assert thread.thread is not None
+        thread.thread.members[owner_id] = now
+        guild.threads[thread.id] = thread
+        self.channels[thread.id] = thread
+        self.messages[thread.id] = {}
+        return thread
+
     def dm_channel(self, user: User) -> Channel:
         """The bot's DM channel with `user` (one per user, like Discord's)."""
         for channel in self.channels.values():
@@ -558,6 +668,7 @@ class DiscordState:
     def remove_channel(self, channel: Channel) -> None:
         if guild := self.guilds.get(channel.guild_id):
             guild.channels.pop(channel.id, None)
+            guild.threads.pop(channel.id, None)
         self.channels.pop(channel.id, None)
         self.messages.pop(channel.id, None)
 
@@ -593,4 +704,6 @@ class DiscordState:
             attachment.cdn = self.cdn
         self.messages[channel.id][message.id] = message
         channel.last_message_id = message.id
+        if channel.thread is not None:
+            channel.thread.message_count += 1
         return message

@@ -16,7 +16,7 @@ class SqliteKeyStore:
 
     async def guild_for_key_hash(self, key_hash: str) -> int | None:
         if self._known is not None:
-            found, guild_id, token = self._known.get(key_hash)
+            found, guild_id, token = await self._known.get(key_hash)
             if found:
                 return guild_id
         row = await self._db.fetchone(
@@ -52,13 +52,17 @@ class SqliteKeyStore:
         *,
         replace: bool,
     ) -> bool:
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        conflict = (
+            "DO UPDATE SET key_hash = excluded.key_hash, display_prefix = excluded.display_prefix, "
+            "created_at = excluded.created_at, created_by = excluded.created_by"
+            if replace
+            else "DO NOTHING"
+        )
         async with self._db.write() as conn:
             await ensure_server(conn, guild_id, now)
             cursor = await conn.execute(
-                f"{verb} INTO api_keys "
-                "(guild_id, key_hash, display_prefix, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO api_keys (guild_id, key_hash, display_prefix, created_at, created_by) "
+                f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id) {conflict}",
                 (guild_id, key_hash, prefix, now, by),
             )
             return cursor.rowcount == 1

@@ -34,12 +34,15 @@ class SqliteAutomationStore:
         """Due timers, each claimed in the same statement by moving it `lease` seconds ahead:
         a second runner (or process) can't take it, and a crash gives it back when the lease
         runs out."""
+        # PostgreSQL's writers run side by side: each skips the rows another is claiming, and
+        # the due_at test is made again on the row it locked.
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self._db.engine == "postgres" else ""
         async with self._db.write() as conn:
             rows = await conn.execute_fetchall(
                 "UPDATE ticket_timers SET due_at = :until, attempts = attempts + 1 "
                 "WHERE timer_id IN (SELECT timer_id FROM ticket_timers WHERE due_at <= :now"
                 + self._mine
-                + " ORDER BY due_at LIMIT :limit) "
+                + f" ORDER BY due_at LIMIT :limit{skip_locked}) AND due_at <= :now "
                 "RETURNING timer_id, ticket_id, kind, attempts",
                 {"now": now, "until": now + lease, "limit": limit},
             )
@@ -165,8 +168,11 @@ class SqliteAutomationStore:
         """The ticket's close request (replacing an earlier one) and its timer, in one step."""
         async with self._db.write() as conn:
             await conn.execute(
-                "INSERT OR REPLACE INTO close_requests "
-                "(ticket_id, requested_by, reason, close_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO close_requests "
+                "(ticket_id, requested_by, reason, close_at, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (ticket_id) DO UPDATE SET requested_by = excluded.requested_by, "
+                "reason = excluded.reason, close_at = excluded.close_at, "
+                "created_at = excluded.created_at",
                 (request.ticket_id, request.requested_by, request.reason, request.close_at, now),
             )
             await conn.execute(
@@ -227,6 +233,15 @@ class SqliteAutomationStore:
     async def add_overflow_category(self, button_id: str, category_id: int) -> None:
         """A category the bot created when all of the button's were full: used from now on."""
         async with self._db.write() as conn:
+            if conn.engine == "postgres":
+                await conn.execute(
+                    "UPDATE buttons SET overflow_category_ids = "
+                    "(overflow_category_ids::jsonb || to_jsonb(?::bigint))::text "
+                    "WHERE button_id = ? "
+                    "AND NOT overflow_category_ids::jsonb @> to_jsonb(?::bigint)",
+                    (category_id, button_id, category_id),
+                )
+                return
             await conn.execute(
                 "UPDATE buttons SET overflow_category_ids = json_insert(overflow_category_ids, "
                 "'$[#]', ?) WHERE button_id = ? AND NOT EXISTS (SELECT 1 FROM "

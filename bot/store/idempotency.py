@@ -40,7 +40,8 @@ class SqliteIdempotencyStore:
         expired: float,
         abandoned: float,
     ) -> Claim:
-        async with self._db.write() as conn:
+        # The key's lock: two processes given the same key at once can't both run it.
+        async with self._db.write(f"idempotency:{guild_id}:{key}") as conn:
             await conn.execute("DELETE FROM idempotency_keys WHERE created_at <= ?", (expired,))
             rows = await conn.execute_fetchall(
                 "SELECT fingerprint, status, body, headers, created_at FROM idempotency_keys "
@@ -57,8 +58,10 @@ class SqliteIdempotencyStore:
                     return Claim("in_flight")
             await ensure_server(conn, guild_id, now)
             await conn.execute(
-                "INSERT OR REPLACE INTO idempotency_keys (guild_id, key, fingerprint, created_at) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO idempotency_keys (guild_id, key, fingerprint, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, key) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, status = NULL, body = NULL, headers = '{}', "
+                "created_at = excluded.created_at",
                 (guild_id, key, fingerprint, now),
             )
         return Claim("run")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
-
-import aiosqlite
 
 from bot.core.errors import AdminError
 from bot.core.models import Button, Panel, Question
-from bot.store.database import Database
+from bot.store.database import Connection, Database, Row
 
 # The whole panel in one statement (one trip to the database thread): buttons, their roles and
 # questions come back as JSON, in order.
@@ -24,6 +21,7 @@ SELECT p.panel_id, p.guild_id, p.title, p.description, p.colour, p.channel_id, p
        'welcome_text', bt.welcome_text,
        'overflow', json(bt.overflow_category_ids),
        'warn_hours', bt.inactivity_warn_hours, 'close_hours', bt.inactivity_close_hours,
+       'thread_channel_id', bt.thread_channel_id,
        'roles', (SELECT json_group_array(r.role_id) FROM
                    (SELECT role_id FROM button_support_roles
                     WHERE button_id = bt.button_id ORDER BY role_id) r),
@@ -73,6 +71,7 @@ def _button(panel_id: str, b: dict[str, Any]) -> Button:
         overflow_category_ids=tuple(b["overflow"]),
         inactivity_warn_hours=b["warn_hours"],
         inactivity_close_hours=b["close_hours"],
+        thread_channel_id=b["thread_channel_id"],
     )
 
 
@@ -86,7 +85,7 @@ async def load_panel_for_button(db: Database, guild_id: int, button_id: str) -> 
     return _panel(await db.fetchone(_BY_BUTTON, (button_id, guild_id)))
 
 
-def _panel(row: sqlite3.Row | None) -> Panel | None:
+def _panel(row: Row | None) -> Panel | None:
     if row is None:
         return None
     panel_id = row["panel_id"]
@@ -104,17 +103,18 @@ def _panel(row: sqlite3.Row | None) -> Panel | None:
 
 async def save_panel(db: Database, panel: Panel, now: float) -> None:
     """Write the panel exactly as given, replacing its buttons and questions, in one step."""
-    async with db.write() as conn:
+    # IDs are global (checked before they are written): one panel write at a time.
+    async with db.write("panels") as conn:
         await _write_panel(conn, panel, now)
 
 
-async def _owner(conn: aiosqlite.Connection, sql: str, key: str) -> object | None:
+async def _owner(conn: Connection, sql: str, key: str) -> object | None:
     async with conn.execute(sql, (key,)) as cursor:
         row = await cursor.fetchone()
     return None if row is None else row[0]
 
 
-async def _check_ids_free(conn: aiosqlite.Connection, panel: Panel) -> None:
+async def _check_ids_free(conn: Connection, panel: Panel) -> None:
     """IDs are global: refuse to overwrite another server's panel, button or question."""
     owner = await _owner(conn, "SELECT guild_id FROM panels WHERE panel_id = ?", panel.panel_id)
     if owner not in (None, panel.guild_id):
@@ -135,7 +135,12 @@ async def _check_ids_free(conn: aiosqlite.Connection, panel: Panel) -> None:
                 )
 
 
-async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> None:
+def _not_in(column: str, keep: list[str]) -> str:
+    """``AND column NOT IN (?, …)``, nothing when `keep` is empty (PostgreSQL refuses ``()``)."""
+    return f" AND {column} NOT IN ({','.join('?' * len(keep))})" if keep else ""
+
+
+async def _write_panel(conn: Connection, panel: Panel, now: float) -> None:
     await _check_ids_free(conn, panel)
     await conn.execute(
         "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)",
@@ -159,9 +164,8 @@ async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> 
         ),
     )
     keep = [b.button_id for b in panel.buttons]
-    marks = ",".join("?" * len(keep))  # SQLite accepts an empty NOT IN ()
     await conn.execute(
-        f"DELETE FROM buttons WHERE panel_id = ? AND button_id NOT IN ({marks})",
+        f"DELETE FROM buttons WHERE panel_id = ?{_not_in('button_id', keep)}",
         (panel.panel_id, *keep),
     )
     # Positions are unique per panel: park the survivors out of the way before reordering.
@@ -172,18 +176,20 @@ async def _write_panel(conn: aiosqlite.Connection, panel: Panel, now: float) -> 
         await _save_button(conn, button)
 
 
-async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
+async def _save_button(conn: Connection, button: Button) -> None:
     await conn.execute(
         "INSERT INTO buttons (button_id, panel_id, position, label, emoji, style, category_id, "
         "name_pattern, max_open, welcome_text, overflow_category_ids, inactivity_warn_hours, "
-        "inactivity_close_hours) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "inactivity_close_hours, thread_channel_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (button_id) DO UPDATE SET position = excluded.position, "
         "label = excluded.label, emoji = excluded.emoji, style = excluded.style, "
         "category_id = excluded.category_id, name_pattern = excluded.name_pattern, "
         "max_open = excluded.max_open, welcome_text = excluded.welcome_text, "
         "overflow_category_ids = excluded.overflow_category_ids, "
         "inactivity_warn_hours = excluded.inactivity_warn_hours, "
-        "inactivity_close_hours = excluded.inactivity_close_hours",
+        "inactivity_close_hours = excluded.inactivity_close_hours, "
+        "thread_channel_id = excluded.thread_channel_id",
         (
             button.button_id,
             button.panel_id,
@@ -198,6 +204,7 @@ async def _save_button(conn: aiosqlite.Connection, button: Button) -> None:
             json.dumps(list(button.overflow_category_ids)),
             button.inactivity_warn_hours,
             button.inactivity_close_hours,
+            button.thread_channel_id,
         ),
     )
     await conn.execute("DELETE FROM button_support_roles WHERE button_id = ?", (button.button_id,))
@@ -266,11 +273,10 @@ class SqlitePanelStore:
 
     async def replace_all(self, guild_id: int, panels: list[Panel], now: float) -> None:
         """Make the server's panels exactly `panels`, in one transaction: all or nothing."""
-        async with self._db.write() as conn:
+        async with self._db.write("panels") as conn:
             keep = [p.panel_id for p in panels]
-            marks = ",".join("?" * len(keep))  # SQLite accepts an empty NOT IN ()
             await conn.execute(
-                f"DELETE FROM panels WHERE guild_id = ? AND panel_id NOT IN ({marks})",
+                f"DELETE FROM panels WHERE guild_id = ?{_not_in('panel_id', keep)}",
                 (guild_id, *keep),
             )
             for i, panel in enumerate(panels):

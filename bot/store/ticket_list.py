@@ -7,7 +7,7 @@ from typing import Any
 from bot.core.access import TicketScope
 from bot.core.desk import TicketFilter
 from bot.core.models import Ticket
-from bot.store.database import Database
+from bot.store.database import Database, Engine
 from bot.store.tickets import _TICKET_COLUMNS, ticket_from_row
 
 _STATES = {
@@ -26,17 +26,24 @@ def _marks(prefix: str, values: tuple[int, ...] | frozenset[int], params: dict[s
     return ", ".join(names)
 
 
-def scope_sql(scope: TicketScope, params: dict[str, Any]) -> str:
+# The ticket's support roles (a JSON array of IDs) as rows, in each engine's dialect.
+_ROLE_IDS = {
+    "sqlite": "SELECT value AS id FROM json_each(tickets.support_role_ids)",
+    "postgres": "SELECT jsonb_array_elements_text(tickets.support_role_ids::jsonb)::bigint AS id",
+}
+
+
+def scope_sql(scope: TicketScope, params: dict[str, Any], engine: Engine = "sqlite") -> str:
     """`TicketScope.covers` as a WHERE clause (the server is already fixed by the query)."""
     if scope.everything:
-        return "1"
+        return "1 = 1"
     params["me"] = scope.user_id
     if not scope.role_ids:
         return "user_id = :me"
     roles = _marks("role", scope.role_ids, params)
     return (
-        f"(user_id = :me OR EXISTS (SELECT 1 FROM json_each(tickets.support_role_ids) "
-        f"WHERE json_each.value IN ({roles})))"
+        f"(user_id = :me OR EXISTS (SELECT 1 FROM ({_ROLE_IDS[engine]}) AS role "
+        f"WHERE role.id IN ({roles})))"
     )
 
 
@@ -45,10 +52,16 @@ class SqliteTicketList:
         self._db = db
 
     async def list_tickets(
-        self, scope: TicketScope, filters: TicketFilter, *, limit: int, offset: int
+        self,
+        scope: TicketScope,
+        filters: TicketFilter,
+        *,
+        limit: int,
+        before: int | None = None,
+        after: int | None = None,
     ) -> list[Ticket]:
-        params: dict[str, Any] = {"g": scope.guild_id, "limit": limit, "offset": offset}
-        where = ["guild_id = :g", _STATES[filters.state], scope_sql(scope, params)]
+        params: dict[str, Any] = {"g": scope.guild_id, "limit": limit}
+        where = ["guild_id = :g", _STATES[filters.state], scope_sql(scope, params, self._db.engine)]
         equal = {
             "button_id": filters.button_id,
             "source": filters.source,
@@ -69,10 +82,21 @@ class SqliteTicketList:
             params["before"] = filters.opened_before
             where.append("opened_at < :before")
         if filters.opener_ids is not None:
-            where.append(f"user_id IN ({_marks('opener', filters.opener_ids, params)})")
+            # None of them: IN (NULL) matches nothing (PostgreSQL refuses an empty IN ()).
+            openers = _marks("opener", filters.opener_ids, params) or "NULL"
+            where.append(f"user_id IN ({openers})")
+        # By number from a cursor (keyset): the (guild_id, number) index starts at the page.
+        order = "DESC"
+        if after is not None:
+            params["after"] = after
+            where.append("number > :after")
+            order = "ASC"
+        elif before is not None:
+            params["before_n"] = before
+            where.append("number < :before_n")
         rows = await self._db.fetchall(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE {' AND '.join(where)} "
-            "ORDER BY number DESC LIMIT :limit OFFSET :offset",
+            f"ORDER BY number {order} LIMIT :limit",
             params,
         )
         return [ticket_from_row(r) for r in rows]

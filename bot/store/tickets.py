@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-
-import aiosqlite
 
 from bot.core.errors import PanelNotFound
 from bot.core.models import Answer, Panel, Source, Ticket
 from bot.core.ports import ChannelRef, LimitFacts, OpenRef
 from bot.store.changes import ChangeWatch, Memo
 from bot.store.cleanups import queue_cleanup
-from bot.store.database import Database, Params
+from bot.store.database import Connection, Database, IntegrityError, Params, Row
 from bot.store.panels import load_panel, load_panel_for_button
 from bot.store.timers import schedule_inactivity
 from bot.store.webhooks import record_ticket_event
@@ -23,7 +20,8 @@ from bot.store.webhooks import record_ticket_event
 _TICKET_COLUMNS = (
     "ticket_id, guild_id, number, user_id, state, source, opened_at, channel_id, panel_id, "
     "button_id, category_id, closed_at, closed_by, close_reason, claimed_by, transcript_path, "
-    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at"
+    "archived, claim_locked, answers, support_role_ids, welcome_message_id, claimed_at, "
+    "thread_parent_id"
 )
 
 
@@ -32,7 +30,7 @@ _TICKET_COLUMNS = (
 LIMIT_FACTS_SQL = (
     "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
     "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
-    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "AND state IN ('opening', 'open') ORDER BY opened_at) AS mine), "
     "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
     "(SELECT count(*) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
     "(SELECT min(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
@@ -47,7 +45,7 @@ OPENING_TICKETS_SQL = (
 )
 
 
-def ticket_from_row(row: sqlite3.Row) -> Ticket:
+def ticket_from_row(row: Row) -> Ticket:
     return Ticket(
         ticket_id=row["ticket_id"],
         guild_id=row["guild_id"],
@@ -71,10 +69,11 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         support_role_ids=tuple(json.loads(row["support_role_ids"])),
         welcome_message_id=row["welcome_message_id"],
         claimed_at=row["claimed_at"],
+        thread_parent_id=row["thread_parent_id"],
     )
 
 
-async def ensure_server(conn: aiosqlite.Connection, guild_id: int, now: float) -> None:
+async def ensure_server(conn: Connection, guild_id: int, now: float) -> None:
     await conn.execute(
         "INSERT OR IGNORE INTO servers (guild_id, created_at) VALUES (?, ?)", (guild_id, now)
     )
@@ -86,10 +85,10 @@ class _LimitQueries:
     def __init__(self, guild_id: int) -> None:
         self._guild_id = guild_id
 
-    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
         raise NotImplementedError
 
-    async def _one(self, sql: str, params: Params) -> sqlite3.Row | None:
+    async def _one(self, sql: str, params: Params) -> Row | None:
         rows = await self._rows(sql, params)
         return rows[0] if rows else None
 
@@ -111,7 +110,7 @@ class _LimitQueries:
 RAW_FACTS_SQL = (
     "SELECT (SELECT json_group_array(json_array(button_id, channel_id)) FROM "
     "(SELECT button_id, channel_id FROM tickets WHERE guild_id = :g AND user_id = :u "
-    "AND state IN ('opening', 'open') ORDER BY opened_at)), "
+    "AND state IN ('opening', 'open') ORDER BY opened_at) AS mine), "
     "(SELECT user_max_open FROM servers WHERE guild_id = :g), "
     "(SELECT json_group_array(opened_at) FROM tickets WHERE guild_id = :g AND opened_at > :since), "
     "(SELECT max(opened_at) FROM tickets WHERE guild_id = :g AND user_id = :u), "
@@ -152,14 +151,14 @@ class SqliteLimitView(_LimitQueries):
         self._db = db
         self._memo = memo
 
-    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
         return await self._db.fetchall(sql, params)
 
     async def facts(self, user_id: int, since: float) -> LimitFacts:
         if self._memo is None:
             return await super().facts(user_id, since)
         key = (self._guild_id, user_id)
-        found, raw, token = self._memo.get(key)
+        found, raw, token = await self._memo.get(key)
         if found and raw is not None and raw.since <= since:
             return raw.facts(since)
         row = await self._one(RAW_FACTS_SQL, {"g": self._guild_id, "since": since, "u": user_id})
@@ -179,11 +178,11 @@ class SqliteLimitView(_LimitQueries):
 class SqliteReservation(_LimitQueries):
     """Runs inside one write transaction: what it reads cannot change before it inserts."""
 
-    def __init__(self, conn: aiosqlite.Connection, guild_id: int) -> None:
+    def __init__(self, conn: Connection, guild_id: int) -> None:
         super().__init__(guild_id)
         self._conn = conn
 
-    async def _rows(self, sql: str, params: Params) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def insert_opening(
@@ -196,6 +195,7 @@ class SqliteReservation(_LimitQueries):
         answers: Sequence[Answer],
         support_role_ids: Sequence[int],
         now: float,
+        thread_parent_id: int | None = None,
     ) -> Ticket:
         await ensure_server(self._conn, self._guild_id, now)
         counter = await self._one(
@@ -207,8 +207,8 @@ class SqliteReservation(_LimitQueries):
         try:
             row = await self._one(
                 "INSERT INTO tickets (guild_id, number, user_id, panel_id, button_id, state, "
-                "source, answers, support_role_ids, opened_at) "
-                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?) "
+                "source, answers, support_role_ids, opened_at, thread_parent_id) "
+                "VALUES (?, ?, ?, ?, ?, 'opening', ?, ?, ?, ?, ?) "
                 f"RETURNING {_TICKET_COLUMNS}",
                 (
                     self._guild_id,
@@ -220,9 +220,10 @@ class SqliteReservation(_LimitQueries):
                     json.dumps([{"label": a.label, "value": a.value} for a in answers]),
                     json.dumps(list(support_role_ids)),
                     now,
+                    thread_parent_id,
                 ),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             # The panel or button was deleted between the lookup and this insert.
             raise PanelNotFound(panel_id) from None
         assert row is not None
@@ -242,7 +243,7 @@ class SqliteTicketStore:
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
         if self._panels is None:
             return await load_panel(self._db, guild_id, panel_id)
-        found, panel, token = self._panels.get((guild_id, panel_id))
+        found, panel, token = await self._panels.get((guild_id, panel_id))
         if found:
             return panel
         panel = await load_panel(self._db, guild_id, panel_id)
@@ -257,7 +258,9 @@ class SqliteTicketStore:
 
     @contextlib.asynccontextmanager
     async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:
-        async with self._db.write() as conn:
+        # The server's lock: its 30/min and, per user, the blacklist, open tickets and cooldown
+        # (all counted within the server) hold still until the insert commits, in every process.
+        async with self._db.write(f"reserve:{guild_id}") as conn:
             yield SqliteReservation(conn, guild_id)
 
     async def set_channel(
@@ -293,16 +296,35 @@ class SqliteTicketStore:
 
     async def by_numbers(self, guild_id: int, numbers: Iterable[int]) -> dict[int, Ticket]:
         """The server's tickets with these numbers, by number (what a channel's topic names)."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return {}
         rows = await self._db.fetchall(
             f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE guild_id = ? "
-            "AND number IN (SELECT value FROM json_each(?))",
-            (guild_id, json.dumps(sorted(set(numbers)))),
+            f"AND number IN ({','.join('?' * len(wanted))})",
+            (guild_id, *wanted),
         )
         return {row["number"]: ticket_from_row(row) for row in rows}
 
     async def opening_tickets(self) -> list[Ticket]:
         rows = await self._db.fetchall(OPENING_TICKETS_SQL)
         return [ticket_from_row(r) for r in rows]
+
+    async def thread_owners(
+        self, guild_id: int, thread_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        ids = list(thread_ids)
+        marks = ", ".join("?" * len(ids)) or "NULL"
+        named = await self._db.fetchall(
+            f"SELECT channel_id FROM tickets WHERE guild_id = ? AND channel_id IN ({marks})",
+            (guild_id, *ids),
+        )
+        opening = await self._db.fetchall(
+            "SELECT DISTINCT thread_parent_id FROM tickets WHERE guild_id = ? "
+            "AND state = 'opening' AND thread_parent_id IS NOT NULL",
+            (guild_id,),
+        )
+        return {r[0] for r in named}, {r[0] for r in opening}
 
     async def tickets(self, guild_id: int) -> list[Ticket]:
         rows = await self._db.fetchall(
@@ -381,12 +403,18 @@ class SqliteLifecycleStore:
     ) -> None:
         async with self._db.write() as conn:
             await conn.execute(
-                "UPDATE tickets SET claimed_by = ?, claim_locked = ?, "
-                "claimed_at = CASE WHEN ? IS NULL THEN NULL ELSE ? END WHERE ticket_id = ?",
-                (user_id, int(locked), user_id, now, ticket_id),
+                "UPDATE tickets SET claimed_by = ?, claim_locked = ?, claimed_at = ? "
+                "WHERE ticket_id = ?",
+                (user_id, int(locked), None if user_id is None else now, ticket_id),
             )
             if user_id is not None:
                 await record_ticket_event(conn, ticket_id, "ticket.claimed", now, user_id)
+                # Kept for the stats after the ticket closes, in the same transaction as the claim.
+                await conn.execute(
+                    "INSERT INTO ticket_claims (guild_id, ticket_id, button_id, user_id, at) "
+                    "SELECT guild_id, ticket_id, button_id, ?, ? FROM tickets WHERE ticket_id = ?",
+                    (user_id, now, ticket_id),
+                )
 
     async def set_transcript(self, ticket_id: int, path: str) -> None:
         async with self._db.write() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
+from bot.store.database import Connection
 
 # The ticket's inactivity warning, due `base + warn hours`, where the hours are the button's
 # override or else the server's; nothing for an exempt ticket, a closed one, or hours off
@@ -22,7 +22,7 @@ ON CONFLICT (ticket_id, kind) DO UPDATE SET
 
 
 async def schedule_inactivity(
-    conn: aiosqlite.Connection, ticket_id: int, now: float, base: float | None = None
+    conn: Connection, ticket_id: int, now: float, base: float | None = None
 ) -> None:
     """(Re)start the ticket's inactivity countdown from `base` (default: now), in the caller's
     transaction; drops a pending close stage (the opener spoke, or the settings changed)."""

@@ -82,10 +82,19 @@ class SqliteApiRequestStore:
                 await ensure_server(conn, guild_id, requests[0][1].at)
             await conn.executemany(
                 "INSERT INTO api_requests "
-                "(guild_id, at, status, error_code, user_id, panel_id, button_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "(guild_id, at, status, error_code, user_id, panel_id, button_id, http_request_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (g, r.at, r.status, r.error_code, r.user_id, r.panel_id, r.button_id)
+                    (
+                        g,
+                        r.at,
+                        r.status,
+                        r.error_code,
+                        r.user_id,
+                        r.panel_id,
+                        r.button_id,
+                        r.request_id,
+                    )
                     for g, r in requests
                 ],
             )
@@ -99,7 +108,8 @@ class SqliteApiRequestStore:
 
     async def recent(self, guild_id: int, limit: int) -> list[ApiRequest]:
         rows = await self._db.fetchall(
-            "SELECT at, status, error_code, user_id, panel_id, button_id FROM api_requests "
+            "SELECT at, status, error_code, user_id, panel_id, button_id, http_request_id "
+            "FROM api_requests "
             "WHERE guild_id = ? ORDER BY request_id DESC LIMIT ?",
             (guild_id, limit),
         )
@@ -111,6 +121,7 @@ class SqliteApiRequestStore:
                 user_id=r["user_id"],
                 panel_id=r["panel_id"],
                 button_id=r["button_id"],
+                request_id=r["http_request_id"],
             )
             for r in rows
         ]

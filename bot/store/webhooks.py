@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
-
-import aiosqlite
 
 from bot.core.shards import Shards
 from bot.core.webhooks import Delivery, Endpoint, EventType, new_event_id, ticket_event
-from bot.store.database import Database
+from bot.store.database import Connection, Database, Row
 from bot.store.shards import on_shards
 
 
 async def record_ticket_event(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     ticket_id: int,
     event_type: EventType,
     now: float,
@@ -32,7 +29,7 @@ async def record_ticket_event(
         await conn.execute_fetchall(
             "SELECT e.endpoint_id FROM webhook_endpoints e JOIN tickets t "
             "ON t.guild_id = e.guild_id WHERE t.ticket_id = ? "
-            "AND EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?)",
+            f"AND {_SUBSCRIBED[conn.engine]}",
             (ticket_id, event_type),
         )
     )
@@ -56,6 +53,11 @@ async def record_ticket_event(
     )
 
 
+# Whether the endpoint's JSON array of event types holds the event's type.
+_SUBSCRIBED = {
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(e.events) WHERE value = ?)",
+    "postgres": "jsonb_exists(e.events::jsonb, ?)",
+}
 _DELIVERY = (
     "SELECT d.delivery_id, d.event_id, v.type, d.endpoint_id, e.url, e.secret, v.payload, "
     "d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at "
@@ -64,11 +66,11 @@ _DELIVERY = (
 )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(*row)
 
 
-def _endpoint(row: sqlite3.Row) -> Endpoint:
+def _endpoint(row: Row) -> Endpoint:
     return Endpoint(
         endpoint_id=row["endpoint_id"],
         guild_id=row["guild_id"],
@@ -90,7 +92,7 @@ class SqliteWebhookStore:
     async def add_endpoint(self, endpoint: Endpoint, limit: int) -> bool:
         from bot.store.tickets import ensure_server  # noqa: PLC0415
 
-        async with self._db.write() as conn:
+        async with self._db.write(f"webhooks:{endpoint.guild_id}") as conn:
             (count,) = await conn.execute_fetchall(
                 "SELECT count(*) FROM webhook_endpoints WHERE guild_id = ?", (endpoint.guild_id,)
             )
@@ -147,6 +149,8 @@ class SqliteWebhookStore:
 
     async def due(self, now: float, limit: int, skip: Sequence[int]) -> list[Delivery]:
         # The first pending delivery of each (endpoint, ticket); a later one waits for it.
+        if self._db.engine == "postgres":
+            return await self._claim_due(now, limit, skip)
         rows = await self._db.fetchall(
             _DELIVERY + "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
@@ -159,6 +163,40 @@ class SqliteWebhookStore:
         )
         return [_delivery(r) for r in rows]
 
+    async def _claim_due(self, now: float, limit: int, skip: Sequence[int]) -> list[Delivery]:
+        """PostgreSQL, where several processes deliver: a due delivery is sent by the process
+        that claims it (`Database.claim`: a lock PostgreSQL drops with the process, so a killed
+        process's deliveries are taken over at once), after checking it is still due under the
+        claim (another process may have just delivered it). Recording the attempt releases it."""
+        rows = await self._db.fetchall(
+            _DELIVERY + "WHERE d.state = 'pending' AND d.next_attempt_at <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
+            "AND p.endpoint_id = d.endpoint_id AND p.ticket_id IS d.ticket_id "
+            "AND p.delivery_id < d.delivery_id)"
+            + self._mine
+            + " ORDER BY d.next_attempt_at, d.delivery_id LIMIT ?",
+            # Room for the ones this process and others are sending (skipped here, not counted).
+            (now, len(skip) + 10 * limit),
+        )
+        taken: list[Delivery] = []
+        for row in rows:
+            delivery = _delivery(row)
+            if delivery.delivery_id in skip or len(taken) == limit:
+                continue
+            name = f"delivery:{delivery.delivery_id}"
+            if not await self._db.claim(name):
+                continue
+            still_due = await self._db.fetchone(
+                "SELECT 1 FROM webhook_deliveries WHERE delivery_id = ? AND state = 'pending' "
+                "AND next_attempt_at <= ?",
+                (delivery.delivery_id, now),
+            )
+            if still_due is None:
+                await self._db.release(name)
+                continue
+            taken.append(delivery)
+        return taken
+
     async def delivered(self, delivery_id: int, status: int, now: float) -> None:
         async with self._db.write() as conn:
             await conn.execute(
@@ -166,6 +204,7 @@ class SqliteWebhookStore:
                 "last_status = ?, last_error = NULL, delivered_at = ? WHERE delivery_id = ?",
                 (status, now, delivery_id),
             )
+        await self._db.release(f"delivery:{delivery_id}")  # after the commit: it is recorded
 
     async def attempt_failed(
         self,
@@ -177,7 +216,14 @@ class SqliteWebhookStore:
         async with self._db.write() as conn:
             await conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = ?, "
-                "last_error = ?, state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, "
-                "next_attempt_at = coalesce(?, next_attempt_at) WHERE delivery_id = ?",
-                (status, error[:500], next_attempt_at, next_attempt_at, delivery_id),
+                "last_error = ?, state = ?, next_attempt_at = coalesce(?, next_attempt_at) "
+                "WHERE delivery_id = ?",
+                (
+                    status,
+                    error[:500],
+                    "failed" if next_attempt_at is None else "pending",
+                    next_attempt_at,
+                    delivery_id,
+                ),
             )
+        await self._db.release(f"delivery:{delivery_id}")

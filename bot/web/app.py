@@ -18,7 +18,8 @@ from bot.core.admin import ApiKeys, Blacklist, Settings
 from bot.core.integrations import ApiRequestLog
 from bot.core.models import Panel
 from bot.core.sessions import DiscordLogin, Sessions
-from bot.web import views
+from bot.core.webhooks import WebhookService
+from bot.web import views, webhooks
 from bot.web.format import when
 from bot.web.security import (
     COOKIE,
@@ -52,6 +53,9 @@ class DashboardServices:
     settings: Settings
     requests: ApiRequestLog
     panels: PanelList
+    webhooks: WebhookService | None = None  # the Integrations page's webhooks card
+    webhooks_allow_private: bool = False  # the config's webhooks.allow_private_targets
+    wake_deliveries: Callable[[], None] = lambda: None  # "send again" sends now
 
     @property
     def secure_cookies(self) -> bool:
@@ -116,3 +120,4 @@ def install_dashboard(app: web.Application, services: DashboardServices) -> None
     urls = {f.name: str(route.url_for(filename=f.name)) for f in static.iterdir()}
     env.globals["asset"] = urls.__getitem__  # versioned once: a changed file gets a new URL
     views.setup_routes(app)
+    webhooks.setup_routes(app)

@@ -51,6 +51,7 @@ _FIELD_PHRASES = (
     ("channel name pattern", "name_pattern"),
     ("max_open", "max_open"),
     ("welcome text", "welcome_text"),
+    ("private threads", "thread_channel_id"),
     ("category", "category_id"),
     ("role", "support_role_ids"),
 )
@@ -140,6 +141,7 @@ def button_values(button: Button) -> dict[str, Any]:
         "name_pattern": button.name_pattern,
         "max_open": str(button.max_open),
         "welcome_text": button.welcome_text or "",
+        "thread_channel_id": str(button.thread_channel_id or ""),
     }
 
 
@@ -463,6 +465,7 @@ async def _button_page(
             "styles": BUTTON_STYLES,
             "question_styles": QUESTION_STYLES,
             "categories": directory.categories(guild_id),
+            "text_channels": directory.text_channels(guild_id),
             "roles": directory.roles(guild_id),
             "colour": preview_colour(panel_values(panel)["colour"]),
             "notice": _NOTICES.get(request.query.get("done", "")),
@@ -486,6 +489,7 @@ _BUTTON_FIELDS = (
     "name_pattern",
     "max_open",
     "welcome_text",
+    "thread_channel_id",
 )
 
 
@@ -506,6 +510,9 @@ def _button_fields(form: Any, directory: MemberDirectory, guild_id: int) -> dict
         "name_pattern": _text(form, "name_pattern"),
         "max_open": 1 if max_open is None else max_open,
         "welcome_text": _optional(form, "welcome_text"),
+        "thread_channel_id": _one_of(
+            form, "thread_channel_id", directory.text_channels(guild_id), "channel"
+        ),
     }
 
 
@@ -578,6 +585,11 @@ async def question_change(request: web.Request) -> web.Response:
         if action == "remove":
             await service.remove_question(guild_id, question_id)
             done = "removed"
+        elif action == "move":
+            index = [q.question_id for q in button.questions].index(question_id)
+            step = -1 if form.get("direction") == "up" else 1
+            await service.move_question(guild_id, question_id, index + 1 + step)
+            done = "moved"
         elif question_id == "new":
             await service.add_question(guild_id, button.button_id, **_question_fields(form))
             done = "question"
@@ -620,4 +632,6 @@ def install_panel_pages(app: web.Application, services: PanelPagesServices) -> N
     r.add_post(b + "/{action:remove|move}", button_action)
     r.add_post(b + "/questions", question_change)
     r.add_post(b + "/questions/{question_id:qst_[A-Za-z0-9_-]+}", question_change)
-    r.add_post(b + "/questions/{question_id:qst_[A-Za-z0-9_-]+}/{action:remove}", question_change)
+    r.add_post(
+        b + "/questions/{question_id:qst_[A-Za-z0-9_-]+}/{action:remove|move}", question_change
+    )

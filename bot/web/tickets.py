@@ -161,11 +161,20 @@ def _filters(query: Any, desk: TicketDesk, guild_id: int, me: int) -> TicketFilt
     )
 
 
-def _page_link(request: web.Request, page: int) -> str:
-    query = {k: v for k, v in request.query.items() if k != "page" and v}
-    if page > 1:
-        query["page"] = str(page)
+def _page_link(request: web.Request, cursor: str | None = None, number: int | None = None) -> str:
+    """This list with its filters, at the page `before` or `after` a number (None: the first)."""
+    query = {k: v for k, v in request.query.items() if k not in _CURSORS and v}
+    if cursor is not None and number is not None:
+        query[cursor] = str(number)
     return request.path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+_CURSORS = ("before", "after", "page")  # `page`: the links of older versions, now the first page
+
+
+def _cursor(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
 
 
 async def ticket_list(request: web.Request) -> web.Response:
@@ -173,8 +182,9 @@ async def ticket_list(request: web.Request) -> web.Response:
     services = _services(request)
     guild_id = visitor.server.guild_id
     filters = _filters(request.query, services.desk, guild_id, visitor.session.user_id)
-    page_number = _int(request.query.get("page", "1") or "1")
-    page = await services.desk.page(visitor.member, filters, page_number)
+    page = await services.desk.page(
+        visitor.member, filters, before=_cursor(request, "before"), after=_cursor(request, "after")
+    )
     panels = await services.panels.list_panels(guild_id)
     names = _Names(services.directory, guild_id, panels)
     scope = ticket_scope(visitor.member)
@@ -198,8 +208,9 @@ async def ticket_list(request: web.Request) -> web.Response:
                 for t in page.tickets
             ],
             "page": page,
-            "previous": _page_link(request, page.page - 1) if page.page > 1 else None,
-            "next": _page_link(request, page.page + 1) if page.has_next else None,
+            "previous": _page_link(request, "after", page.newest) if page.has_newer else None,
+            "newest": _page_link(request) if page.has_newer else None,
+            "next": _page_link(request, "before", page.oldest) if page.has_older else None,
             "query": request.query,
             "states": STATE_FILTERS,
             "buttons": [(b.button_id, f"{p.title} → {b.label}") for p in panels for b in p.buttons],

@@ -13,8 +13,9 @@ from aiohttp import web
 
 from bot.core.access import MemberDirectory, NamedId, Right, ServerRef, may, servers_for
 from bot.core.errors import TicketError
-from bot.core.models import Panel
+from bot.core.models import Panel, ServerSettings
 from bot.core.sessions import LoginFailed, Session, safe_next_path
+from bot.core.webhooks import Endpoint
 from bot.web.format import when
 from bot.web.security import (
     COOKIE,
@@ -195,10 +196,13 @@ async def _integrations(
     admin: Admin,
     *,
     new_key: str | None = None,
+    new_webhook: Endpoint | None = None,
     notice: str | None = None,
     problem: str | None = None,
     status: int = 200,
 ) -> web.Response:
+    from bot.web.webhooks import webhook_section  # noqa: PLC0415 - it imports this module
+
     services = _services(request)
     guild_id = admin.server.guild_id
     key = await services.keys.status(guild_id)
@@ -232,9 +236,12 @@ async def _integrations(
                 r.user_id or "",
                 r.panel_id or "",
                 r.button_id or "",
+                r.request_id or "",
             )
             for r in await services.requests.recent(guild_id)
         ],
+        new_webhook=new_webhook,
+        **await webhook_section(services, guild_id),
         notice=notice,
         problem=problem,
         status=status,
@@ -242,7 +249,9 @@ async def _integrations(
 
 
 async def integrations(request: web.Request) -> web.Response:
-    return await _integrations(request, _admin(request))
+    from bot.web.webhooks import notice_for  # noqa: PLC0415 - it imports this module
+
+    return await _integrations(request, _admin(request), notice=notice_for(request))
 
 
 async def generate_key(request: web.Request) -> web.Response:
@@ -334,7 +343,9 @@ def _picked(form: Any, field: str, choices: list[NamedId], what: str) -> int | N
 
 
 class _BadForm(Exception):
-    pass
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field  # the form field at fault, when there is one
 
 
 async def _blacklist(
@@ -402,7 +413,12 @@ async def blacklist_change(request: web.Request) -> web.Response:
 
 
 async def _settings(
-    request: web.Request, admin: Admin, *, problem: str | None = None, status: int = 200
+    request: web.Request,
+    admin: Admin,
+    *,
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
 ) -> web.Response:
     services = _services(request)
     guild_id = admin.server.guild_id
@@ -416,6 +432,7 @@ async def _settings(
         categories=services.directory.categories(guild_id),
         notice=_notice(request),
         problem=problem,
+        errors=errors or {},
         status=status,
     )
 
@@ -436,6 +453,11 @@ def _settings_form(form: Any, directory: MemberDirectory, guild_id: int) -> dict
         max_open = int(raw_max) if raw_max else None
     except ValueError:
         raise _BadForm("open tickets per member must be a whole number") from None
+    opener_left = str(form.get("opener_left") or "keep")
+    if opener_left not in ("keep", "close"):
+        raise _BadForm("pick keep or close", "opener_left")
+    warn = _hours(form, "inactivity_warn_hours", "hours before the warning")
+    close = _hours(form, "inactivity_close_hours", "hours after the warning")
     return {
         "log_channel_id": log_channel,
         "close_mode": mode,
@@ -444,7 +466,31 @@ def _settings_form(form: Any, directory: MemberDirectory, guild_id: int) -> dict
         "dm_transcript": form.get("dm_transcript") == "on",
         "claim_locks": form.get("claim_locks") == "on",
         "user_max_open": max_open,
+        # Empty or 0: off, as `/settings inactivity warn_hours:0`.
+        "inactivity_warn_hours": warn or None,
+        "inactivity_close_hours": INACTIVITY_CLOSE_DEFAULT if close is None else close,
+        "opener_left": opener_left,
+        "feedback": form.get("feedback") == "on",
     }
+
+
+INACTIVITY_CLOSE_DEFAULT = ServerSettings(0).inactivity_close_hours
+HOURS_MAX = 24 * 365
+
+
+def _hours(form: Any, name: str, what: str) -> float | None:
+    """A number of hours from the form (empty: None), refused under its own field."""
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise _BadForm(f"{what} must be a number, like 48 or 1.5", name) from None
+    if not 0 <= hours <= HOURS_MAX or (hours == 0 and name == "inactivity_close_hours"):
+        low = "more than 0" if name == "inactivity_close_hours" else "0 (off)"
+        raise _BadForm(f"{what} must be from {low} to {HOURS_MAX} (a year)", name)
+    return hours
 
 
 async def settings_change(request: web.Request) -> web.Response:
@@ -455,7 +501,11 @@ async def settings_change(request: web.Request) -> web.Response:
     try:
         changes = _settings_form(form, services.directory, guild_id)
         await services.settings.change(guild_id, **changes)
-    except (TicketError, _BadForm) as exc:
+    except _BadForm as exc:
+        if exc.field is None:
+            return await _settings(request, admin, problem=str(exc), status=400)
+        return await _settings(request, admin, errors={exc.field: str(exc)}, status=400)
+    except TicketError as exc:
         return await _settings(request, admin, problem=str(exc), status=400)
     raise Redirect(f"/servers/{guild_id}/settings?done=saved")
 
