@@ -24,7 +24,7 @@ from bot.store import Database
 from bot.store.cleanups import SqliteCleanupStore
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import answer, click, error, post, posted_panel, ticket
+from tests.helpers import answer, click, error, post, posted_panel, ticket, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -74,6 +74,41 @@ async def test_each_discord_fault_on_each_step_leaves_nothing(
     assert app.db is not None
     assert await SqliteTicketStore(app.db).tickets(world.guild.id) == []
     assert await outbox(app) == []
+
+
+def hold_events_from(emulator: DiscordEmulator, event: str) -> None:
+    """The gateway lags from `event` on: REST has done it, the bot's cache doesn't know yet."""
+
+    def observe(seen: str, _: object) -> None:
+        if seen == event:
+            emulator.gateway.hold_events()
+
+    emulator.observers.append(observe)
+
+
+async def test_a_sweep_that_still_sees_a_failed_opens_channel_leaves_nothing(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    """The failed open deleted its channel, but the gateway's CHANNEL_DELETE is late: the
+    server's sweep still finds the channel in the cache with no ticket row. It must not queue
+    a channel already deleted (an outbox row and a DELETE for nothing)."""
+    hold_events_from(emulator, "CHANNEL_DELETE")
+    emulator.inject_fault(*WELCOME, 500)
+    reply = await post(app, ticket(world.members[0].id))
+    assert reply[0] == 500
+    assert "could not be deleted" not in error(reply)["message"]
+    (deleted,) = emulator.calls(*DELETE)
+    left = int(deleted.path.rsplit("/", 1)[1])
+    await wait_for(lambda: app.discord.bot.cache.get_guild_channel(left) is not None)
+    assert app.tickets is not None
+    assert app.cleanups is not None
+    await app.tickets.sweep(world.guild.id)  # as at the server's arrival
+    assert await outbox(app) == []
+    assert await app.cleanups.run_due() == 0
+    await emulator.gateway.release_events()
+    await wait_for(lambda: app.discord.bot.cache.get_guild_channel(left) is None)
+    assert len(emulator.calls(*DELETE)) == 1
+    assert ticket_channels(world) == []
 
 
 async def test_a_failed_cleanup_is_kept_retried_and_told_honestly(

@@ -37,6 +37,7 @@ from bot.sandbox.state import (
 )
 from bot.store import Database
 from bot.store.automation import SqliteAutomationStore
+from bot.store.cleanups import SqliteCleanupStore
 from bot.store.panels import SqlitePanelStore
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
@@ -307,6 +308,33 @@ async def test_a_half_made_thread_is_deleted_and_the_open_undone(
     # Nothing is held against the member: the next open works.
     thread_id = await open_thread(app, opener, clock)
     assert emulator.state.channels[thread_id].parent_id == parent.id
+
+
+async def test_a_sweep_that_still_sees_a_failed_opens_thread_leaves_nothing(
+    threads_app: tuple[Rimpllee, Channel], emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    """The failed open deleted its thread, but THREAD_DELETE is late: the sweep still finds
+    the thread in the cache with no ticket row, and must not queue it again."""
+    app, _ = threads_app
+
+    def hold_from_delete(event: str, _: object) -> None:
+        if event == "THREAD_DELETE":
+            emulator.gateway.hold_events()
+
+    emulator.observers.append(hold_from_delete)
+    emulator.inject_fault("POST", "/channels/{channel_id}/messages", 500, times=1)
+    status, body, _ = await post(app, ticket(world.members[0].id, REPORT_BUTTON_ID))
+    assert status == 500, body
+    (deleted,) = emulator.calls("DELETE", "/channels/{channel_id}")
+    thread_id = int(deleted.path.rsplit("/", 1)[1])
+    await wait_for(lambda: app.discord.bot.cache.get_thread(thread_id) is not None)
+    assert app.tickets is not None
+    assert app.db is not None
+    await app.tickets.sweep(world.guild.id)  # as at the server's arrival
+    assert await SqliteCleanupStore(app.db).pending() == []
+    await emulator.gateway.release_events()
+    await wait_for(lambda: app.discord.bot.cache.get_thread(thread_id) is None)
+    assert len(emulator.calls("DELETE", "/channels/{channel_id}")) == 1
 
 
 async def test_opens_that_crashed_are_settled_at_start(

@@ -160,6 +160,19 @@ class Gateway:
         self.chunks_flowing = asyncio.Event()
         self.chunks_flowing.set()
         self.member_requests: list[JSON] = []  # every op 8 received, for tests
+        # Not None: events wait here, in order (a gateway lagging behind REST, for tests).
+        self._held: list[tuple[str, JSON]] | None = None
+
+    def hold_events(self) -> None:
+        """From now on, events wait: REST answers while the bots' caches stay as they were."""
+        if self._held is None:
+            self._held = []
+
+    async def release_events(self) -> None:
+        """Deliver the held events, in order, and let the next ones flow."""
+        held, self._held = self._held or [], None
+        for event, data in held:
+            await self.dispatch(event, data)
 
     def shards_to_recommend(self) -> int:
         """What GET /gateway/bot advises: `recommended_shards`, and never fewer than Discord
@@ -178,6 +191,9 @@ class Gateway:
         return sum(1 for s in self.sessions if s.identified and not s.ws.closed)
 
     async def dispatch(self, event: str, data: JSON) -> None:
+        if self._held is not None:
+            self._held.append((event, data))
+            return
         needed = _EVENT_INTENTS.get(event, 0)
         guild_id = int(
             data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else 0) or 0
