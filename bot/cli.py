@@ -202,6 +202,13 @@ async def _backup(path: Path, config: Path, database: Path | None) -> None:
     from bot.config import load_config  # noqa: PLC0415
     from bot.store.backup import backup  # noqa: PLC0415
 
+    if database is None:
+        settings = load_config(config, require_token=False).database
+        if settings.url:
+            raise StartupError(
+                "rimpllee backup copies a SQLite file; this config uses PostgreSQL "
+                "(database.url): back it up with pg_dump"
+            )
     source = database or load_config(config, require_token=False).database.path
     done = await asyncio.to_thread(backup, source, path)
     print(
