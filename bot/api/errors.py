@@ -6,6 +6,7 @@ the README; messages are for people and may improve.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -130,8 +131,27 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> web.Response:
-    body = {"ok": False, "error": {"code": code, "message": message, **fields}}
-    return web.json_response(body, status=status, headers=headers)
+    key = (status, code, message, *fields.items())
+    try:
+        text = _ENCODED.get(key)
+    except TypeError:  # a field that is a list or an object: encoded every time
+        return web.json_response(
+            {"ok": False, "error": {"code": code, "message": message, **fields}},
+            status=status,
+            headers=headers,
+        )
+    if text is None:
+        text = json.dumps({"ok": False, "error": {"code": code, "message": message, **fields}})
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()  # many distinct messages (they can quote the client): start over
+        _ENCODED[key] = text
+    return web.Response(text=text, status=status, headers=headers, content_type=_JSON)
+
+
+# Error bodies as sent, by what they are made of: a flood of the same refusal is encoded once.
+_ENCODED: dict[tuple[Any, ...], str] = {}
+_ENCODED_MAX = 1024
+_JSON = "application/json"
 
 
 def _seconds(retry_after: float) -> int:
