@@ -131,17 +131,14 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> web.Response:
+    body = {"ok": False, "error": {"code": code, "message": message, **fields}}
+    for value in fields.values():
+        if value.__class__ not in _KEYABLE:  # 1 == 1.0 == True as keys, and lists aren't keys
+            return web.json_response(body, status=status, headers=headers)
     key = (status, code, message, *fields.items())
-    try:
-        text = _ENCODED.get(key)
-    except TypeError:  # a field that is a list or an object: encoded every time
-        return web.json_response(
-            {"ok": False, "error": {"code": code, "message": message, **fields}},
-            status=status,
-            headers=headers,
-        )
+    text = _ENCODED.get(key)
     if text is None:
-        text = json.dumps({"ok": False, "error": {"code": code, "message": message, **fields}})
+        text = json.dumps(body)
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()  # many distinct messages (they can quote the client): start over
         _ENCODED[key] = text
@@ -152,6 +149,7 @@ def error_response(
 _ENCODED: dict[tuple[Any, ...], str] = {}
 _ENCODED_MAX = 1024
 _JSON = "application/json"
+_KEYABLE = frozenset((str, int, type(None)))  # field values encoded alike whenever equal
 
 
 def _seconds(retry_after: float) -> int:
