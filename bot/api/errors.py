@@ -6,6 +6,7 @@ the README; messages are for people and may improve.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -131,7 +132,24 @@ def error_response(
     **fields: Any,
 ) -> web.Response:
     body = {"ok": False, "error": {"code": code, "message": message, **fields}}
-    return web.json_response(body, status=status, headers=headers)
+    for value in fields.values():
+        if value.__class__ not in _KEYABLE:  # 1 == 1.0 == True as keys, and lists aren't keys
+            return web.json_response(body, status=status, headers=headers)
+    key = (status, code, message, *fields.items())
+    text = _ENCODED.get(key)
+    if text is None:
+        text = json.dumps(body)
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()  # many distinct messages (they can quote the client): start over
+        _ENCODED[key] = text
+    return web.Response(text=text, status=status, headers=headers, content_type=_JSON)
+
+
+# Error bodies as sent, by what they are made of: a flood of the same refusal is encoded once.
+_ENCODED: dict[tuple[Any, ...], str] = {}
+_ENCODED_MAX = 1024
+_JSON = "application/json"
+_KEYABLE = frozenset((str, int, type(None)))  # field values encoded alike whenever equal
 
 
 def _seconds(retry_after: float) -> int:

@@ -26,4 +26,18 @@ def rate_limit_fields(quotas: Sequence[Quota]) -> dict[str, str]:
 
 
 def add_rate_limit_fields(response: web.StreamResponse, quotas: Sequence[Quota]) -> None:
-    response.headers.update(rate_limit_fields(quotas))
+    headers = response.headers
+    if len(quotas) == 1:  # the usual shapes, without building a dict and two generators
+        (q,) = quotas
+        headers[POLICY] = f'"{q.name}";q={q.limit};w={q.window}'
+        headers[STATE] = f'"{q.name}";r={q.remaining};t={q.reset}'
+    elif len(quotas) == 2:
+        q, u = quotas
+        headers[POLICY] = (
+            f'"{q.name}";q={q.limit};w={q.window}, "{u.name}";q={u.limit};w={u.window}'
+        )
+        headers[STATE] = (
+            f'"{q.name}";r={q.remaining};t={q.reset}, "{u.name}";r={u.remaining};t={u.reset}'
+        )
+    else:
+        headers.update(rate_limit_fields(quotas))

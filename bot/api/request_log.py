@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
+from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -27,39 +26,50 @@ async def _sent_fields(request: web.Request) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-@contextlib.asynccontextmanager
-async def recorded(
-    request: web.Request, log: ApiRequestLog | None, guild_id: int
-) -> AsyncIterator[None]:
-    """Record the outcome of the block: 200, or the status and code its error maps to."""
-    if log is None:
-        yield
-        return
-    status, code = 200, None
-    try:
-        yield
-    except MAPPED_ERRORS as exc:
-        status, code = status_and_code(exc)
-        raise
-    except web.HTTPRequestEntityTooLarge:
-        status, code = 413, "body_too_large"
-        raise
-    except Exception:
-        status, code = 500, "internal_error"
-        raise
-    except BaseException:  # cancelled (the client went away, or shutdown): nothing to show
-        status = 0
-        raise
-    finally:
-        if status:
-            await _record(request, log, guild_id, status, code)
+class recorded:  # used as `async with recorded(...)`, like the function it was
+    """Record the outcome of the block: 200, or the status and code its error maps to.
+
+    A class rather than an `asynccontextmanager`: no generator to drive on every request."""
+
+    __slots__ = ("_guild_id", "_log", "_request")
+
+    def __init__(self, request: web.Request, log: ApiRequestLog | None, guild_id: int) -> None:
+        self._request = request
+        self._log = log
+        self._guild_id = guild_id
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        log = self._log
+        if log is None:
+            return
+        if exc is None:
+            status, code = 200, None
+        elif isinstance(exc, MAPPED_ERRORS):
+            status, code = status_and_code(exc)
+        elif isinstance(exc, web.HTTPRequestEntityTooLarge):
+            status, code = 413, "body_too_large"
+        elif isinstance(exc, Exception):
+            status, code = 500, "internal_error"
+        else:  # cancelled (the client went away, or shutdown): nothing to show
+            return
+        await _record(self._request, log, self._guild_id, status, code)
 
 
 async def _record(
     request: web.Request, log: ApiRequestLog, guild_id: int, status: int, code: str | None
 ) -> None:
     # A body too large, or one that never arrived (408), is not read again.
-    fields = await _sent_fields(request) if status not in (408, 413) else {}
+    fields = request.get(SENT_FIELDS)
+    if fields is None:
+        fields = await _sent_fields(request) if status not in (408, 413) else {}
     log.record(
         guild_id,
         status,

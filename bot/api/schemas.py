@@ -28,6 +28,9 @@ SNOWFLAKE_DIGITS = len(str(SNOWFLAKE_MAX))
 CONTENT_ENCODINGS = ("", "identity", "gzip", "deflate")
 
 
+# Content-Type values that need no parsing to be accepted (the rest are parsed by aiohttp).
+_PLAIN_JSON = frozenset(("application/json", "application/json; charset=utf-8"))
+
 # The body's JSON object, once parsed (the request log records the IDs sent in it).
 SENT_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("sent_fields", dict)
 
@@ -52,7 +55,10 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
             f"Content-Encoding {encoding!r} is not supported (send identity, gzip or deflate)",
             "invalid_content_encoding",
         )
-    if request.content_type != "application/json":
+    if (
+        request.headers.get("Content-Type") not in _PLAIN_JSON
+        and request.content_type != "application/json"
+    ):
         got = request.content_type if request.body_exists else "none"
         raise _invalid(
             "body",

@@ -76,10 +76,10 @@ def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str
 async def authenticate(request: web.Request, services: ApiServices) -> int:
     """The server the key belongs to. A valid key always passes; an address that keeps failing
     gets 429 instead of 401 for the rest of the window."""
-    client = client_address(request, services.trusted_proxies)
     try:
         return await services.keys.authenticate(_presented_key(request))
     except (AuthFailed, InvalidApiKey):
+        client = client_address(request, services.trusted_proxies)
         retry_after = services.auth_failures.retry_after(client)
         if retry_after is not None:
             raise AuthThrottled(retry_after) from None
