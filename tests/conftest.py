@@ -295,3 +295,14 @@ async def browser() -> AsyncIterator[Any]:
     """A headless Chromium (the browser tests skip without one, see tests/browser.py)."""
     async with chromium() as launched:
         yield launched
+
+
+@pytest_asyncio.fixture
+async def spawned() -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """Processes a test starts: any still running at its end is killed and waited for."""
+    procs: list[asyncio.subprocess.Process] = []
+    yield procs
+    for proc in procs:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -6,28 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from tests.conftest import CLI
 from tests.helpers import free_port, wait_healthy
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def processes() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    procs: list[asyncio.subprocess.Process] = []
-    yield procs
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> tuple[str, str]:
@@ -39,7 +27,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> tuple[str, str]:
 
 
 async def test_the_bot_runs_against_the_standalone_emulator(
-    tmp_path: Path, processes: list[asyncio.subprocess.Process]
+    tmp_path: Path, spawned: list[asyncio.subprocess.Process]
 ) -> None:
     state_file = tmp_path / "emulator.json"
     http_port = free_port()
@@ -48,7 +36,7 @@ async def test_the_bot_runs_against_the_standalone_emulator(
         "--state-file", str(state_file), "--data-dir", str(tmp_path / "emulator"),
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    processes.append(emulator)
+    spawned.append(emulator)
     async with asyncio.timeout(30):
         while not state_file.exists():
             assert emulator.returncode is None
@@ -63,7 +51,7 @@ async def test_the_bot_runs_against_the_standalone_emulator(
         *CLI, "run", "--config", state["config_path"],
         cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    processes.append(bot)
+    spawned.append(bot)
     health = await wait_healthy(state["healthz_url"], bot)
     assert health["gateway"] == "connected"
 

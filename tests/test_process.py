@@ -6,12 +6,10 @@ import asyncio
 import json
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from bot.app import Rimpllee
 from bot.sandbox.emulator import DiscordEmulator
@@ -85,28 +83,18 @@ async def test_unreachable_rest_url_is_one_line(tmp_path: Path) -> None:
     assert "cannot reach Discord" in one_line(err)
 
 
-@pytest_asyncio.fixture
-async def started() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    procs: list[asyncio.subprocess.Process] = []
-    yield procs
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-
 async def test_run_connects_to_emulator_reports_healthy_and_stops_on_sigterm(
     tmp_path: Path,
     emulator: DiscordEmulator,
     world: SandboxWorld,
-    started: list[asyncio.subprocess.Process],
+    spawned: list[asyncio.subprocess.Process],
 ) -> None:
     port = free_port()
     config = write_config(tmp_path / "c.toml", emulator.rest_url, port, token=emulator.token)
     proc = await asyncio.create_subprocess_exec(
         *CLI, "run", "--config", str(config), cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
-    started.append(proc)
+    spawned.append(proc)
     health = await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
     members = health.pop("members")
     ready = health.pop("ready")
@@ -124,7 +112,7 @@ async def test_run_connects_to_emulator_reports_healthy_and_stops_on_sigterm(
 
 
 async def test_sandbox_boots_serves_healthz_and_writes_its_state_file(
-    tmp_path: Path, started: list[asyncio.subprocess.Process]
+    tmp_path: Path, spawned: list[asyncio.subprocess.Process]
 ) -> None:
     state_file = tmp_path / "state" / "sandbox.json"
     proc = await asyncio.create_subprocess_exec(
@@ -142,7 +130,7 @@ async def test_sandbox_boots_serves_healthz_and_writes_its_state_file(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    started.append(proc)
+    spawned.append(proc)
     async with asyncio.timeout(30):
         while not state_file.exists():
             assert proc.returncode is None
@@ -205,7 +193,7 @@ async def test_sigterm_under_load_exits_within_the_documented_bound(
     tmp_path: Path,
     emulator: DiscordEmulator,
     world: SandboxWorld,
-    started: list[asyncio.subprocess.Process],
+    spawned: list[asyncio.subprocess.Process],
 ) -> None:
     """Opens stuck on a Discord that doesn't answer: SIGTERM still exits within 8 s (the
     default 5 s grace, then the gateway and the database), and the next start settles them."""
@@ -218,7 +206,7 @@ async def test_sigterm_under_load_exits_within_the_documented_bound(
     proc = await asyncio.create_subprocess_exec(
         *CLI, "run", "--config", str(config), cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
-    started.append(proc)
+    spawned.append(proc)
     await wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
     url = f"http://127.0.0.1:{port}/api/v1/tickets"
     async with aiohttp.ClientSession() as http:

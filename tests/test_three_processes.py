@@ -21,14 +21,13 @@ import random
 import resource
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from bot.core.ports import CachedChannel
 from bot.core.tickets import ticket_marker
@@ -107,16 +106,6 @@ def seed_servers(emulator: DiscordEmulator) -> list[Server]:
         world = seed(emulator.state, member_count=MEMBERS, name=f"server{n}", shard=(shard, SHARDS))
         servers.append(Server(world, shard, f"pnl_s{n}", server_key(n), n))
     return servers
-
-
-@pytest_asyncio.fixture
-async def killer() -> AsyncIterator[list[asyncio.subprocess.Process]]:
-    procs: list[asyncio.subprocess.Process] = []
-    yield procs
-    for proc in procs:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def wait_ready(http: aiohttp.ClientSession, bot: BotProcess) -> None:
@@ -241,7 +230,7 @@ async def test_three_processes_share_the_limits_and_survive_a_kill(
     emulator: DiscordEmulator,
     tmp_path: Path,
     store_engine: str,
-    killer: list[asyncio.subprocess.Process],
+    spawned: list[asyncio.subprocess.Process],
 ) -> None:
     emulator.gateway.recommended_shards = SHARDS
     emulator.gateway.max_concurrency = SHARDS
@@ -260,7 +249,7 @@ async def test_three_processes_share_the_limits_and_survive_a_kill(
             proc = await asyncio.create_subprocess_exec(
                 *CLI, "run", "--config", str(config), cwd=tmp_path, env=env, stderr=out
             )
-        killer.append(proc)
+        spawned.append(proc)
         bots.append(BotProcess(shard, port, proc, log))
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
