@@ -3,8 +3,10 @@
 The API records every request that authenticated with a key; only the newest `KEPT_PER_SERVER`
 per server are kept, and nothing secret (no key, no answers) is ever recorded. Records are
 written in batches by one background flush, so a flood of requests costs one write per batch
-(gathered for `BATCH_DELAY_S`), not one per request; reads flush first, so a page always shows
-every request answered so far.
+(gathered for `BATCH_DELAY_S`), not one per request, and a batch holds at most the newest
+`KEPT_PER_SERVER` of each server (older ones would be deleted by the same write): however fast
+a flood, the database writes at most that many rows per server per batch. Reads flush first, so
+a page always shows every request answered so far.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,7 +25,7 @@ _LOG = logging.getLogger("rimpllee.api")
 
 KEPT_PER_SERVER = 200
 # A record waits this long for others to share its write (a page reads flush at once).
-BATCH_DELAY_S = 0.05
+BATCH_DELAY_S = 0.25
 _FIELD_CHARS = 40  # IDs are shorter; whatever a client sent is cut to this
 
 
@@ -60,7 +63,8 @@ class ApiRequestLog:
     def __init__(self, store: ApiRequestStore, clock: Clock = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._pending: list[tuple[int, ApiRequest]] = []
+        # Per server, the newest `KEPT_PER_SERVER` not yet written, oldest first.
+        self._pending: dict[int, deque[ApiRequest]] = {}
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
 
@@ -84,7 +88,10 @@ class ApiRequestLog:
             button_id=_field(button_id),
             request_id=request_id,
         )
-        self._pending.append((guild_id, request))
+        pending = self._pending.get(guild_id)
+        if pending is None:
+            pending = self._pending[guild_id] = deque(maxlen=KEPT_PER_SERVER)
+        pending.append(request)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(
                 self._flush_logged(BATCH_DELAY_S)
@@ -96,12 +103,13 @@ class ApiRequestLog:
                 await asyncio.sleep(delay)  # gathers the requests of a busy moment in one write
             await self.flush()
         except Exception:
-            _LOG.exception("could not record %d API request(s)", len(self._pending))
+            _LOG.exception("could not write a batch of API requests to the request log")
 
     async def flush(self) -> None:
         """Write everything recorded so far (in one transaction)."""
         async with self._lock:
-            batch, self._pending = self._pending, []
+            pending, self._pending = self._pending, {}
+            batch = [(guild_id, r) for guild_id, rows in pending.items() for r in rows]
             if batch:
                 await self._store.record(batch, KEPT_PER_SERVER)
 
