@@ -372,6 +372,12 @@ async def test_the_request_log_keeps_the_last_200_per_server(tmp_path: Path) -> 
         await db.close()
 
 
+async def newest_request_id(db: Database) -> int:
+    row = await db.fetchone("SELECT max(request_id) AS n FROM api_requests")
+    assert row is not None
+    return int(row["n"])
+
+
 async def test_a_flood_writes_at_most_the_kept_rows_per_server_per_batch(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "log.db")
     try:
@@ -379,13 +385,13 @@ async def test_a_flood_writes_at_most_the_kept_rows_per_server_per_batch(tmp_pat
         log = ApiRequestLog(SqliteApiRequestStore(db), clock)
         log.record(1, 200, None, "first", None, None)
         await log.flush()
-        first = (await db.fetchone("SELECT max(request_id) AS n FROM api_requests"))["n"]
+        first = await newest_request_id(db)
         for i in range(5 * KEPT_PER_SERVER):  # one batch: a flood between two flushes
             clock.advance(0.001)
             log.record(1, 429, "rate_limited", str(i), "pnl_a", "btn_a")
         log.record(2, 401, "invalid_api_key", None, None, None)
         await log.flush()
-        last = (await db.fetchone("SELECT max(request_id) AS n FROM api_requests"))["n"]
+        last = await newest_request_id(db)
         assert last - first == KEPT_PER_SERVER + 1  # rows inserted: server 1's newest, server 2's
         kept = await log.recent(1)
         assert [r.user_id for r in kept] == [str(i) for i in reversed(range(800, 1000))]

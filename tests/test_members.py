@@ -282,7 +282,12 @@ async def test_server_members_stay_sorted_through_batches_updates_and_removals()
     entry = server.get(ids[5])
     assert entry is not None
     assert (entry.username, entry.display_name, entry.role_ids) == ("renamed", "Shown", (3, 9))
+    assert server.username(ids[5]) == "renamed"  # the API's lookup: the name alone
+    server.put(7, "fresh", "Fresh one", ())  # not merged yet
+    assert server.username(7) == "fresh"
+    server.remove(7)
     assert server.get(ids[6]) is None
+    assert server.username(ids[6]) is None
     last = server.get(ids[-1])
     assert last is not None
     assert last.display_name == f"u{ids[-1]}"

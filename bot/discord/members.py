@@ -147,6 +147,18 @@ class ServerMembers:
             return None
         return _entry(user_id, self._read(self._at[i]), self._role_sets[self._role_of[i]])
 
+    def username(self, user_id: int) -> str | None:
+        """`get(user_id).username`, without building the entry (every API open asks this)."""
+        fresh = self._fresh.get(user_id)
+        if fresh is not None:
+            packed = fresh[0]
+        else:
+            i = self._index(user_id)
+            if i < 0:
+                return None
+            packed = self._read(self._at[i])
+        return packed.partition(_NAME_SEPARATOR)[0]
+
     def ids(self) -> Iterator[int]:
         yield from self._ids
         yield from list(self._fresh)
@@ -217,6 +229,8 @@ class MemberIndex:
     def __init__(self, bot: hikari.GatewayBot) -> None:
         self._bot = bot
         self.servers: dict[int, ServerMembers] = {}
+        # A bot's intents are fixed when it is made; every API open asks this.
+        self._tracks = hikari.Intents.GUILD_MEMBERS in bot.intents
         self._nonces = itertools.count(1)
         self._requests: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {
@@ -235,7 +249,7 @@ class MemberIndex:
     def tracks_membership(self) -> bool:
         """With the members intent, joins and leaves arrive, so a known server's index is the
         truth; without it, the index only remembers names and roles it happened to see."""
-        return hikari.Intents.GUILD_MEMBERS in self._bot.intents
+        return self._tracks
 
     def install(self) -> None:
         """Read each raw payload in hikari's own consumer, before hikari handles it.
@@ -261,6 +275,10 @@ class MemberIndex:
     def get(self, guild_id: int, user_id: int) -> MemberEntry | None:
         server = self.servers.get(guild_id)
         return server.get(user_id) if server else None
+
+    def username(self, guild_id: int, user_id: int) -> str | None:
+        server = self.servers.get(guild_id)
+        return server.username(user_id) if server else None
 
     def is_known(self, guild_id: int) -> bool:
         server = self.servers.get(guild_id)

@@ -172,9 +172,9 @@ class HikariDiscord:
                 "unavailable): invite it again"
             )
         if index.tracks_membership:
-            entry = index.get(guild_id, user_id)
-            if entry is not None:
-                return MemberInfo(user_id=user_id, username=entry.username)
+            username = index.username(guild_id, user_id)
+            if username is not None:
+                return MemberInfo(user_id=user_id, username=username)
             if index.is_known(guild_id):
                 return None
         try:

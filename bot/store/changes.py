@@ -43,6 +43,14 @@ class ChangeWatch:
     def _turn_over(self) -> None:
         self._turn = None
 
+    def known(self) -> int | None:
+        """The version already read in this turn (and nothing of ours committed since), if any:
+        what `version` would answer, without a coroutine."""
+        commits = self._local_commits
+        if self._turn is not None and commits is not None and self._turn == commits():
+            return self._version
+        return None
+
     async def version(self) -> int:
         """Changes whenever a change to keys, panels, servers, blacklist or tickets committed."""
         if self._local_commits is None:
@@ -98,7 +106,9 @@ class Memo(Generic[K, V]):
         self._entries: dict[K, V] = {}
 
     async def get(self, key: K) -> tuple[bool, V | None, int]:
-        version = await self._watch.version()
+        version = self._watch.known()
+        if version is None:
+            version = await self._watch.version()
         if version != self._version:
             self._entries.clear()
             self._version = version
