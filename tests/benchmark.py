@@ -62,7 +62,9 @@ import aiohttp
 import hikari
 from aiohttp import web
 
-from bot.api.app import create_app
+from bot.api.app import create_app, json_errors
+from bot.api.requests import request_ids
+from bot.api.server import plain_server_header
 from bot.api.tickets import ApiServices
 from bot.app import Rimpllee
 from bot.core.admin import ApiKeys
@@ -81,6 +83,7 @@ from bot.sandbox.runner import (
 )
 from bot.store.admin import SqliteKeyStore
 from bot.store.web import SqliteApiRequestStore
+from bot.web.app import dashboard_pages
 from tests import bench_scale
 from tests.benchmark_transcripts import render_transcripts, transcript_bench
 from tests.conftest import FakeClock
@@ -92,6 +95,9 @@ BAD_KEY = "rmp_" + "x" * 43  # well-formed, unknown
 STEP_S = 61.0  # past the 60 s server window and the 20 s user cooldown
 WARMUP_OPENS = 10
 AIM_RATIO = 0.5
+# Reference rows, not paths of the bot: what is left of a 429 without our code (see floor_app).
+FLOOR = "floor: aiohttp"
+FLOOR_OURS = "floor: + middlewares"
 AIM_REST_PER_TICKET = 2.0
 
 
@@ -296,6 +302,44 @@ def bare_app() -> web.Application:
     return app
 
 
+# What a 429 rate_limited answer is on the wire, prebuilt: the floors below send it.
+_FLOOR_BODY = json.dumps(
+    {
+        "ok": False,
+        "error": {
+            "code": "rate_limited",
+            "message": "this user opened a ticket moments ago; retry in 20 s",
+            "scope": "user",
+            "retryAfter": 20,
+        },
+    }
+)
+_FLOOR_HEADERS = {
+    "Retry-After": "20",
+    "RateLimit-Policy": '"server";q=30;w=60, "user";q=1;w=20',
+    "RateLimit": '"server";r=29;t=58, "user";r=0;t=20',
+}
+
+
+async def _floor_handler(request: web.Request) -> web.Response:
+    """Reads and parses the body as the API does, then answers a prebuilt 429: what aiohttp
+    itself costs for this exchange, with none of our code."""
+    json.loads(await request.read())
+    return web.Response(
+        text=_FLOOR_BODY, status=429, content_type="application/json", headers=_FLOOR_HEADERS
+    )
+
+
+def floor_app(ours: bool) -> web.Application:
+    """The floor handler alone, or behind the bot's own middlewares and response hook (request
+    IDs, JSON errors, the dashboard's pass-through, the Server header) in the bot's order."""
+    app = web.Application(middlewares=[request_ids, json_errors, dashboard_pages] if ours else [])
+    if ours:
+        app.on_response_prepare.append(plain_server_header)
+    app.router.add_post(TICKETS_PATH, _floor_handler)
+    return app
+
+
 def lenient_app(bot: Rimpllee, clock: FakeClock) -> web.Application:
     """The real API app and services, except an auth-failure limiter that never throttles."""
     assert bot.tickets is not None
@@ -480,7 +524,12 @@ class Bench:
             }
 
     async def throughput(
-        self, report: Report, load: LoadGenerator, bare_url: str, lenient_url: str
+        self,
+        report: Report,
+        load: LoadGenerator,
+        bare_url: str,
+        lenient_url: str,
+        floor_urls: tuple[str, str],
     ) -> None:
         s = self.settings
         bad = json.dumps({"userId": "1", "panelId": DEMO_PANEL_ID, "buttonId": REPORT_BUTTON_ID})
@@ -502,6 +551,8 @@ class Bench:
             "429 rate_limited": (429, "rate_limited"),
             "429 auth throttled": (429, "too_many_auth_failures"),
             "404 panel_not_found": (404, "panel_not_found"),
+            FLOOR: (429, "rate_limited"),
+            FLOOR_OURS: (429, "rate_limited"),
         }
         runs: dict[str, list[LoadRun]] = {name: [] for name in expected}
         for _ in range(s.rounds):
@@ -516,6 +567,8 @@ class Bench:
                 ),
                 "429 auth throttled": job(self.bot.http_url, BAD_KEY, bad),
                 "404 panel_not_found": job(self.bot.http_url, DEMO_API_KEY, no_panel),
+                FLOOR: job(floor_urls[0], DEMO_API_KEY, open_body(cooling).decode()),
+                FLOOR_OURS: job(floor_urls[1], DEMO_API_KEY, open_body(cooling).decode()),
             }
             for name, spec in jobs.items():
                 run = await load.run(spec)
@@ -618,13 +671,17 @@ async def run(settings: Settings) -> Report:
             await wait_until_cached(bot, world)
             bare_url = await stack.enter_async_context(serving(bare_app()))
             lenient_url = await stack.enter_async_context(serving(lenient_app(bot, clock)))
+            floor_urls = (
+                await stack.enter_async_context(serving(floor_app(ours=False))),
+                await stack.enter_async_context(serving(floor_app(ours=True))),
+            )
             load = await LoadGenerator.spawn()
             stack.push_async_callback(load.close)
             session = await stack.enter_async_context(aiohttp.ClientSession())
             bench = Bench(settings, emu, world, bot, clock, session)
             await bench.latency(report)
             await bench.dashboard(report)
-            await bench.throughput(report, load, bare_url, lenient_url)
+            await bench.throughput(report, load, bare_url, lenient_url, floor_urls)
             if settings.transcript_messages:
                 report.transcripts = await transcript_bench(
                     emu, world, bot, clock, settings.transcript_messages
@@ -733,7 +790,11 @@ def render(report: Report, wall_s: float) -> str:
             f"{row['server_cpu_us_per_req']:11.0f} {row['cpu_ratio_bare_over_this']:10.2f} "
             f"{row['server_cpu_utilisation']:7.0%}"
         )
-    paths = {name: row for name, row in report.throughput.items() if name != "bare"}
+    paths = {
+        name: row
+        for name, row in report.throughput.items()
+        if name not in ("bare", FLOOR, FLOOR_OURS)
+    }
     worst = min(paths, key=lambda name: paths[name]["ratio_vs_bare"])
     worst_cpu = min(paths, key=lambda name: paths[name]["cpu_ratio_bare_over_this"])
     ratio, cpu_ratio = paths[worst]["ratio_vs_bare"], paths[worst_cpu]["cpu_ratio_bare_over_this"]
@@ -741,6 +802,9 @@ def render(report: Report, wall_s: float) -> str:
         "  vs bare: req/s / bare's req/s.  CPU us/req: CPU of the server process (all threads)",
         "  per answered request.  CPU ratio: bare's CPU us/req / this path's.  CPU use: server",
         "  CPU / wall time (100% = one core busy).",
+        f"  {FLOOR!r}: a handler that reads and parses the body and answers a prebuilt 429",
+        f"  with the same fields; {FLOOR_OURS!r}: the same behind the bot's middlewares. What",
+        "  a path costs above the second floor is the bot's own code for that request.",
     ]
     bare_use = report.throughput["bare"]["server_cpu_utilisation"]
     if bare_use < 0.9:
