@@ -241,12 +241,22 @@ MAPPED_ERRORS = (
 )
 
 
+# Status and code by class, for the classes whose code does not depend on the instance.
+_STATUS_CODES: dict[type[BaseException], tuple[int, str]] = {}
+_CODE_PER_INSTANCE = (AuthFailed, InvalidRequest)  # their `code` field is the code
+
+
 def status_and_code(exc: Exception) -> tuple[int, str]:
     """What `response_for` answers, in short (for the request log)."""
+    known = _STATUS_CODES.get(type(exc))
+    if known is not None:
+        return known
     entry = lookup(_TABLE, exc)
     if entry is None:
         return 500, "internal_error"
     status, code, _, _ = entry(exc)
+    if not isinstance(exc, _CODE_PER_INSTANCE):
+        _STATUS_CODES[type(exc)] = status, code
     return status, code
 
 
