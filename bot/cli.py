@@ -206,8 +206,9 @@ async def _backup(path: Path, config: Path, database: Path | None) -> None:
         settings = load_config(config, require_token=False).database
         if settings.url:
             raise StartupError(
-                "rimpllee backup copies a SQLite file; this config uses PostgreSQL "
-                "(database.url): back it up with pg_dump"
+                f"{config} uses PostgreSQL (database.url) and rimpllee backup copies only a "
+                f"SQLite file, so nothing was written to {path}. Back PostgreSQL up with its own "
+                f'tool instead: pg_dump --format=directory --file={path} "<database.url>"'
             )
     source = database or load_config(config, require_token=False).database.path
     done = await asyncio.to_thread(backup, source, path)

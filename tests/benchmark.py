@@ -31,7 +31,8 @@ Then open latency on SQLite and on PostgreSQL in the same run (`tests/bench_engi
 the scale sections of `tests/bench_scale.py`: opens and refusals with 1k, 100k and 1M tickets
 on record, the bot's memory with 1,000 servers of 200 members (its member index against
 hikari's member cache), and the same process with hikari's default cache settings against the
-bot's (`--sections` picks).
+bot's; then what an open pays to learn how full its server is (`tests/bench_placement.py`)
+against the cache scan it replaced (`--sections` picks).
 """
 
 from __future__ import annotations
@@ -864,8 +865,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--sections",
-        default="api,engines,history,members,cache",
-        help="api, engines (open latency on SQLite and PostgreSQL), history, members and/or cache",
+        default="api,engines,history,members,cache,placement",
+        help="api, engines (open latency on SQLite and PostgreSQL), history, members, cache "
+        "and/or placement (the channel counts each open reads)",
     )
     parser.add_argument(
         "--engine-opens", type=int, default=200, help="timed opens per engine (engines)"
@@ -920,6 +922,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print("\n".join([*lines, f"Wall time {time.perf_counter() - started:.1f} s"]), flush=True)
         numbers["scale"] = asdict(scale)
+    if "placement" in args.sections:
+        from tests import bench_placement
+
+        print("\n".join(asyncio.run(bench_placement.run_section())), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(numbers, indent=2) + "\n")
     return 0

@@ -12,6 +12,7 @@ import re
 import socket
 import string
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,15 @@ from bot.sandbox.runner import (
     HELP_QUESTION,
     REPORT_BUTTON_ID,
     SandboxWorld,
+    seed_database,
 )
 from bot.sandbox.state import Channel, Role, User
 from bot.store import Database
 from bot.store.admin import SqliteKeyStore
+from bot.store.cleanups import SqliteCleanupStore
 from bot.store.panels import SqlitePanelStore, save_panel
 from bot.store.settings import SqliteSettingsStore
-from bot.store.tickets import SqliteLifecycleStore
+from bot.store.tickets import SqliteLifecycleStore, SqliteTicketStore
 from tests.conftest import FakeClock
 
 EPHEMERAL = 64  # Discord's message flag
@@ -327,6 +330,64 @@ async def call(
         http.request(method, app.http_url + path, data=data, headers=hdrs) as resp,
     ):
         return resp.status, await resp.json(), CIMultiDict(resp.headers)
+
+
+# -- opens cut short: a bot killed mid-open, failed opens the gateway is late to report ----------
+
+
+async def cut_short_opens(
+    database: Path,
+    world: SandboxWorld,
+    users: Sequence[User],
+    now: float,
+    *,
+    recorded: Sequence[int | None] = (),
+    thread_parent_id: int | None = None,
+) -> list[Ticket]:
+    """A seeded database in which each user's open (the demo report button, by the API) was
+    reserved and written as `opening`, and then the bot died: `recorded[i]`, where given and not
+    None, is the channel (or thread) ID the i-th open had written down before the kill."""
+    await seed_database(database, world)
+    db = await Database.open(database)
+    try:
+        store = SqliteTicketStore(db)
+        made = []
+        for user in users:
+            async with store.reserve(world.guild.id) as tx:
+                made.append(
+                    await tx.insert_opening(
+                        user_id=user.id,
+                        panel_id=DEMO_PANEL_ID,
+                        button_id=REPORT_BUTTON_ID,
+                        source="api",
+                        answers=[],
+                        support_role_ids=[],
+                        now=now,
+                        thread_parent_id=thread_parent_id,
+                    )
+                )
+        for opened, channel_id in zip(made, recorded, strict=False):
+            if channel_id is not None:
+                await store.set_channel(opened.ticket_id, channel_id)
+    finally:
+        await db.close()
+    return made
+
+
+def hold_events_from(emulator: DiscordEmulator, event: str) -> None:
+    """The gateway lags from `event` on: REST has done it, the bot's cache doesn't know yet."""
+
+    def observe(seen: str, _: object) -> None:
+        if seen == event:
+            emulator.gateway.hold_events()
+
+    emulator.observers.append(observe)
+
+
+async def outbox(app: Rimpllee) -> list[int]:
+    """The channels (or threads) the bot still has to delete: its cleanup outbox."""
+    assert app.db is not None
+    return [c.channel.channel_id for c in await SqliteCleanupStore(app.db).pending()]
 
 
 def opening(user_id: int, button: str = REPORT_BUTTON_ID) -> dict[str, Any]:

@@ -5,7 +5,9 @@ is started per test session from Debian's `postgresql` package (its `initdb` and
 same server a host installs, no wheel of binaries to trust), a template database is migrated
 once, and each test gets fresh databases copied from it (`CREATE DATABASE … TEMPLATE`, a few
 milliseconds). initdb and postgres refuse to run as root (CI runs as root): then they run as the
-`postgres` system user the package creates, in a directory it owns.
+`postgres` system user the package creates, in a directory it owns. The server belongs to a
+keeper process (tests/pg_keeper.py) that stops it and deletes its directory when the session
+ends, however it ends (killed included).
 
 Without the binaries the PostgreSQL half is skipped, and the summary says which tests and how to
 install them (`.ci/run` does).
@@ -22,6 +24,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from typing import Any
 import pytest
 
 from bot.store import Database
+from tests import pg_keeper
 
 ENV = "RIMPLLEE_TEST_POSTGRES"  # how a `rimpllee` process a test starts learns the mapping
 
@@ -93,70 +97,45 @@ class PostgresServer:
 
     root: Path
     port: int
-    bin: Path
-    as_user: list[str]
 
     def url(self, database: str) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_user, *args], check=True, capture_output=True, text=True)
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._run(
-                str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"
-            )
-        shutil.rmtree(self.root, ignore_errors=True)
-
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[PostgresServer]:
-    """initdb and start a server on a free localhost port; stopped and deleted after."""
+    """initdb and start a server on a free localhost port; stopped and deleted after, also when
+    this process is killed: tests/pg_keeper.py owns the server and ends it when we end. Servers
+    left by sessions that are gone (their keeper was killed too) are swept first."""
     tools = bindir()
     assert tools is not None
-    root = Path(tempfile.mkdtemp(prefix="rimpllee-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        # initdb and postgres refuse root: run them as the package's postgres user.
-        owner = pwd.getpwnam("postgres")
-        os.chown(root, owner.pw_uid, owner.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    server = PostgresServer(root, _free_port(), tools, as_user)
+    pg_keeper.sweep(Path(tempfile.gettempdir()))
+    port = _free_port()
+    # initdb and postgres refuse root: run them as the package's postgres user.
+    user = ["--user", "postgres"] if os.geteuid() == 0 else []
+    owner = ["--owner", str(os.getpid()), "--bin", str(tools), "--port", str(port)]
+    keeper = subprocess.Popen(
+        [sys.executable, pg_keeper.__file__, *owner, *user],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C at the terminal is for pytest, not for the keeper
+    )
+    assert keeper.stdin is not None
+    assert keeper.stdout is not None
     try:
-        server._run(
-            str(tools / "initdb"),
-            "-D",
-            str(root / "data"),
-            "-U",
-            USER,
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--no-instructions",
-        )
-        # Durability is not what the tests check: no fsync makes each test's database cheap.
-        options = (
-            f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=300 -c shared_buffers=64MB"
-        )
-        server._run(
-            str(tools / "pg_ctl"),
-            "-D",
-            str(root / "data"),
-            "-o",
-            options,
-            "-l",
-            str(root / "server.log"),
-            "-w",
-            "start",
-        )
-        yield server
+        said = keeper.stdout.readline()
+        started: dict[str, str] = json.loads(said) if said else {}
+        if "root" not in started:
+            code = keeper.wait()
+            raise RuntimeError(
+                f"PostgreSQL did not start (keeper exit {code}): {started.get('error', said)}"
+            )
+        yield PostgresServer(Path(started["root"]), port)
     finally:
-        server.stop()
+        keeper.stdin.close()  # the keeper stops the server and deletes its directory
+        keeper.wait()
+        keeper.stdout.close()
 
 
 async def admin(url: str, *statements: str) -> None:

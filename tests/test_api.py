@@ -16,7 +16,6 @@ from bot.sandbox.runner import (
     DEMO_PANEL_ID,
     HELP_BUTTON_ID,
     HELP_QUESTION,
-    REPORT_BUTTON_ID,
     SandboxWorld,
 )
 from bot.sandbox.state import (
@@ -30,7 +29,7 @@ from bot.sandbox.state import (
 )
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import AUTH, error, post, ticket
+from tests.helpers import AUTH, cut_short_opens, error, post, ticket
 
 pytestmark = pytest.mark.asyncio
 
@@ -542,31 +541,16 @@ async def test_startup_reconciles_tickets_a_crash_left_opening(
     clock: FakeClock,
     loop_errors: LoopErrors,
 ) -> None:
-    from bot.sandbox.runner import seed_database
-    from bot.store import Database
-
     database = tmp_path / "crash.db"
-    await seed_database(database, world)
     survivor = emulator.state.add_channel(world.guild, "ticket-0001", parent_id=world.category_id)
-    db = await Database.open(database)
-    store = SqliteTicketStore(db)
-    tickets = []
-    for user in world.members[:3]:
-        async with store.reserve(world.guild.id) as tx:
-            tickets.append(
-                await tx.insert_opening(
-                    user_id=user.id,
-                    panel_id=DEMO_PANEL_ID,
-                    button_id=REPORT_BUTTON_ID,
-                    source="api",
-                    answers=[],
-                    support_role_ids=[],
-                    now=clock(),
-                )
-            )
-    await store.set_channel(tickets[0].ticket_id, survivor.id)  # channel made, then the crash
-    await store.set_channel(tickets[1].ticket_id, 999_999)  # its channel is gone from Discord
-    await db.close()
+    tickets = await cut_short_opens(
+        database,
+        world,
+        world.members[:3],
+        clock(),
+        # the first's channel made, then the crash; the second's is gone from Discord since
+        recorded=[survivor.id, 999_999],
+    )
 
     async with running(emulator, database, loop_errors) as app:
         assert app.db is not None

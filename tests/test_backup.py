@@ -62,3 +62,21 @@ async def test_a_backup_taken_while_running_restores_every_ticket_and_transcript
         rows = await SqliteTicketStore(again.db).tickets(world.guild.id)
         assert [(t.channel_id, t.state) for t in rows] == [(closed, "closed"), (kept, "open")]
         assert rows[0].transcript_path is not None
+
+
+async def test_a_config_on_postgresql_is_refused_with_the_pg_dump_command_instead(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "postgresql://rimpllee:secret@db.example.com/rimpllee"\n')
+    target = tmp_path / "backups" / "today"
+    code, out, err = await run_cli("backup", str(target), "--config", str(config), cwd=tmp_path)
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"rimpllee: {config} uses PostgreSQL (database.url) and rimpllee backup copies only a "
+        f"SQLite file, so nothing was written to {target}. Back PostgreSQL up with its own tool "
+        f'instead: pg_dump --format=directory --file={target} "<database.url>"\n'
+    )
+    assert "secret" not in err
+    assert not target.parent.exists()

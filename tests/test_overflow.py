@@ -7,14 +7,17 @@ costs two REST calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import hikari
 import pytest
 import pytest_asyncio
 
 from bot.app import Rimpllee
 from bot.core.panels import PanelService
+from bot.core.ports import CategoryLoad
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import DEMO_PANEL_ID, REPORT_BUTTON_ID, SandboxWorld, seed_database
 from bot.sandbox.state import GUILD_CATEGORY, OVERWRITE_ROLE, VIEW_CHANNEL, Overwrite
@@ -158,3 +161,57 @@ async def test_at_500_channels_the_open_is_refused_naming_the_cause(
         assert CREATES not in calls(emulator, before)  # refused before asking Discord
         warned = [m for m in emulator.state.messages[log.id].values() if "refused" in m.content]
         assert len(warned) == 1  # told once, not at every refusal
+
+
+def cached_load(app: Rimpllee, guild_id: int) -> CategoryLoad:
+    """The counts as hikari's cache has them, counted the slow way (every channel copied; not
+    through `get_guild_channels_view_for_guild`, whose sort fails on a channel whose category
+    was deleted)."""
+    every = app.discord.bot.cache.get_guild_channels_view().values()
+    channels = [c for c in every if c.guild_id == guild_id]
+    categories = [int(c.id) for c in channels if isinstance(c, hikari.GuildCategory)]
+    parents = Counter(int(c.parent_id) for c in channels if c.parent_id is not None)
+    return CategoryLoad({c: parents[c] for c in categories}, len(channels))
+
+
+async def test_the_counts_follow_the_gateway_as_the_cache_does(
+    app: Rimpllee, emulator: DiscordEmulator, world: SandboxWorld
+) -> None:
+    """Channels made, moved and deleted (a category too): after each event the counts an open
+    reads equal hikari's cache, counted channel by channel."""
+    guild = world.guild.id
+    port = app.discord.port
+    rest = app.discord.bot.rest
+    cache = app.discord.bot.cache
+
+    async def agrees(condition: Callable[[], bool]) -> CategoryLoad:
+        async with asyncio.timeout(5):
+            while not condition():
+                await asyncio.sleep(0.01)
+        load = await port.category_load(guild)
+        assert load == cached_load(app, guild)
+        return load
+
+    start = await agrees(lambda: True)
+    assert start.total == len(world.guild.channels)
+    extra = await rest.create_guild_category(guild, "More tickets")
+    made = [await rest.create_guild_text_channel(guild, f"t-{i}", category=extra) for i in range(3)]
+    load = await agrees(lambda: all(cache.get_guild_channel(c) for c in made))
+    assert load.per_category[int(extra.id)] == 3
+    assert load.total == start.total + 4
+    await rest.edit_channel(made[0], parent_category=world.category_id)
+
+    def moved() -> bool:
+        channel = cache.get_guild_channel(made[0])
+        return channel is not None and channel.parent_id == world.category_id
+
+    load = await agrees(moved)
+    assert load.per_category[int(extra.id)] == 2
+    assert load.per_category[world.category_id] == start.per_category[world.category_id] + 1
+    await emulator.delete_channel_by_hand(int(made[1].id))
+    load = await agrees(lambda: cache.get_guild_channel(made[1]) is None)
+    assert (load.per_category[int(extra.id)], load.total) == (1, start.total + 3)
+    await emulator.delete_channel_by_hand(int(extra.id))
+    load = await agrees(lambda: cache.get_guild_channel(extra) is None)
+    assert int(extra.id) not in load.per_category
+    assert load.total == start.total + 2

@@ -13,18 +13,26 @@ from bot.core.tickets import ticket_topic
 from bot.discord.render import close_custom_id
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import (
-    DEMO_PANEL_ID,
     REPORT_BUTTON_ID,
     SandboxWorld,
     sandbox_config,
     seed_database,
 )
 from bot.sandbox.state import Overwrite
-from bot.store import Database
-from bot.store.cleanups import SqliteCleanupStore
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import answer, click, error, post, posted_panel, ticket, wait_for
+from tests.helpers import (
+    answer,
+    click,
+    cut_short_opens,
+    error,
+    hold_events_from,
+    outbox,
+    post,
+    posted_panel,
+    ticket,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,11 +43,6 @@ DELETE = ("DELETE", "/channels/{channel_id}")
 
 def ticket_channels(world: SandboxWorld) -> list[int]:
     return [c.id for c in world.guild.channels.values() if (c.topic or "").startswith("Ticket #")]
-
-
-async def outbox(app: Rimpllee) -> list[int]:
-    assert app.db is not None
-    return [c.channel.channel_id for c in await SqliteCleanupStore(app.db).pending()]
 
 
 @pytest.mark.parametrize("step", [CREATE, WELCOME], ids=["create", "welcome"])
@@ -74,16 +77,6 @@ async def test_each_discord_fault_on_each_step_leaves_nothing(
     assert app.db is not None
     assert await SqliteTicketStore(app.db).tickets(world.guild.id) == []
     assert await outbox(app) == []
-
-
-def hold_events_from(emulator: DiscordEmulator, event: str) -> None:
-    """The gateway lags from `event` on: REST has done it, the bot's cache doesn't know yet."""
-
-    def observe(seen: str, _: object) -> None:
-        if seen == event:
-            emulator.gateway.hold_events()
-
-    emulator.observers.append(observe)
 
 
 async def test_a_sweep_that_still_sees_a_failed_opens_channel_leaves_nothing(
@@ -212,24 +205,7 @@ async def test_recovery_sends_exactly_one_welcome_even_after_a_crash_during_reco
     clock: FakeClock,
 ) -> None:
     database = tmp_path / "crash.db"
-    await seed_database(database, world)
-    db = await Database.open(database)
-    store = SqliteTicketStore(db)
-    made = []
-    for user in world.members[:3]:
-        async with store.reserve(world.guild.id) as tx:
-            made.append(
-                await tx.insert_opening(
-                    user_id=user.id,
-                    panel_id=DEMO_PANEL_ID,
-                    button_id=REPORT_BUTTON_ID,
-                    source="api",
-                    answers=[],
-                    support_role_ids=[],
-                    now=clock(),
-                )
-            )
-    await db.close()
+    made = await cut_short_opens(database, world, world.members[:3], clock())
     state = emulator.state
     channels = []
     for t in made:  # the channels were made; the kill came before their IDs were written

@@ -11,9 +11,7 @@ from bot.app import Rimpllee
 from bot.core.admin import Settings
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import (
-    DEMO_PANEL_ID,
     HELP_BUTTON_ID,
-    REPORT_BUTTON_ID,
     SandboxWorld,
 )
 from bot.store import Database
@@ -24,6 +22,7 @@ from tests.helpers import (
     answer,
     click,
     close_form,
+    cut_short_opens,
     error,
     open_ticket,
     post,
@@ -167,25 +166,11 @@ async def test_startup_keeps_a_crash_row_it_cannot_check(
     tmp_path: Path,
     clock: FakeClock,
 ) -> None:
-    from bot.sandbox.runner import seed_database
-
     database = tmp_path / "crash.db"
-    await seed_database(database, world)
-    db = await Database.open(database)
-    store = SqliteTicketStore(db)
-    async with store.reserve(world.guild.id) as tx:
-        left = await tx.insert_opening(
-            user_id=world.members[0].id,
-            panel_id=DEMO_PANEL_ID,
-            button_id=REPORT_BUTTON_ID,
-            source="api",
-            answers=[],
-            support_role_ids=[],
-            now=clock(),
-        )
     channel = emulator.state.add_channel(world.guild, "ticket-0001", parent_id=world.category_id)
-    await store.set_channel(left.ticket_id, channel.id)
-    await db.close()
+    (left,) = await cut_short_opens(
+        database, world, world.members[:1], clock(), recorded=[channel.id]
+    )
     # Whether its welcome was sent can't be checked: the row waits, nothing is sent blindly.
     emulator.inject_fault("GET", "/channels/{channel_id}/messages", 403, code=50001)
     # It starts, instead of failing on the one row it can't check.

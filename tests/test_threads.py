@@ -20,7 +20,6 @@ from bot.app import Rimpllee
 from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import (
-    DEMO_PANEL_ID,
     REPORT_BUTTON_ID,
     SandboxWorld,
     offer_logins,
@@ -35,14 +34,24 @@ from bot.sandbox.state import (
     Channel,
     Overwrite,
 )
-from bot.store import Database
 from bot.store.automation import SqliteAutomationStore
-from bot.store.cleanups import SqliteCleanupStore
 from bot.store.panels import SqlitePanelStore
 from bot.store.tickets import SqliteTicketStore
 from tests.conftest import FakeClock, LoopErrors, running
 from tests.dashboard_client import Browserless, Page
-from tests.helpers import call, post, row, run, settings, ticket, tickets_url, wait_for
+from tests.helpers import (
+    call,
+    cut_short_opens,
+    hold_events_from,
+    outbox,
+    post,
+    row,
+    run,
+    settings,
+    ticket,
+    tickets_url,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -316,12 +325,7 @@ async def test_a_sweep_that_still_sees_a_failed_opens_thread_leaves_nothing(
     """The failed open deleted its thread, but THREAD_DELETE is late: the sweep still finds
     the thread in the cache with no ticket row, and must not queue it again."""
     app, _ = threads_app
-
-    def hold_from_delete(event: str, _: object) -> None:
-        if event == "THREAD_DELETE":
-            emulator.gateway.hold_events()
-
-    emulator.observers.append(hold_from_delete)
+    hold_events_from(emulator, "THREAD_DELETE")
     emulator.inject_fault("POST", "/channels/{channel_id}/messages", 500, times=1)
     status, body, _ = await post(app, ticket(world.members[0].id, REPORT_BUTTON_ID))
     assert status == 500, body
@@ -329,9 +333,8 @@ async def test_a_sweep_that_still_sees_a_failed_opens_thread_leaves_nothing(
     thread_id = int(deleted.path.rsplit("/", 1)[1])
     await wait_for(lambda: app.discord.bot.cache.get_thread(thread_id) is not None)
     assert app.tickets is not None
-    assert app.db is not None
     await app.tickets.sweep(world.guild.id)  # as at the server's arrival
-    assert await SqliteCleanupStore(app.db).pending() == []
+    assert await outbox(app) == []
     await emulator.gateway.release_events()
     await wait_for(lambda: app.discord.bot.cache.get_thread(thread_id) is None)
     assert len(emulator.calls("DELETE", "/channels/{channel_id}")) == 1
@@ -348,30 +351,18 @@ async def test_opens_that_crashed_are_settled_at_start(
     was recorded (the row is dropped and the thread deleted, as a half-made channel), one after
     its ID was recorded (it gets its opener and its one welcome, and opens)."""
     parent = emulator.state.add_channel(world.guild, "support")
-    database = tmp_path / "rimpllee.db"
-    await seed_database(database, world)
-    db = await Database.open(database)
-    store = SqliteTicketStore(db)
-    made = []
-    for user in world.members[:2]:
-        async with store.reserve(world.guild.id) as tx:
-            made.append(
-                await tx.insert_opening(
-                    user_id=user.id,
-                    panel_id=DEMO_PANEL_ID,
-                    button_id=REPORT_BUTTON_ID,
-                    source="api",
-                    answers=[],
-                    support_role_ids=[],
-                    now=clock(),
-                    thread_parent_id=parent.id,
-                )
-            )
     bot = emulator.state.bot.id
     lost = emulator.state.add_thread(parent, "report-0001", bot)
     recorded = emulator.state.add_thread(parent, "report-0002", bot)
-    await store.set_channel(made[1].ticket_id, recorded.id)
-    await db.close()
+    database = tmp_path / "rimpllee.db"
+    await cut_short_opens(
+        database,
+        world,
+        world.members[:2],
+        clock(),
+        recorded=[None, recorded.id],
+        thread_parent_id=parent.id,
+    )
     async with running(emulator, database, loop_errors, clock=clock) as app:
         await wait_for(lambda: lost.id not in emulator.state.channels)
         kept = await row(app, recorded.id)

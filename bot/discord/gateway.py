@@ -15,6 +15,7 @@ from bot.config import DiscordConfig
 from bot.core.lifecycle import LifecycleService
 from bot.core.tickets import TicketService
 from bot.discord import admin, panel_commands, settings_commands, ticket_commands
+from bot.discord.channel_counts import ChannelCounts
 from bot.discord.errors import explain_refusal
 from bot.discord.members import MemberAwareBot, MemberIndex
 from bot.discord.port import HikariDiscord
@@ -76,8 +77,10 @@ class DiscordGateway:
             self.members.install()
         self.client: lightbulb.GatewayEnabledClient = lightbulb.client_from_app(self.bot)
         self.shards = config.shards
+        self.channels = ChannelCounts()
+        self.channels.install(self.bot)
         self.port = HikariDiscord(
-            self.bot, self.members, cdn_url=config.cdn_url, shards=self.shards
+            self.bot, self.members, self.channels, cdn_url=config.cdn_url, shards=self.shards
         )
         self._client_error: Exception | None = None
         self.bot.subscribe(hikari.StartingEvent, self._start_client)

@@ -28,12 +28,13 @@ import itertools
 import logging
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import hikari
-from hikari.impl import event_manager_base
+
+from bot.discord.raw_events import Handler, tap
 
 _LOG = logging.getLogger("rimpllee.discord.members")
 
@@ -219,9 +220,6 @@ def _fields(member: Mapping[str, Any]) -> tuple[int, str, str, RoleIds]:
     return int(user["id"]), username, str(display), roles
 
 
-Handler = Callable[[hikari.api.GatewayShard, Mapping[str, Any]], None]
-
-
 class MemberIndex:
     """Every server's members, fed by GUILD_CREATE, GUILD_MEMBERS_CHUNK, GUILD_MEMBER_ADD/UPDATE/
     REMOVE and the member of each interaction, straight from the raw payloads."""
@@ -257,12 +255,10 @@ class MemberIndex:
         hikari's `ShardPayloadEvent` would deliver the same payloads, but later, each in a task:
         while a burst of chunks arrives, hundreds of parsed payloads then wait in memory, and the
         fragmentation they leave keeps the process large long after. In the consumer, a payload
-        is indexed and released as it arrives. The consumer table is hikari 2.6's (pinned);
-        `tests/test_members.py` fails if it changes shape.
+        is indexed and released as it arrives (bot/discord/raw_events.py).
         """
-        consumers: dict[str, Any] = getattr(self._bot.event_manager, "_consumers")  # noqa: B009
         for name, handler in self._handlers.items():
-            consumers[name] = _tap(consumers[name], handler)
+            tap(self._bot, name, handler)
 
     async def close(self) -> None:
         for task in list(self._requests):
@@ -382,24 +378,6 @@ class MemberIndex:
         member = payload.get("member")
         if member is not None and "guild_id" in payload:
             self._member_seen(shard, {**member, "guild_id": payload["guild_id"]})
-
-
-def _tap(original: Any, handler: Handler) -> Any:
-    """A consumer that always runs `handler`, then hikari's own one when hikari would have (it
-    caches that event, or someone listens to it: the counts are kept on the consumer in the
-    table, so on this one)."""
-
-    def consume(shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
-        try:
-            handler(shard, payload)
-        finally:
-            if original.is_caching or tapped.listener_group_count or tapped.waiter_group_count:
-                original.callback(shard, payload)
-
-    tapped = event_manager_base._Consumer(consume, original.events_bitmask, True)
-    tapped.listener_group_count = original.listener_group_count
-    tapped.waiter_group_count = original.waiter_group_count
-    return tapped
 
 
 class MemberAwareBot(hikari.GatewayBot):

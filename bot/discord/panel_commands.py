@@ -104,6 +104,11 @@ def _refreshed(panel: Panel) -> str:
     return f" The posted panel in <#{panel.channel_id}> is up to date."
 
 
+def _in_order(labels: Iterable[str]) -> str:
+    """A button's or a question's new order after a move: "1. First, 2. Second"."""
+    return ", ".join(f"{place}. {label}" for place, label in enumerate(labels, 1))
+
+
 def _colour(value: int | None) -> str:
     return "default colour" if value is None else f"colour #{value:06X}"
 
@@ -449,7 +454,7 @@ class ButtonMove(
         after = await in_time(ctx, panels.move_button(guild, self.button_id, self.position))
         moved = after.button(self.button_id)
         assert moved is not None
-        order = ", ".join(f"{b.position + 1}. {b.label}" for b in after.buttons)
+        order = _in_order(b.label for b in after.buttons)
         await answer(
             ctx,
             f"Moved **{moved.label}** (`{moved.button_id}`) to position {moved.position + 1} "
@@ -756,7 +761,7 @@ class QuestionMove(
         owner = await in_time(ctx, panels.move_question(guild, self.question_id, self.position))
         panel_ = await panels.panel(guild, owner.panel_id)
         place = [q.question_id for q in owner.questions].index(self.question_id)
-        order = ", ".join(f"{i}. {q.label}" for i, q in enumerate(owner.questions, 1))
+        order = _in_order(q.label for q in owner.questions)
         await answer(
             ctx,
             f"Moved question **{owner.questions[place].label}** (`{self.question_id}`) to "

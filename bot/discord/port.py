@@ -32,6 +32,7 @@ from bot.core.ports import (
 )
 from bot.core.shards import EVERY_SHARD, Shards
 from bot.core.transcripts import Names, TranscriptAuthor, TranscriptMessage
+from bot.discord.channel_counts import ChannelCounts
 from bot.discord.members import MemberIndex
 from bot.discord.render import close_custom_id, panel_embed, panel_rows
 from bot.discord.transcript_messages import download, transcript_message
@@ -135,6 +136,7 @@ class HikariDiscord:
         self,
         bot: hikari.GatewayBot,
         members: MemberIndex,
+        channels: ChannelCounts,
         *,
         timeout: float = CALL_TIMEOUT_S,
         cdn_url: str = DISCORD_CDN_URL,
@@ -142,6 +144,7 @@ class HikariDiscord:
     ) -> None:
         self._bot = bot
         self._members = members
+        self._channels = channels
         self.timeout = timeout
         self._cdn_url = cdn_url.rstrip("/")
         self.shards = shards
@@ -700,16 +703,16 @@ class HikariDiscord:
         return True
 
     async def category_load(self, guild_id: int) -> CategoryLoad | None:
-        """From the cache; for a server on another process's shards, from one REST listing."""
-        channels: Collection[hikari.GuildChannel]
-        if not self.serves(guild_id):
-            channels = await self._call(
-                self._bot.rest.fetch_guild_channels(guild_id), "list the server's channels", None
-            )
-        elif self._bot.cache.get_guild(guild_id) is None:
-            return None
-        else:
-            channels = self._bot.cache.get_guild_channels_view_for_guild(guild_id).values()
+        """From the counts the gateway keeps; for a server on another process's shards, from
+        one REST listing."""
+        if self.serves(guild_id):
+            server = self._channels.get(guild_id)
+            if server is None:
+                return None
+            return CategoryLoad(server.per_category(), server.total)
+        channels: Collection[hikari.GuildChannel] = await self._call(
+            self._bot.rest.fetch_guild_channels(guild_id), "list the server's channels", None
+        )
         per_category = {int(c.id): 0 for c in channels if isinstance(c, hikari.GuildCategory)}
         total = 0
         for channel in channels:
