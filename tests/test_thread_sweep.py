@@ -326,7 +326,7 @@ async def test_lookups_run_a_few_at_a_time_off_the_start(
     for thread_id in thread_ids:
         archive_by_discord(emulator, thread_id)
     # Discord is slow to answer the first lookup: the bot is ready before it ends.
-    emulator.inject_fault("GET", CHANNEL_ROUTE, None, delay=2.0)
+    emulator.inject_fault("GET", CHANNEL_ROUTE, None, delay=4.0)
     answered_when_ready: list[int] = []
 
     class Ready(logging.Handler):
