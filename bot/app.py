@@ -7,9 +7,10 @@ timers) → the webhook delivery runner → ready.
 Stop, bounded by `http.shutdown_grace_seconds` + about 2 s (+ up to 2 s for a timer pass in
 progress): stop accepting HTTP, give opens in progress (from the API and buttons) the grace to
 finish and cut the rest short (the next start settles them) → requests still in flight get 1 s
-→ stop the scheduler (a pass in progress gets 2 s; a timer cut short comes back when its lease
-runs out) and the webhook runner (a delivery cut short is sent again after a restart) → close the
-gateway → close the database.
+→ cut short the lookups of ticket threads a server's arrival started (the next arrival redoes
+them) → stop the scheduler (a pass in progress gets 2 s; a timer cut short comes back when its
+lease runs out) and the webhook runner (a delivery cut short is sent again after a restart) →
+close the gateway → close the database.
 A failure while starting undoes what had started and surfaces as one `StartupError`.
 Scaled out (`discord.shard_ids` of `discord.shard_count`), the background work is only for this
 process's shards' servers (`bot.core.shards`), and the scheduler also settles opens another
@@ -402,6 +403,8 @@ class Rimpllee:
             self._runner = None
         if self.requests is not None:
             await self.requests.drain()  # the API's request log, for the dashboard
+        if self._lifecycle is not None:
+            await self._lifecycle.stop()
         await self.scheduler.stop()
         if self.deliveries is not None:
             await self.deliveries.stop()  # a delivery cut short is sent again after a restart

@@ -28,6 +28,9 @@ from bot.core.transcripts import Names, TranscriptHeader, TranscriptMessage, Tra
 _LOG = logging.getLogger("rimpllee.lifecycle")
 
 REASON_MAX = 500
+# A server's arrival looks up its ticket threads missing from the cache this many at a time (at
+# most, across servers arriving together).
+THREAD_LOOKUPS = 4
 Target = Literal["role", "member"]
 
 
@@ -78,6 +81,11 @@ class LifecyclePort(Protocol):
     def channel_name(self, channel_id: int) -> str | None: ...
 
     def channel_ids(self, guild_id: int) -> set[int] | None: ...
+
+    async def channel_exists(self, channel_id: int) -> bool:
+        """Asks Discord (one REST call): False only when Discord says the channel is unknown;
+        any other failure raises `DiscordFailure`."""
+        ...
 
     async def delete_channel(self, channel_id: int) -> None: ...
 
@@ -214,6 +222,9 @@ class LifecycleService:
         self._events = events
         self._clock = clock
         self._locks = KeyedLocks()  # one close / reopen / delete at a time per channel
+        self._thread_lookups = asyncio.Semaphore(THREAD_LOOKUPS)
+        self._thread_checks: dict[int, asyncio.Task[None]] = {}  # by server, in the background
+        self._stopped = False
         # Run after every close, best effort (e.g. asking the opener for feedback).
         self.after_close: list[Callable[[Ticket], Awaitable[None]]] = []
 
@@ -589,21 +600,79 @@ class LifecycleService:
             await self._store.forget_channel(ticket.ticket_id, now=self._clock())
 
     async def sweep(self, guild_id: int) -> int:
-        """Close tickets whose channel no longer exists; run when a server becomes available."""
+        """Close tickets whose channel no longer exists; run when a server becomes available.
+
+        Returns how many channels were gone. A ticket thread missing from the cache may only be
+        archived (Discord sends a server's active threads only), so each is looked up over REST
+        in the background (`THREAD_LOOKUPS` at a time) and closed the same way if Discord says
+        it is gone; a lookup that fails leaves its ticket as it is until the next arrival."""
         existing = self._discord.channel_ids(guild_id)
         if existing is None:
             return 0
-        gone = [
+        missing = [
             t
             for t in await self._store.kept_in_guild(guild_id)
-            # An archived thread isn't in the cache: a thread's delete is seen only as it happens.
-            if t.channel_id is not None and t.channel_id not in existing and not t.is_thread
+            if t.channel_id is not None and t.channel_id not in existing
         ]
-        for ticket in gone:
-            assert ticket.channel_id is not None
-            await self.channel_gone(ticket.channel_id)
+        gone = [t.channel_id for t in missing if t.channel_id is not None and not t.is_thread]
+        for channel_id in gone:
+            await self.channel_gone(channel_id)
         if gone:
             _LOG.warning(
                 "server %d: %d ticket channel(s) were deleted while offline", guild_id, len(gone)
             )
+        threads = [t.channel_id for t in missing if t.channel_id is not None and t.is_thread]
+        # One check at a time per server (a running one covers these); none once stopping.
+        if threads and guild_id not in self._thread_checks and not self._stopped:
+            task = asyncio.create_task(
+                self._check_threads(guild_id, threads), name=f"thread check of server {guild_id}"
+            )
+            self._thread_checks[guild_id] = task
+            task.add_done_callback(lambda done: self._thread_check_done(guild_id, done))
         return len(gone)
+
+    async def _check_threads(self, guild_id: int, thread_ids: list[int]) -> None:
+        pending = iter(thread_ids)  # shared by the workers
+        gone: list[int] = []
+        failures: list[DiscordFailure] = []
+
+        async def worker() -> None:
+            for thread_id in pending:
+                async with self._thread_lookups:
+                    try:
+                        exists = await self._discord.channel_exists(thread_id)
+                    except DiscordFailure as exc:
+                        failures.append(exc)
+                        continue
+                if not exists:
+                    gone.append(thread_id)
+                    await self.channel_gone(thread_id)
+
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(min(THREAD_LOOKUPS, len(thread_ids))):
+                workers.create_task(worker())
+        _LOG.log(
+            logging.WARNING if gone or failures else logging.INFO,
+            "server %d: looked up %d ticket thread(s) missing from the gateway's cache: %d were "
+            "deleted while offline, %d could not be checked%s",
+            guild_id,
+            len(thread_ids),
+            len(gone),
+            len(failures),
+            f" ({failures[0]}; checked again at the server's next arrival)" if failures else "",
+        )
+
+    def _thread_check_done(self, guild_id: int, task: asyncio.Task[None]) -> None:
+        if self._thread_checks.get(guild_id) is task:
+            del self._thread_checks[guild_id]
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _LOG.error("server %d: checking its ticket threads failed", guild_id, exc_info=exc)
+
+    async def stop(self) -> None:
+        """Cut short the thread checks still running (a close cut short is rolled back; the
+        next arrival checks again)."""
+        self._stopped = True
+        checks = list(self._thread_checks.values())
+        for task in checks:
+            task.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)

@@ -50,7 +50,8 @@ UNBOUNDED_S = 24 * 3600.0
 FOREIGN_MEMBER_TTL_S = 60.0
 FOREIGN_MEMBER_MAX = 10_000
 FOREIGN_SERVER_MAX = 1_000
-UNKNOWN_GUILD = 10004  # Discord's JSON error code
+UNKNOWN_GUILD = 10004  # Discord's JSON error codes
+UNKNOWN_CHANNEL = 10003
 THREAD_ARCHIVE_MINUTES = 10080  # a week: the longest Discord keeps a quiet thread active
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _BUTTON_STYLES: dict[
@@ -356,10 +357,15 @@ class HikariDiscord:
         return None
 
     async def channel_exists(self, channel_id: int) -> bool:
+        """One REST lookup: only Discord's 10003 Unknown Channel means gone; any other failure
+        raises (a 404 without that code, a 403, a 5xx or no answer prove nothing)."""
         try:
-            await self._call(self._bot.rest.fetch_channel(channel_id), "look up a channel", None)
+            await self._call(
+                self._bot.rest.fetch_channel(channel_id), "look up the channel", channel_id
+            )
         except DiscordFailure as exc:
-            if isinstance(exc.__cause__, hikari.NotFoundError):
+            cause = exc.__cause__
+            if isinstance(cause, hikari.NotFoundError) and cause.code == UNKNOWN_CHANNEL:
                 return False
             raise
         return True
