@@ -602,10 +602,11 @@ class LifecycleService:
     async def sweep(self, guild_id: int) -> int:
         """Close tickets whose channel no longer exists; run when a server becomes available.
 
-        Returns how many channels were gone. A ticket thread missing from the cache may only be
-        archived (Discord sends a server's active threads only), so each is looked up over REST
-        in the background (`THREAD_LOOKUPS` at a time) and closed the same way if Discord says
-        it is gone; a lookup that fails leaves its ticket as it is until the next arrival."""
+        Returns how many channels were gone. An open ticket's thread missing from the cache may
+        only be archived (Discord sends a server's active threads only), so each is looked up
+        over REST in the background (`THREAD_LOOKUPS` at a time) and closed the same way if
+        Discord says it is gone; a lookup that fails leaves its ticket as it is until the next
+        arrival. Closed tickets' archived threads are not looked up: they grow with history."""
         existing = self._discord.channel_ids(guild_id)
         if existing is None:
             return 0
@@ -621,7 +622,13 @@ class LifecycleService:
             _LOG.warning(
                 "server %d: %d ticket channel(s) were deleted while offline", guild_id, len(gone)
             )
-        threads = [t.channel_id for t in missing if t.channel_id is not None and t.is_thread]
+        # Open tickets only: they hold their opener's limits, and there are few of them. An
+        # archived ticket's thread (history, one per closed ticket) is noticed when acted on.
+        threads = [
+            t.channel_id
+            for t in missing
+            if t.channel_id is not None and t.is_thread and t.state == "open"
+        ]
         # One check at a time per server (a running one covers these); none once stopping.
         if threads and guild_id not in self._thread_checks and not self._stopped:
             task = asyncio.create_task(
