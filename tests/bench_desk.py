@@ -12,9 +12,9 @@ are reached first by following the list's "Older" links, as a person would; the 
 counts are kept by the migration's triggers as the tickets are written. Reported: server-side
 time as the client sees it on loopback, p50, p99 and the slowest load per page, and the ratio to
 the baseline; every sample counts (none is dropped). With it, what the p99s are made of: the
-cyclic garbage collector's full collections during the timed loads (each stops the event loop;
-bot.heap keeps them short) and the machine's load average before and after, since on a shared
-machine a page that waits for the CPU is a slow sample too.
+cyclic garbage collector's full collections while the pages load, warm-up included (each stops
+the event loop; bot.heap keeps them short), and the machine's load average before and after, since
+on a shared machine a page that waits for the CPU is a slow sample too.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def render(
         )
     pauses = conditions.full_collections
     lines.append(
-        f"  while timed: {len(pauses)} full garbage collections"
+        f"  while loading: {len(pauses)} full garbage collections"
         + (f" (longest {max(pauses):.2f} ms)" if pauses else "")
         + f"; load average {conditions.load_before:.2f} before, {conditions.load_after:.2f} after"
         f" ({os.cpu_count()} CPUs)"
