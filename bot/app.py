@@ -3,7 +3,8 @@
 Start: database → HTTP listener (bound before the gateway, so a taken port fails fast; it answers
 503 until ready) → gateway, until every server has arrived → settle opens a crash interrupted and
 delete stray channels → openers who left while offline → the scheduler (cleanups and ticket
-timers) → the webhook delivery runner → ready.
+timers) → the webhook delivery runner → what start-up built is frozen out of the garbage
+collector's walks (bot.heap; thawed first thing at stop) → ready.
 Stop, bounded by `http.shutdown_grace_seconds` + about 2 s (+ up to 2 s for a timer pass in
 progress): stop accepting HTTP, give opens in progress (from the API and buttons) the grace to
 finish and cut the rest short (the next start settles them) → requests still in flight get 1 s
@@ -27,6 +28,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from bot import heap
 from bot.api.app import Health, create_app
 from bot.api.server import HardenedRunner, runner_options
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
@@ -144,6 +146,7 @@ class Rimpllee:
         except BaseException:
             await self.stop()
             raise
+        heap.freeze(self)
         self.ready = True
         _LOG.info("ready: gateway connected, HTTP API on %s", self.http_url)
         dashboard = self.config.dashboard
@@ -391,6 +394,7 @@ class Rimpllee:
         (`http.shutdown_grace_seconds`) in all; what is still running then is cut short, and
         an open cut short stays 'opening' for the next start to settle."""
         self.ready = False
+        heap.thaw(self)  # first: whatever fails below, nothing stays frozen
         if self._runner is not None:
             for site in list(self._runner.sites):
                 await site.stop()  # stop accepting

@@ -12,7 +12,7 @@ from bot.app import Rimpllee
 from bot.core.stats import DAY_S, DayCount, percentile, period_ending
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import SandboxWorld, offer_logins
-from bot.web.stats import chart, human
+from bot.web.stats import Bar, chart, human
 from tests.conftest import FakeClock
 from tests.dashboard_client import Browserless
 from tests.helpers import open_numbered, tickets_url
@@ -175,6 +175,22 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
     assert small.button_h == drawn["plot_h"] / 4
     assert empty.button_h == empty.api_h == 0
     assert small.x > busiest.x
+
+
+def test_the_chart_draws_each_day_as_a_bar_of_its_two_parts() -> None:
+    drawn = chart([DayCount(0, 2, 2), DayCount(DAY_S, 1, 0), DayCount(2 * DAY_S, 0, 0)])
+    busiest, small, empty = re.findall(r"<g>.*?</g>", drawn["bars_svg"])
+    assert busiest == (
+        "<g><title>1970-01-01: 2 by button, 2 by API</title>"
+        '<rect x="37.0" y="90.0" width="226.0" height="90.0" fill="#5865f2"/>'
+        '<rect x="37.0" y="0.0" width="226.0" height="90.0" fill="#1a7f37"/></g>'
+    )
+    assert small == (
+        "<g><title>1970-01-02: 1 by button, 0 by API</title>"
+        '<rect x="265.0" y="135.0" width="226.0" height="45.0" fill="#5865f2"/></g>'
+    )
+    assert empty == "<g><title>1970-01-03: 0 by button, 0 by API</title></g>"
+    assert "<title>a &lt;b&gt; &amp; c</title>" in Bar(0, 1, 0, 0, 0, 0, "a <b> & c").svg()
 
 
 def test_the_reply_watch_remembers_a_bounded_number_of_channels() -> None:

@@ -3,6 +3,7 @@ as inline SVG (shapes and attributes only: nothing to fetch, nothing the page's 
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,17 @@ class Bar:
     api_h: float
     title: str
 
+    def svg(self) -> str:
+        """The bar as the page draws it: its day and counts as a tooltip, then the button part
+        and the API part (a part with no tickets is left out)."""
+        at = f'<rect x="{self.x}" y="'
+        size = f'" width="{self.width}" height="'
+        button = (
+            f'{at}{self.button_y}{size}{self.button_h}" fill="#5865f2"/>' if self.button_h else ""
+        )
+        api = f'{at}{self.api_y}{size}{self.api_h}" fill="#1a7f37"/>' if self.api_h else ""
+        return f"<g><title>{html.escape(self.title)}</title>{button}{api}</g>"
+
 
 def chart(days: list[DayCount]) -> dict[str, Any]:
     """Stacked bars, one per day (button below, API above), scaled to the busiest day."""
@@ -88,6 +100,9 @@ def chart(days: list[DayCount]) -> dict[str, Any]:
         "axis_w": AXIS_W,
         "top": top,
         "bars": bars,
+        # Written here rather than by the template, which spends ~10 escapes a bar on numbers
+        # (a 365-day chart: a third of the page's time). Numbers and an escaped text only.
+        "bars_svg": "".join(bar.svg() for bar in bars),
         "first": time.strftime("%b %d", time.gmtime(first)),
         "last": time.strftime("%b %d", time.gmtime(last)),
     }
