@@ -38,7 +38,15 @@ from bot.sandbox.runner import (
     SandboxWorld,
     seed_database,
 )
-from bot.sandbox.state import Channel, Role, User
+from bot.sandbox.state import (
+    OVERWRITE_ROLE,
+    SEND_MESSAGES,
+    SEND_MESSAGES_IN_THREADS,
+    Channel,
+    Overwrite,
+    Role,
+    User,
+)
 from bot.store import Database
 from bot.store.admin import SqliteKeyStore
 from bot.store.cleanups import SqliteCleanupStore
@@ -428,3 +436,14 @@ async def seed_server(database: Path, world: SandboxWorld, n: int, api_key: str)
     finally:
         await db.close()
     return panel.panel_id
+
+
+def threads_parent(emulator: DiscordEmulator, world: SandboxWorld) -> Channel:
+    """#support as threads mode wants it: members read it and write only in threads."""
+    return emulator.state.add_channel(
+        world.guild,
+        "support",
+        overwrites=[
+            Overwrite(world.guild.id, OVERWRITE_ROLE, SEND_MESSAGES_IN_THREADS, SEND_MESSAGES)
+        ],
+    )

@@ -124,20 +124,9 @@ async def test_statements_are_translated_once_with_numbered_placeholders() -> No
 
 
 async def test_a_database_that_is_not_rimpllees_is_refused(pg_url: str) -> None:
-    await _plain(pg_url, "DROP TABLE schema_migrations")
+    await postgres.admin(pg_url, "DROP TABLE schema_migrations")
     with pytest.raises(Exception, match="not Rimpllee's"):
         await Database.open(pg_url)
-
-
-async def _plain(url: str, *statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 async def _seed_panel(db: Database, max_open: int = 3) -> Panel:

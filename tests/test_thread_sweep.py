@@ -27,15 +27,20 @@ from bot.core.models import Ticket
 from bot.sandbox.emulator import DiscordEmulator
 from bot.sandbox.runner import HELP_BUTTON_ID, REPORT_BUTTON_ID, SandboxWorld, seed_database
 from bot.sandbox.state import (
-    OVERWRITE_ROLE,
-    SEND_MESSAGES,
-    SEND_MESSAGES_IN_THREADS,
     Channel,
-    Overwrite,
 )
 from bot.store.automation import SqliteAutomationStore
 from tests.conftest import FakeClock, LoopErrors, running
-from tests.helpers import change_settings, post, row, run, settings, ticket, wait_for
+from tests.helpers import (
+    change_settings,
+    post,
+    row,
+    run,
+    settings,
+    threads_parent,
+    ticket,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -59,13 +64,7 @@ async def start(
 ) -> Start:
     """Starts the bot on one database, again and again. The first start puts the report button
     in threads mode (private threads of #support) and sets the log channel."""
-    parent = emulator.state.add_channel(
-        world.guild,
-        "support",
-        overwrites=[
-            Overwrite(world.guild.id, OVERWRITE_ROLE, SEND_MESSAGES_IN_THREADS, SEND_MESSAGES)
-        ],
-    )
+    parent = threads_parent(emulator, world)
     database = tmp_path / "rimpllee.db"
     await seed_database(database, world)
     first = True

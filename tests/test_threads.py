@@ -26,13 +26,9 @@ from bot.sandbox.runner import (
     seed_database,
 )
 from bot.sandbox.state import (
-    OVERWRITE_ROLE,
     PRIVATE_THREAD,
-    SEND_MESSAGES,
-    SEND_MESSAGES_IN_THREADS,
     VIEW_CHANNEL,
     Channel,
-    Overwrite,
 )
 from bot.store.automation import SqliteAutomationStore
 from bot.store.panels import SqlitePanelStore
@@ -48,6 +44,7 @@ from tests.helpers import (
     row,
     run,
     settings,
+    threads_parent,
     ticket,
     tickets_url,
     wait_for,
@@ -73,13 +70,7 @@ async def threads_app(
 ) -> AsyncIterator[tuple[Rimpllee, Channel]]:
     """The demo server with a #support channel (members read it and write only in threads), and
     the report button switched to threads mode there by `/panel button threads`."""
-    parent = emulator.state.add_channel(
-        world.guild,
-        "support",
-        overwrites=[
-            Overwrite(world.guild.id, OVERWRITE_ROLE, SEND_MESSAGES_IN_THREADS, SEND_MESSAGES)
-        ],
-    )
+    parent = threads_parent(emulator, world)
     database = tmp_path / "rimpllee.db"
     await seed_database(database, world)
     async with running(emulator, database, loop_errors, clock=clock) as app:
