@@ -65,7 +65,6 @@ from aiohttp import web
 
 from bot.api.app import create_app, json_errors
 from bot.api.requests import request_ids
-from bot.api.server import plain_server_header
 from bot.api.tickets import ApiServices
 from bot.app import Rimpllee
 from bot.core.admin import ApiKeys
@@ -332,11 +331,9 @@ async def _floor_handler(request: web.Request) -> web.Response:
 
 
 def floor_app(ours: bool) -> web.Application:
-    """The floor handler alone, or behind the bot's own middlewares and response hook (request
-    IDs, JSON errors, the dashboard's pass-through, the Server header) in the bot's order."""
+    """The floor handler alone, or behind the bot's own middlewares (request IDs and the Server
+    header, JSON errors, the dashboard's pass-through) in the bot's order."""
     app = web.Application(middlewares=[request_ids, json_errors, dashboard_pages] if ours else [])
-    if ours:
-        app.on_response_prepare.append(plain_server_header)
     app.router.add_post(TICKETS_PATH, _floor_handler)
     return app
 

@@ -71,7 +71,7 @@ async def test_the_api_maps_a_subclass_as_its_base_never_a_text_500(raising: str
     assert headers["Retry-After"] == "4"
     assert body["error"] == {
         "code": "rate_limited",
-        "message": "this user opened a ticket moments ago; retry in 3 s",
+        "message": "this user opened a ticket moments ago; retry in 4 s",
         "scope": "user",
         "retryAfter": 4,
     }

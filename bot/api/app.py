@@ -7,7 +7,7 @@ and back; they decide nothing about tickets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -18,7 +18,6 @@ from bot.api.read import setup_read_routes
 from bot.api.reference import setup_reference_routes
 from bot.api.requests import request_id, request_ids
 from bot.api.schemas import MAX_BODY_BYTES
-from bot.api.server import plain_server_header
 from bot.api.tickets import SERVICES, ApiServices, setup_routes
 
 _LOG = logging.getLogger("rimpllee.api")
@@ -44,11 +43,11 @@ HEALTH: web.AppKey[HealthProbe] = web.AppKey("health")
 @web.middleware
 async def json_errors(
     request: web.Request,
-    handler: Callable[[web.Request], object],
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
     """Every failure leaves as `{"ok": false, "error": {code, message}}`; nothing internal leaks."""
     try:
-        response = await handler(request)  # type: ignore[misc]
+        return await handler(request)
     except MAPPED_ERRORS as exc:
         return response_for(exc)
     except web.HTTPNotFound:
@@ -85,8 +84,6 @@ async def json_errors(
             request_id(request),
         )
         return error_response(500, "internal_error", "internal error; the bot's log has details")
-    assert isinstance(response, web.StreamResponse)
-    return response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -110,7 +107,6 @@ def create_app(
     )
     app[HEALTH] = health
     app[SERVICES] = services
-    app.on_response_prepare.append(plain_server_header)
     app.router.add_get("/healthz", healthz)
     setup_routes(app)
     setup_reference_routes(app)

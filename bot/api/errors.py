@@ -131,14 +131,14 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> web.Response:
-    body = {"ok": False, "error": {"code": code, "message": message, **fields}}
     for value in fields.values():
         if value.__class__ not in _KEYABLE:  # 1 == 1.0 == True as keys, and lists aren't keys
+            body = {"ok": False, "error": {"code": code, "message": message, **fields}}
             return web.json_response(body, status=status, headers=headers)
     key = (status, code, message, *fields.items())
     text = _ENCODED.get(key)
     if text is None:
-        text = json.dumps(body)
+        text = json.dumps({"ok": False, "error": {"code": code, "message": message, **fields}})
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()  # many distinct messages (they can quote the client): start over
         _ENCODED[key] = text
@@ -222,9 +222,17 @@ _TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
     TicketNotOpen: lambda e: (409, "ticket_not_open", {"ticketStatus": e.status}, {}),
 }
 
+def _rate_limited_message(e: RateLimited) -> str:
+    """The wait in whole seconds, as Retry-After and retryAfter say (the domain's text rounds)."""
+    if e.scope == "server":
+        return f"this server is opening tickets too fast; retry in {_seconds(e.retry_after)} s"
+    return f"this user opened a ticket moments ago; retry in {_seconds(e.retry_after)} s"
+
+
 # Messages written for HTTP where the domain's own text is for Discord.
 _MESSAGES: dict[type[BaseException], Callable[[Any], str]] = {
     TooManyOpen: _too_many_open_message,
+    RateLimited: _rate_limited_message,
 }
 
 MAPPED_ERRORS = (
@@ -263,14 +271,27 @@ def status_and_code(exc: Exception) -> tuple[int, str]:
 def response_for(exc: Exception) -> web.Response:
     """The HTTP answer for a domain or API error (any `MAPPED_ERRORS` instance); one without an
     entry of its own or of a base is a bug, answered like any other: a JSON 500."""
-    entry = lookup(_TABLE, exc)
-    if entry is None:
-        _LOG.error("no HTTP mapping for %s", type(exc).__name__, exc_info=exc)
-        return error_response(500, "internal_error", "internal error; the bot's log has details")
+    how = _HOW.get(type(exc))
+    if how is None:
+        entry = lookup(_TABLE, exc)
+        if entry is None:
+            _LOG.error("no HTTP mapping for %s", type(exc).__name__, exc_info=exc)
+            return error_response(
+                500, "internal_error", "internal error; the bot's log has details"
+            )
+        write = _auth_message if isinstance(exc, AuthFailed) else lookup(_MESSAGES, exc) or str
+        how = _HOW[type(exc)] = entry, write
+    entry, write = how
     status, code, fields, headers = entry(exc)
-    write = (lambda e: e.message) if isinstance(exc, AuthFailed) else lookup(_MESSAGES, exc) or str
-    message = write(exc)
-    response = error_response(status, code, message, headers=headers, **fields)
+    response = error_response(status, code, write(exc), headers=headers, **fields)
     if isinstance(exc, BodyTimeout):
         response.force_close()  # don't wait for the rest of a body that isn't coming
     return response
+
+
+def _auth_message(e: AuthFailed) -> str:
+    return e.message
+
+
+# The table's entry and message writer by class, once looked up (through the bases).
+_HOW: dict[type[BaseException], tuple[Callable[[Any], Mapped], Callable[[Any], str]]] = {}

@@ -1,5 +1,6 @@
 """Request IDs: every answer carries `X-Request-Id` (the client's own when it sent a valid one),
-and the access log line names it, so a report from an integrator finds its line in the log."""
+and the access log line names it, so a report from an integrator finds its line in the log.
+The same middleware names the server plainly in `Server`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from bot.api.server import SERVER_NAME
 
 _LOG = logging.getLogger("rimpllee.api.access")
 
@@ -44,7 +47,11 @@ async def request_ids(
     request[REQUEST_ID] = rid
     started = time.perf_counter()
     response = await handler(request)
-    response.headers[HEADER] = rid
+    headers = response.headers
+    headers[HEADER] = rid
+    # No Python or aiohttp version for a scanner to match. Every answer passes here unprepared
+    # (errors become answers inside, and no handler streams), which costs less than a signal.
+    headers["Server"] = SERVER_NAME
     if _LOG.isEnabledFor(logging.INFO):
         _LOG.info(
             "%s %s %d %.1f ms request_id=%s",

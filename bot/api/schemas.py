@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -35,8 +34,7 @@ _PLAIN_JSON = frozenset(("application/json", "application/json; charset=utf-8"))
 SENT_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("sent_fields", dict)
 
 
-@dataclass(frozen=True, slots=True)
-class OpenRequest:
+class OpenRequest(NamedTuple):
     user_id: int
     panel_id: str
     button_id: str

@@ -69,11 +69,6 @@ class HardenedRunner(web.AppRunner):
         return server
 
 
-async def plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
-    """`on_response_prepare`: no Python or aiohttp version for a scanner to match."""
-    response.headers["Server"] = SERVER_NAME
-
-
 # After answering a request whose body didn't all arrive, aiohttp reads (and drops) the rest for
 # this long before closing, so the client sees the answer rather than a reset.
 LINGER_S = 2.0

@@ -57,7 +57,10 @@ class Panel:
     buttons: tuple[Button, ...] = field(default=())
 
     def button(self, button_id: str) -> Button | None:
-        return next((b for b in self.buttons if b.button_id == button_id), None)
+        for b in self.buttons:  # a plain loop: every open asks this
+            if b.button_id == button_id:
+                return b
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from bot.core.models import (
     Answer,
@@ -169,10 +169,10 @@ class OpenRef:
     channel_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class LimitFacts:
+class LimitFacts(NamedTuple):
     """What the limit checks need about one user on one server, read in one statement (so
-    it is one consistent snapshot even without a transaction)."""
+    it is one consistent snapshot even without a transaction). A named tuple rather than a
+    frozen dataclass: every open and every API answer builds one, and a tuple builds faster."""
 
     blacklisted: bool
     open_tickets: tuple[OpenRef, ...]

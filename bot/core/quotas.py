@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.core.limits import Clock
 from bot.core.ports import TicketStore
 from bot.core.tickets import Limits
 
 
-@dataclass(frozen=True, slots=True)
-class Quota:
+class Quota(NamedTuple):
     """One policy: `limit` tickets per `window` seconds; `remaining` now; `reset` seconds until
-    the next one frees up (0 when nothing is spent)."""
+    the next one frees up (0 when nothing is spent). A named tuple: every API answer builds
+    one or two."""
 
     name: str
     limit: int

@@ -129,7 +129,8 @@ WELCOME_OVERHEAD = 400
 def check_welcome_fits(button: Button, answers: Sequence[Answer]) -> None:
     """Refuse answers the welcome embed can't hold, before anything is created in Discord."""
     size = len(button.welcome_text or "") + len(button.label) + WELCOME_OVERHEAD
-    size += sum(len(a.label) + len(a.value) for a in answers)
+    if answers:
+        size += sum(len(a.label) + len(a.value) for a in answers)
     if size > EMBED_TOTAL_MAX:
         room = max(0, EMBED_TOTAL_MAX - (size - sum(len(a.value) for a in answers)))
         raise InvalidRequest(
@@ -175,6 +176,8 @@ def answer_limits(button: Button) -> tuple[int, ...]:
 
 def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ...]:
     """Answers matched to the button's questions (by label, case-insensitively), in its order."""
+    if not answers and not button.questions:
+        return ()
     questions = {q.label.strip().casefold(): q for q in button.questions}
     given: dict[str, str] = {}
     for i, answer in enumerate(answers):
@@ -397,9 +400,10 @@ class TicketService:
         if facts.blacklisted:
             raise Blacklisted(user_id)
         open_now = facts.open_tickets
-        same_button = [t for t in open_now if t.button_id == button.button_id]
-        if len(same_button) >= button.max_open:
-            raise TooManyOpen("button", button.max_open, same_button[0].channel_id)
+        if open_now:
+            same_button = [t for t in open_now if t.button_id == button.button_id]
+            if len(same_button) >= button.max_open:
+                raise TooManyOpen("button", button.max_open, same_button[0].channel_id)
         server_max = facts.user_max_open or limits.user_max_open
         if len(open_now) >= server_max:
             raise TooManyOpen("server", server_max, open_now[0].channel_id)

@@ -167,20 +167,20 @@ class HikariDiscord:
         """From the member index once the server's members are all known (with the members
         intent); until then, or without the intent, a miss is settled by one REST lookup. A
         server on another process's shards is asked over REST (see `_foreign_member`)."""
+        index = self._members
+        if index.tracks_membership:  # the usual answer first: a member of a server it indexes
+            username = index.username(guild_id, user_id)  # (only its own shards' servers)
+            if username is not None:
+                return MemberInfo(user_id=user_id, username=username)
         if not self.serves(guild_id):
             return await self._foreign_member(guild_id, user_id)
-        index = self._members
         if not index.has_server(guild_id) and self._bot.cache.get_guild(guild_id) is None:
             raise DiscordFailure(
                 f"the bot is not in server {guild_id} (it was removed, or the server is "
                 "unavailable): invite it again"
             )
-        if index.tracks_membership:
-            username = index.username(guild_id, user_id)
-            if username is not None:
-                return MemberInfo(user_id=user_id, username=username)
-            if index.is_known(guild_id):
-                return None
+        if index.tracks_membership and index.is_known(guild_id):
+            return None  # every member is known, and this user is not one
         try:
             member = await self._call(
                 self._bot.rest.fetch_member(guild_id, user_id), "look up the member", None

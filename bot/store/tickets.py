@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -124,18 +125,19 @@ class _RawFacts:
     blacklisted: bool
     open_tickets: tuple[OpenRef, ...]
     user_max_open: int | None
-    recent: tuple[float, ...]
+    recent: tuple[float, ...]  # sorted: the opens after any later `since` are a suffix
     last_open: float | None
 
     def facts(self, since: float) -> LimitFacts:
-        recent = [t for t in self.recent if t > since]
+        recent = self.recent
+        first = bisect.bisect_right(recent, since)
         return LimitFacts(
-            blacklisted=self.blacklisted,
-            open_tickets=self.open_tickets,
-            user_max_open=self.user_max_open,
-            opened_in_window=len(recent),
-            oldest_in_window=min(recent, default=None),
-            last_open=self.last_open,
+            self.blacklisted,
+            self.open_tickets,
+            self.user_max_open,
+            len(recent) - first,
+            recent[first] if first < len(recent) else None,
+            self.last_open,
         )
 
 
@@ -168,7 +170,7 @@ class SqliteLimitView(_LimitQueries):
             blacklisted=bool(row[4]),
             open_tickets=tuple(OpenRef(b, c) for b, c in json.loads(row[0])),
             user_max_open=row[1],
-            recent=tuple(json.loads(row[2])),
+            recent=tuple(sorted(json.loads(row[2]))),
             last_open=row[3],
         )
         self._memo.put(key, raw, token)
