@@ -83,11 +83,27 @@ def parsed(answer: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
     return int(status_line.split()[1]), headers, json.loads(body)
 
 
-async def test_the_server_header_names_no_versions(app: Rimpllee) -> None:
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/healthz", 200),
+        ("/api/v1/nowhere", 404),
+        ("/api/v1/tickets", 405),
+        ("/api/v1/panels", 401),
+        ("/", 200),
+        ("/login", 303),
+        ("/no-such-page", 404),
+        ("/static/app.css", 200),
+    ],
+)
+async def test_the_server_header_names_no_versions(app: Rimpllee, path: str, status: int) -> None:
+    """Every kind of answer: JSON, refusals, dashboard pages, error pages and static files."""
     answer, _ = await exchange(
-        app, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        app, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
     )
-    assert parsed(answer)[1]["server"] == "rimpllee"
+    head = answer.partition(b"\r\n\r\n")[0].decode()
+    assert head.split()[1] == str(status)
+    assert "\r\nServer: rimpllee\r\n" in head
 
 
 @pytest.mark.parametrize(
