@@ -222,6 +222,7 @@ _TABLE: dict[type[BaseException], Callable[[Any], Mapped]] = {
     TicketNotOpen: lambda e: (409, "ticket_not_open", {"ticketStatus": e.status}, {}),
 }
 
+
 def _rate_limited_message(e: RateLimited) -> str:
     """The wait in whole seconds, as Retry-After and retryAfter say (the domain's text rounds)."""
     if e.scope == "server":
