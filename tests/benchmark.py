@@ -63,8 +63,7 @@ import aiohttp
 import hikari
 from aiohttp import web
 
-from bot.api.app import create_app, json_errors
-from bot.api.requests import request_ids
+from bot.api.app import answers, create_app
 from bot.api.tickets import ApiServices
 from bot.app import Rimpllee
 from bot.core.admin import ApiKeys
@@ -333,7 +332,7 @@ async def _floor_handler(request: web.Request) -> web.Response:
 def floor_app(ours: bool) -> web.Application:
     """The floor handler alone, or behind the bot's own middlewares (request IDs and the Server
     header, JSON errors, the dashboard's pass-through) in the bot's order."""
-    app = web.Application(middlewares=[request_ids, json_errors, dashboard_pages] if ours else [])
+    app = web.Application(middlewares=[answers, dashboard_pages] if ours else [])
     app.router.add_post(TICKETS_PATH, _floor_handler)
     return app
 

@@ -208,6 +208,38 @@ async def test_rate_limit_fields_follow_the_servers_window_and_the_users_cooldow
     assert "RateLimit" not in anonymous[2]
 
 
+async def test_a_body_sent_again_is_answered_from_what_holds_now(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    """A body is parsed once per distinct bytes; the headers, the key, the panel and the limits
+    are checked again on every request, and every request is logged with its own fields."""
+    member = world.members[0].id
+    body = opening(member)
+    assert (await call(app, "POST", "/api/v1/tickets", body))[0] == 200
+    again = await call(app, "POST", "/api/v1/tickets", body)  # the same bytes
+    assert code(again) == "rate_limited"
+    assert again[2]["Retry-After"] == "20"
+    assert again[2]["RateLimit"] == '"server";r=29;t=60, "user";r=0;t=20'
+    plain = await call(
+        app, "POST", "/api/v1/tickets", body, headers={**AUTH, "Content-Type": "text/plain"}
+    )
+    assert code(plain) == "invalid_content_type"
+    wrong_key = await call(
+        app, "POST", "/api/v1/tickets", body, headers={"x-api-key": "rmp_" + "c" * 43}
+    )
+    assert code(wrong_key) == "invalid_api_key"
+    clock.advance(21)  # the cooldown is over: the same bytes open a second ticket
+    assert (await call(app, "POST", "/api/v1/tickets", body))[0] == 200
+    assert app.requests is not None
+    logged = await app.requests.recent(world.guild.id, 4)
+    assert [(r.status, r.user_id) for r in logged] == [
+        (200, str(member)),
+        (400, str(member)),
+        (429, str(member)),
+        (200, str(member)),
+    ]
+
+
 async def test_the_auth_failure_429_says_what_happened(app: Rimpllee) -> None:
     bad = {"x-api-key": "rmp_" + "b" * 43}
     for _ in range(10):

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.api.app import json_errors
+from bot.api.app import answers
 from bot.core.errors import AdminError, NotAllowed, RateLimited, TicketError
 from bot.discord.errors import UNEXPECTED, explain, member_message, not_done
 
@@ -41,7 +41,7 @@ async def raising() -> AsyncIterator[str]:
     async def handler(request: web.Request) -> web.Response:
         raise errors[request.match_info["kind"]]
 
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[answers])
     app.router.add_get("/{kind}", handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

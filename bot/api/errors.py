@@ -136,19 +136,25 @@ def error_response(
             body = {"ok": False, "error": {"code": code, "message": message, **fields}}
             return web.json_response(body, status=status, headers=headers)
     key = (status, code, message, *fields.items())
-    text = _ENCODED.get(key)
-    if text is None:
-        text = json.dumps({"ok": False, "error": {"code": code, "message": message, **fields}})
+    data = _ENCODED.get(key)
+    if data is None:
+        body = {"ok": False, "error": {"code": code, "message": message, **fields}}
+        data = json.dumps(body).encode()
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()  # many distinct messages (they can quote the client): start over
-        _ENCODED[key] = text
-    return web.Response(text=text, status=status, headers=headers, content_type=_JSON)
+        _ENCODED[key] = data
+    return web.Response(
+        body=data,
+        status=status,
+        headers=_JSON_HEADERS if not headers else {**_JSON_HEADERS, **headers},
+    )
 
 
 # Error bodies as sent, by what they are made of: a flood of the same refusal is encoded once.
-_ENCODED: dict[tuple[Any, ...], str] = {}
+_ENCODED: dict[tuple[Any, ...], bytes] = {}
 _ENCODED_MAX = 1024
-_JSON = "application/json"
+# As `web.json_response` labels its bodies.
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 _KEYABLE = frozenset((str, int, type(None)))  # field values encoded alike whenever equal
 
 

@@ -30,7 +30,7 @@ CONTENT_ENCODINGS = ("", "identity", "gzip", "deflate")
 # Content-Type values that need no parsing to be accepted (the rest are parsed by aiohttp).
 _PLAIN_JSON = frozenset(("application/json", "application/json; charset=utf-8"))
 
-# The body's JSON object, once parsed (the request log records the IDs sent in it).
+# The body's JSON object, once parsed (the request log records the IDs sent in it); read only.
 SENT_FIELDS: web.RequestKey[dict[str, Any]] = web.RequestKey("sent_fields", dict)
 
 
@@ -73,6 +73,10 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
         raise BodyTimeout(body_timeout) from None
     except web.RequestPayloadError as exc:  # e.g. a broken chunked encoding
         raise _invalid("body", f"the body could not be read ({exc})", "invalid_body") from None
+    parsed = _PARSED.get((encoding, raw))
+    if parsed is not None:
+        request[SENT_FIELDS] = parsed[0]
+        return parsed[1]
     try:
         body = json.loads(_decoded(raw, encoding, MAX_BODY_BYTES))
     except RecursionError:
@@ -91,12 +95,29 @@ async def parse_open_request(request: web.Request, body_timeout: float = 10.0) -
                 f"unknown field {key!r} (fields: {', '.join(FIELDS)}){did_you_mean(key, FIELDS)}",
                 "unknown_field",
             )
-    return OpenRequest(
-        user_id=_user_id(body),
-        panel_id=_id_string(body, "panelId"),
-        button_id=_id_string(body, "buttonId"),
-        answers=_answers(body.get("answers", [])),
+    parsed = (
+        body,
+        OpenRequest(
+            user_id=_user_id(body),
+            panel_id=_id_string(body, "panelId"),
+            button_id=_id_string(body, "buttonId"),
+            answers=_answers(body.get("answers", [])),
+        ),
     )
+    if len(raw) <= _PARSED_BODY_MAX:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()  # many distinct bodies: start over rather than grow
+        _PARSED[encoding, raw] = parsed
+    return parsed[1]
+
+
+# Valid bodies as sent, parsed: a client that retries the same body (a flood of refusals is one)
+# is answered without parsing and checking it again. Parsing is a function of these bytes and
+# their encoding alone, so nothing here can go stale. The dicts are the request log's to read
+# (`SENT_FIELDS`), never to change.
+_PARSED: dict[tuple[str, bytes], tuple[dict[str, Any], OpenRequest]] = {}
+_PARSED_MAX = 1024
+_PARSED_BODY_MAX = 2048  # bytes: at most 2 MiB held; a body with long answers is parsed anew
 
 
 def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:

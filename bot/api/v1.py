@@ -43,13 +43,15 @@ async def authenticated(
     run: Callable[[], Awaitable[web.Response]],
 ) -> web.Response:
     """Run a request already authenticated for `guild_id`, as one answer to store and decorate."""
+    refused: BaseException | None = None
     try:
         if v1 is not None and request.method == "POST" and HEADER in request.headers:
             response = await idempotent(request, guild_id, v1.idempotency, lambda: _answer(run))
         else:
             response = await run()
     except MAPPED_ERRORS as exc:
-        response = response_for(exc)
+        response, refused = response_for(exc), exc
     if v1 is not None:
-        add_rate_limit_fields(response, await v1.quotas.state(guild_id, request.get(SUBJECT)))
+        quotas = await v1.quotas.state(guild_id, request.get(SUBJECT), refused)
+        add_rate_limit_fields(response, quotas)
     return response

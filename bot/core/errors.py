@@ -7,8 +7,11 @@ Nothing here knows HTTP or Discord: `bot/api/errors.py` maps these to statuses a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from bot.core.ports import LimitFacts
 
 T = TypeVar("T")
 
@@ -91,8 +94,13 @@ class TooManyOpen(TicketError):
 
 @dataclass
 class RateLimited(TicketError):
+    """`facts` and `at`: what the check read, and when (the API's RateLimit fields are computed
+    from them rather than read again, so they describe the same instant as `retry_after`)."""
+
     scope: Literal["server", "user"]
     retry_after: float
+    facts: LimitFacts | None = field(default=None, compare=False, repr=False)
+    at: float = field(default=0.0, compare=False, repr=False)
 
     def __str__(self) -> str:
         if self.scope == "server":

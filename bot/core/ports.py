@@ -110,8 +110,9 @@ class Cleanup:
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
-class MemberInfo:
+class MemberInfo(NamedTuple):
+    """A named tuple: every open and every API refusal past the panel check builds one."""
+
     user_id: int
     username: str
 

@@ -9,8 +9,9 @@ import math
 import time
 from typing import NamedTuple
 
+from bot.core.errors import RateLimited
 from bot.core.limits import Clock
-from bot.core.ports import TicketStore
+from bot.core.ports import LimitFacts, TicketStore
 from bot.core.tickets import Limits
 
 
@@ -32,10 +33,19 @@ class Quotas:
         self._limits = limits
         self._clock = clock
 
-    async def state(self, guild_id: int, user_id: int | None) -> list[Quota]:
-        limits = self._limits
+    async def state(
+        self, guild_id: int, user_id: int | None, refused: BaseException | None = None
+    ) -> list[Quota]:
+        """`refused`: the error the request ended in; a `RateLimited` carries the facts its check
+        read, which are used instead of reading them again."""
+        if isinstance(refused, RateLimited) and refused.facts is not None:
+            return self.standing(refused.facts, refused.at, user_id)
         now = self._clock()
-        facts = await self._store.view(guild_id).facts(user_id or 0, now - limits.window)
+        facts = await self._store.view(guild_id).facts(user_id or 0, now - self._limits.window)
+        return self.standing(facts, now, user_id)
+
+    def standing(self, facts: LimitFacts, now: float, user_id: int | None) -> list[Quota]:
+        limits = self._limits
         used = min(facts.opened_in_window, limits.server_per_minute)
         server_reset = 0
         if facts.oldest_in_window is not None:

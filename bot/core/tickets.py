@@ -409,10 +409,10 @@ class TicketService:
             raise TooManyOpen("server", server_max, open_now[0].channel_id)
         oldest = facts.oldest_in_window
         if facts.opened_in_window >= limits.server_per_minute and oldest is not None:
-            raise RateLimited("server", oldest + limits.window - now)
+            raise RateLimited("server", oldest + limits.window - now, facts, now)
         last = facts.last_open
         if last is not None and now - last < limits.user_cooldown:
-            raise RateLimited("user", last + limits.user_cooldown - now)
+            raise RateLimited("user", last + limits.user_cooldown - now, facts, now)
         return now
 
     async def _create(
