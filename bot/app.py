@@ -417,10 +417,10 @@ class Rimpllee:
             await self._sender.close()
             self._sender = None
         await self.discord.close()
+        if self._watch is not None:  # first: the database's close lets go of the `-shm` file
+            self._watch.close()
+            self._watch = None
         if self.db is not None:
             await self.db.close()
             self.db = None
-        if self._watch is not None:
-            self._watch.close()
-            self._watch = None
         self._tickets_store = None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from bot.store import Database
-from bot.store.changes import Memo
+from bot.store.changes import Memo, SqliteChangeWatch, WalIndex
 
 pytestmark = pytest.mark.asyncio
 
@@ -80,5 +81,79 @@ async def test_with_local_commits_the_version_is_read_once_per_turn_of_the_loop(
         assert await watch.version() != after
     finally:
         other.close()
+        watch.close()
+        await db.close()
+
+
+COMMIT_ELSEWHERE = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("INSERT INTO servers (guild_id, created_at) VALUES (7, 0)")
+conn.close()
+"""
+
+
+@pytest.mark.sqlite_only(reason="the WAL-index header is SQLite's")
+async def test_another_process_commit_moves_the_wal_index_header(tmp_path: Path) -> None:
+    """The cheap read (one `pread` of the `-shm` file) is what sees the other process's commit."""
+    path = tmp_path / "m.db"
+    db = await Database.open(path)
+    watch = db.change_watch()
+    try:
+        index = WalIndex.acquire(path)
+        assert index is not None
+        index.release()
+        header = index.header()
+        assert header is not None
+        assert len(header) == 48
+        before = await watch.version()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", COMMIT_ELSEWHERE, str(path)
+        )
+        assert await process.wait() == 0
+        assert index.header() != header
+        await asyncio.sleep(0)  # a new turn of the loop
+        assert await watch.version() != before
+    finally:
+        watch.close()
+        await db.close()
+
+
+@pytest.mark.sqlite_only(reason="the WAL-index header is SQLite's")
+async def test_one_descriptor_per_shm_file_closed_with_the_last_database(tmp_path: Path) -> None:
+    """Closing a descriptor drops the process's locks on the file, SQLite's too: the databases
+    of one process on one file share one, closed after the last of them."""
+    path = tmp_path / "m.db"
+    first = await Database.open(path)
+    second = await Database.open(path)
+    index = WalIndex.acquire(path)
+    assert index is not None
+    index.release()
+    try:
+        await second.close()
+        assert index.header() is not None  # still open for the first
+        watch = first.change_watch()
+        before = await watch.version()
+        async with first.write() as conn:
+            await conn.execute("INSERT INTO servers (guild_id, created_at) VALUES (1, 0)")
+        assert await watch.version() != before
+        watch.close()
+    finally:
+        await first.close()
+    assert WalIndex._shared == {}  # and its descriptor closed
+
+
+@pytest.mark.sqlite_only(reason="PRAGMA data_version is SQLite's")
+async def test_without_the_wal_index_data_version_notices_commits(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    db = await Database.open(path)
+    watch = SqliteChangeWatch(path)  # no WAL index: where `pread` is missing
+    try:
+        before = await watch.version()
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("INSERT INTO servers (guild_id, created_at) VALUES (1, 0)")
+        other.close()
+        assert await watch.version() != before
+    finally:
         watch.close()
         await db.close()

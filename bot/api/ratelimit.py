@@ -26,18 +26,18 @@ def rate_limit_fields(quotas: Sequence[Quota]) -> dict[str, str]:
 
 
 def add_rate_limit_fields(response: web.StreamResponse, quotas: Sequence[Quota]) -> None:
+    key = tuple(quotas)
+    fields = _WRITTEN.get(key)
+    if fields is None:
+        written = rate_limit_fields(quotas)
+        fields = written[POLICY], written[STATE]
+        if len(_WRITTEN) >= _WRITTEN_MAX:
+            _WRITTEN.clear()
+        _WRITTEN[key] = fields
     headers = response.headers
-    if len(quotas) == 1:  # the usual shapes, without building a dict and two generators
-        (q,) = quotas
-        headers[POLICY] = f'"{q.name}";q={q.limit};w={q.window}'
-        headers[STATE] = f'"{q.name}";r={q.remaining};t={q.reset}'
-    elif len(quotas) == 2:
-        q, u = quotas
-        headers[POLICY] = (
-            f'"{q.name}";q={q.limit};w={q.window}, "{u.name}";q={u.limit};w={u.window}'
-        )
-        headers[STATE] = (
-            f'"{q.name}";r={q.remaining};t={q.reset}, "{u.name}";r={u.remaining};t={u.reset}'
-        )
-    else:
-        headers.update(rate_limit_fields(quotas))
+    headers[POLICY], headers[STATE] = fields
+
+
+# The two fields as written, by the quotas they say: a flood of answers repeats a few states.
+_WRITTEN: dict[tuple[Quota, ...], tuple[str, str]] = {}
+_WRITTEN_MAX = 4096

@@ -22,6 +22,7 @@ import aiosqlite
 import asyncpg
 
 from bot.errors import StartupError
+from bot.store.changes import WalIndex
 from bot.store.private import private_dir, private_file
 
 if TYPE_CHECKING:
@@ -395,6 +396,7 @@ class SqliteDatabase(Database):
         self._reader = reader
         self._connection = SqliteConnection(writer)
         self._write_lock = asyncio.Lock()
+        self._wal_index: WalIndex | None = None  # the change watches' cheap read (see there)
 
     @classmethod
     async def connect(
@@ -433,6 +435,7 @@ class SqliteDatabase(Database):
                 database = cls(path, writer, reader)
                 await database._migrate(plan, version)
                 await writer.execute("PRAGMA foreign_keys = ON")
+                database._wal_index = WalIndex.acquire(path)  # the WAL is in use: `-shm` exists
                 cleanup.pop_all()
         except sqlite3.Error as error:
             raise DatabaseError(f"{path}: {error}") from error
@@ -459,6 +462,8 @@ class SqliteDatabase(Database):
                 await self._reader.close()
             finally:
                 await self._writer.close()  # last one out checkpoints and removes the WAL
+                if self._wal_index is not None:
+                    self._wal_index.release()  # after the connections: see `WalIndex`
 
     @contextlib.asynccontextmanager
     async def _transaction(self, task: asyncio.Task[object] | None) -> AsyncIterator[Connection]:
@@ -491,4 +496,4 @@ class SqliteDatabase(Database):
     def change_watch(self) -> ChangeWatch:
         from bot.store.changes import SqliteChangeWatch  # noqa: PLC0415 - cycle
 
-        return SqliteChangeWatch(self.path, lambda: self.commits)
+        return SqliteChangeWatch(self.path, lambda: self.commits, self._wal_index)
