@@ -3,9 +3,10 @@
 A button has an ordered list of categories: its own, then its overflow ones. The first with room
 (Discord allows 50 channels a category) takes the ticket; when all are full the bot creates the
 next one itself ("Tickets 2", with the first one's permission overwrites) and adds it to the
-button's list. Channel counts come from the gateway cache (plus the opens this process has in
-flight), so the common case costs no REST call. Near Discord's 500 channels per server the open
-is refused with a reason naming the cause, and the log channel is told once.
+button's list. Channel counts are kept by the Discord adapter from the gateway's events (plus
+the opens this process has in flight), so the common case costs no REST call. Near Discord's 500
+channels per server the open is refused with a reason naming the cause, and the log channel is
+told once.
 """
 
 from __future__ import annotations

@@ -319,7 +319,7 @@ class PromptButton:
 
 @dataclass(frozen=True, slots=True)
 class CategoryLoad:
-    """How full a server is, from the gateway cache: channels per category and in all."""
+    """How full a server is, as the gateway's events keep it: channels per category and in all."""
 
     per_category: dict[int, int]
     total: int
