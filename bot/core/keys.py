@@ -20,8 +20,15 @@ def looks_like_key(candidate: str) -> bool:
     return _KEY_RE.fullmatch(candidate) is not None
 
 
+# A started hash copied per key: copying skips OpenSSL's look-up of the algorithm that each new
+# `sha256()` repeats (OpenSSL 3 fetches it by name every time), on every API request.
+_SHA256 = hashlib.sha256()
+
+
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    digest = _SHA256.copy()
+    digest.update(key.encode())
+    return digest.hexdigest()
 
 
 def display_prefix(key: str) -> str:
