@@ -60,7 +60,11 @@ class recorded:  # used as `async with recorded(...)`, like the function it was
             status, code = 500, "internal_error"
         else:  # cancelled (the client went away, or shutdown): nothing to show
             return
-        await _record(self._request, log, self._guild_id, status, code)
+        fields = self._request.get(SENT_FIELDS)
+        if fields is not None:  # the body was parsed: no coroutine to read it
+            _write(self._request, log, self._guild_id, status, code, fields)
+        else:
+            await _record(self._request, log, self._guild_id, status, code)
 
 
 async def _record(
@@ -70,6 +74,17 @@ async def _record(
     fields = request.get(SENT_FIELDS)
     if fields is None:
         fields = await _sent_fields(request) if status not in (408, 413) else {}
+    _write(request, log, guild_id, status, code, fields)
+
+
+def _write(
+    request: web.Request,
+    log: ApiRequestLog,
+    guild_id: int,
+    status: int,
+    code: str | None,
+    fields: dict[str, Any],
+) -> None:
     log.record(
         guild_id,
         status,

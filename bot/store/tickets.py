@@ -241,6 +241,7 @@ class SqliteTicketStore:
         self._facts: FactsMemo | None = None
         if watch is not None:
             self._panels, self._facts = Memo(watch), Memo(watch)
+        self._views: dict[int, SqliteLimitView] = {}  # one per server: every refusal asks
 
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
         if self._panels is None:
@@ -256,7 +257,10 @@ class SqliteTicketStore:
         return await load_panel_for_button(self._db, guild_id, button_id)
 
     def view(self, guild_id: int) -> SqliteLimitView:
-        return SqliteLimitView(self._db, guild_id, self._facts)
+        view = self._views.get(guild_id)
+        if view is None:
+            view = self._views[guild_id] = SqliteLimitView(self._db, guild_id, self._facts)
+        return view
 
     @contextlib.asynccontextmanager
     async def reserve(self, guild_id: int) -> AsyncIterator[SqliteReservation]:
