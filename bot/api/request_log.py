@@ -15,10 +15,8 @@ from bot.core.integrations import ApiRequestLog
 
 
 async def _sent_fields(request: web.Request) -> dict[str, Any]:
-    """userId, panelId and buttonId as the client sent them, if the body is a JSON object."""
-    parsed: dict[str, Any] | None = request.get(SENT_FIELDS)
-    if parsed is not None:
-        return parsed
+    """userId, panelId and buttonId as the client sent them, if the body is a JSON object (read
+    again when parsing stopped before keeping it)."""
     try:
         data = json.loads(await request.read())
     except Exception:
@@ -60,37 +58,16 @@ class recorded:  # used as `async with recorded(...)`, like the function it was
             status, code = 500, "internal_error"
         else:  # cancelled (the client went away, or shutdown): nothing to show
             return
-        fields = self._request.get(SENT_FIELDS)
-        if fields is not None:  # the body was parsed: no coroutine to read it
-            _write(self._request, log, self._guild_id, status, code, fields)
-        else:
-            await _record(self._request, log, self._guild_id, status, code)
-
-
-async def _record(
-    request: web.Request, log: ApiRequestLog, guild_id: int, status: int, code: str | None
-) -> None:
-    # A body too large, or one that never arrived (408), is not read again.
-    fields = request.get(SENT_FIELDS)
-    if fields is None:
-        fields = await _sent_fields(request) if status not in (408, 413) else {}
-    _write(request, log, guild_id, status, code, fields)
-
-
-def _write(
-    request: web.Request,
-    log: ApiRequestLog,
-    guild_id: int,
-    status: int,
-    code: str | None,
-    fields: dict[str, Any],
-) -> None:
-    log.record(
-        guild_id,
-        status,
-        code,
-        fields.get("userId"),
-        fields.get("panelId"),
-        fields.get("buttonId"),
-        request_id(request) or None,
-    )
+        request = self._request
+        fields = request.get(SENT_FIELDS)
+        if fields is None:  # a body too large, or one that never arrived (408), is not read again
+            fields = await _sent_fields(request) if status not in (408, 413) else {}
+        log.record(
+            self._guild_id,
+            status,
+            code,
+            fields.get("userId"),
+            fields.get("panelId"),
+            fields.get("buttonId"),
+            request_id(request) or None,
+        )

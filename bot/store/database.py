@@ -16,17 +16,14 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeAlias, cast
+from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, cast
 
 import aiosqlite
 import asyncpg
 
 from bot.errors import StartupError
-from bot.store.changes import WalIndex
+from bot.store.changes import ChangeWatch, SqliteChangeWatch, WalIndex
 from bot.store.private import private_dir, private_file
-
-if TYPE_CHECKING:
-    from bot.store.changes import ChangeWatch
 
 Params: TypeAlias = Sequence[object] | Mapping[str, object]
 Engine: TypeAlias = Literal["sqlite", "postgres"]
@@ -494,6 +491,4 @@ class SqliteDatabase(Database):
         return await _recorded_version(self._reader) or 0
 
     def change_watch(self) -> ChangeWatch:
-        from bot.store.changes import SqliteChangeWatch  # noqa: PLC0415 - cycle
-
         return SqliteChangeWatch(self.path, lambda: self.commits, self._wal_index)
