@@ -30,6 +30,7 @@ from aiohttp.typedefs import Middleware
 
 from bot import heap
 from bot.api.app import Health, create_app
+from bot.api.repeats import KeptRefusals
 from bot.api.server import HardenedRunner, runner_options
 from bot.api.tickets import AUTH_FAILURES_PER_MINUTE, ApiServices
 from bot.api.v1 import V1Services
@@ -49,6 +50,7 @@ from bot.core.panel_io import PanelFiles
 from bot.core.panels import PanelService
 from bot.core.quotas import Quotas
 from bot.core.reads import Reads
+from bot.core.refusals import Refusals
 from bot.core.scheduler import Scheduler
 from bot.core.sessions import Sessions
 from bot.core.stats import FirstReplies, StaffStats
@@ -115,6 +117,7 @@ class Rimpllee:
         self._watch: ChangeWatch | None = None
         self._tickets_store: SqliteTicketStore | None = None
         self._sender: HttpSender | None = None
+        self.refusals: KeptRefusals | None = None  # refused opens the API answers from memory
 
     def health(self) -> Health:
         known, servers = self.discord.members.progress()
@@ -233,12 +236,14 @@ class Rimpllee:
         return lifecycle
 
     def _v1(self, db: Database, lifecycle: LifecycleService) -> V1Services:
+        self.refusals = Refusals(self._ticket_store(db), self.discord.port, self.clock)
         return V1Services(
             idempotency=IdempotencyKeys(SqliteIdempotencyStore(db), self.clock),
             quotas=Quotas(self._ticket_store(db), self._limits(), self.clock),
             reads=Reads(SqliteReadStore(db)),
             lifecycle=lifecycle,
             bot_user_id=lambda: self.discord.port.bot_user_id,
+            refusals=self.refusals,
         )
 
     def _start_deliveries(self, db: Database) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import aiohttp
@@ -429,3 +430,63 @@ async def test_a_change_from_another_process_counts_from_the_next_request(
     assert (await run_cli("apikey", "revoke", *database, cwd=tmp_path))[0] == 0
     revoked = await call(app, "GET", "/api/v1/panels")
     assert (revoked[0], code(revoked)) == (401, "invalid_api_key")
+
+
+async def test_a_refusal_asked_again_counts_down_exactly_as_worked_out_afresh(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    """A refused open asked again is answered from memory, and that answer is the one working
+    it out again would give: its waits tick down at the same instants, to the open."""
+    refusals = app.refusals
+    assert refusals is not None
+    member = world.members[0].id
+    assert (await call(app, "POST", "/api/v1/tickets", opening(member)))[0] == 200
+    opened_at, repeated = clock.now, refusals.repeated
+    for at in (0.0, 0.25, 0.999, 1.0, 1.5, 7.0, 19.0, 19.5, 19.999):
+        clock.now = opened_at + at
+        user_wait, server_reset = math.ceil(20 - at), math.ceil(60 - at)
+        first = await call(app, "POST", "/api/v1/tickets", opening(member))
+        again = await call(app, "POST", "/api/v1/tickets", opening(member))
+        for reply in (first, again):
+            assert (reply[0], code(reply)) == (429, "rate_limited"), at
+            assert reply[1]["error"]["retryAfter"] == user_wait, at
+            assert reply[1]["error"]["message"].endswith(f"retry in {user_wait} s"), at
+            assert reply[2]["Retry-After"] == str(user_wait), at
+            assert reply[2]["RateLimit"] == (
+                f'"server";r=29;t={server_reset}, "user";r=0;t={user_wait}'
+            ), at
+        assert first[2]["X-Request-Id"] != again[2]["X-Request-Id"]
+    assert refusals.repeated - repeated >= 9  # every second asking, at least, came from memory
+    clock.now = opened_at + 20.0  # the cooldown's very end: the same bytes open
+    assert (await call(app, "POST", "/api/v1/tickets", opening(member)))[0] == 200
+    assert app.requests is not None
+    logged = await app.requests.recent(world.guild.id, 20)
+    assert [r.status for r in logged].count(429) == 18  # each asking logged as its own
+
+
+async def test_a_kept_refusal_gives_way_at_once_to_what_it_rested_on(
+    app: Rimpllee, world: SandboxWorld, emulator: DiscordEmulator
+) -> None:
+    """The member leaving (a gateway event) or the ticket closing (a commit) ends a kept
+    refusal for the very next request."""
+    member, leaver = world.members[0].id, world.members[1].id
+    first = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
+    channel = first[1]["ticket"]["channelId"]
+    for _ in range(2):
+        again = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
+        assert code(again) == "max_open_reached"
+    closed = await call(app, "POST", f"/api/v1/tickets/{channel}/close", {"reason": "done"})
+    assert closed[0] == 200
+    after = await call(app, "POST", "/api/v1/tickets", opening(member, HELP_BUTTON_ID))
+    assert code(after) == "rate_limited"  # no open ticket now; the cooldown since the first
+    left = await call(app, "POST", "/api/v1/tickets", opening(leaver))
+    closing = f"/api/v1/tickets/{left[1]['ticket']['channelId']}/close"
+    assert (await call(app, "POST", closing, {"reason": "done"}))[0] == 200
+    for _ in range(2):  # nothing of theirs is open, so nothing commits when they leave
+        assert code(await call(app, "POST", "/api/v1/tickets", opening(leaver))) == "rate_limited"
+    await emulator.member_leave(world.guild.id, leaver)
+    async with asyncio.timeout(5):
+        while app.discord.members.get(world.guild.id, leaver) is not None:
+            await asyncio.sleep(0.01)
+    gone = await call(app, "POST", "/api/v1/tickets", opening(leaver))
+    assert (gone[0], code(gone)) == (400, "user_not_member")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from bot.core.errors import InvalidRequest
 from bot.core.keys import display_prefix, generate_key, hash_key, looks_like_key
 from bot.core.limits import FailureLimiter, KeyedLocks
 from bot.core.models import Answer, Button, Question
-from bot.core.ports import MemberInfo
-from bot.core.tickets import channel_name, check_answers
+from bot.core.ports import LimitFacts, MemberInfo
+from bot.core.quotas import standing, whole_seconds_until
+from bot.core.tickets import Limits, channel_name, check_answers
 from tests.conftest import FakeClock
 
 MEMBER = MemberInfo(user_id=1, username="Bob Smith!!")
@@ -120,3 +124,60 @@ async def test_keyed_locks_serialize_one_key_and_forget_it_afterwards() -> None:
     await asyncio.gather(work("k", "a"), work("k", "b"), work("other", "c"))
     assert order.index("a-") < order.index("b+")
     assert len(locks) == 0
+
+
+# -- How long a refusal's numbers hold (what a refusal kept in memory rests on) --------------------
+
+_NOW = st.floats(1_700_000_000.0, 1_900_000_000.0)
+_AHEAD = st.floats(0.0, 200.0, exclude_min=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(now=_NOW, ahead=_AHEAD, steps=st.lists(st.floats(0.0, 1.0, exclude_max=True), max_size=8))
+def test_a_wait_in_whole_seconds_holds_until_it_ticks(
+    now: float, ahead: float, steps: list[float]
+) -> None:
+    deadline = now + ahead
+    assume(deadline > now)  # an `ahead` below the clock's resolution is no wait at all
+    told = math.ceil(deadline - now)
+    until = whole_seconds_until(deadline, now)
+    assert now < until <= deadline
+    for step in steps:  # never kept past the moment it changes
+        at = min(now + (until - now) * step, math.nextafter(until, now))
+        assert math.ceil(deadline - at) == told
+    assert math.ceil(deadline - until) == told - 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    now=_NOW,
+    cooldown=st.sampled_from([0.0, 1.0, 20.0, 45.5]),
+    opened=st.integers(0, 40),
+    oldest_age=st.floats(0.0, 60.0, exclude_max=True),
+    last_age=st.one_of(st.none(), st.floats(0.0, 120.0)),
+    user=st.sampled_from([None, 7]),
+    steps=st.lists(st.floats(0.0, 1.0, exclude_max=True), max_size=8),
+)
+def test_the_quotas_hold_until_the_moment_they_say(
+    now: float,
+    cooldown: float,
+    opened: int,
+    oldest_age: float,
+    last_age: float | None,
+    user: int | None,
+    steps: list[float],
+) -> None:
+    limits = Limits(server_per_minute=30, user_cooldown=cooldown, window=60.0)
+    oldest = now - oldest_age if opened else None
+    assume(oldest is None or oldest + limits.window > now)  # it is in the window at `now`
+    last = now - last_age if last_age is not None else None
+    facts = LimitFacts(False, (), None, opened, oldest, last)
+    first = standing(limits, facts, now, user)
+    if first.until == math.inf:  # nothing in them counts down: they hold until something commits
+        assert standing(limits, facts, now + 10_000.0, user).quotas == first.quotas
+        return
+    assert first.until > now
+    for step in steps:
+        at = min(now + (first.until - now) * step, math.nextafter(first.until, now))
+        assert standing(limits, facts, at, user).quotas == first.quotas
+    assert standing(limits, facts, first.until, user).quotas != first.quotas

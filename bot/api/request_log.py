@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.errors import MAPPED_ERRORS, status_and_code
+from bot.api.repeats import Repeated
 from bot.api.requests import request_id
 from bot.api.schemas import SENT_FIELDS
 from bot.core.integrations import ApiRequestLog
@@ -52,6 +53,8 @@ class recorded:  # used as `async with recorded(...)`, like the function it was
             status, code = 200, None
         elif isinstance(exc, MAPPED_ERRORS):
             status, code = status_and_code(exc)
+        elif isinstance(exc, Repeated):
+            status, code = exc.answer.status, exc.answer.code
         elif isinstance(exc, web.HTTPRequestEntityTooLarge):
             status, code = 413, "body_too_large"
         elif isinstance(exc, Exception):

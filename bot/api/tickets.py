@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.api.errors import AuthFailed, AuthThrottled, NotReady
+from bot.api.repeats import repeat_if_kept
 from bot.api.request_log import recorded
 from bot.api.schemas import parse_open_request
 from bot.api.v1 import SUBJECT, V1Services, authenticated
@@ -92,11 +93,14 @@ async def open_ticket(request: web.Request) -> web.Response:
     if not services.ready():
         raise NotReady
     guild_id = await authenticate(request, services)
+    refusals = services.v1.refusals if services.v1 is not None else None
 
     async def run() -> web.Response:
         async with recorded(request, services.requests, guild_id):
             body = await parse_open_request(request, services.body_timeout)
             request[SUBJECT] = body.user_id
+            if refusals is not None:
+                await repeat_if_kept(request, refusals, (guild_id, body))
             opened = await services.tickets.open_ticket(
                 guild_id, body.user_id, body.panel_id, body.button_id, body.answers, "api"
             )

@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.api.errors import MAPPED_ERRORS, response_for
 from bot.api.idempotency import HEADER, idempotent
 from bot.api.ratelimit import add_rate_limit_fields
+from bot.api.repeats import KeptRefusals, Repeated, keep_if_refused
 from bot.core.idempotency import IdempotencyKeys
 from bot.core.lifecycle import LifecycleService
 from bot.core.quotas import Quotas
@@ -27,6 +28,7 @@ class V1Services:
     reads: Reads
     lifecycle: LifecycleService
     bot_user_id: Callable[[], int]
+    refusals: KeptRefusals | None = None  # refused opens answered again from memory
 
 
 async def _answer(run: Callable[[], Awaitable[web.Response]]) -> web.Response:
@@ -43,15 +45,19 @@ async def authenticated(
     run: Callable[[], Awaitable[web.Response]],
 ) -> web.Response:
     """Run a request already authenticated for `guild_id`, as one answer to store and decorate."""
-    refused: BaseException | None = None
+    refused: Exception | None = None
     try:
         if v1 is not None and request.method == "POST" and HEADER in request.headers:
             response = await idempotent(request, guild_id, v1.idempotency, lambda: _answer(run))
         else:
             response = await run()
+    except Repeated as repeated:
+        return repeated.answer.response()  # complete as it was kept
     except MAPPED_ERRORS as exc:
         response, refused = response_for(exc), exc
     if v1 is not None:
-        quotas = await v1.quotas.state(guild_id, request.get(SUBJECT), refused)
-        add_rate_limit_fields(response, quotas)
+        standing = await v1.quotas.state(guild_id, request.get(SUBJECT), refused)
+        add_rate_limit_fields(response, standing.quotas)
+        if refused is not None and v1.refusals is not None:
+            keep_if_refused(request, v1.refusals, response, refused, standing.until)
     return response

@@ -125,6 +125,13 @@ class DiscordPort(Protocol):
 
     async def find_member(self, guild_id: int, user_id: int) -> MemberInfo | None: ...
 
+    def departures(self, guild_id: int) -> int | None:
+        """A count that moves whenever someone `find_member` found in the server may have left
+        it (a leave, the bot's own removal, a reconnection that reloads the server). None where
+        no event would say so (members not followed by the gateway, another process's server):
+        then only a lookup can tell."""
+        ...
+
     async def create_ticket_channel(self, spec: ChannelSpec) -> int: ...
 
     async def send_welcome(self, welcome: Welcome) -> int: ...
@@ -207,6 +214,11 @@ class Reservation(LimitView, Protocol):
 
 
 class TicketStore(Protocol):
+    async def version(self) -> int | None:
+        """Moves whenever anything an open's checks read is committed, by any process (keys,
+        panels, servers, the blacklist, tickets); None where the store can't tell."""
+        ...
+
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None: ...
 
     async def panel_for_button(self, guild_id: int, button_id: str) -> Panel | None:

@@ -27,6 +27,22 @@ class Quota(NamedTuple):
     reset: int
 
 
+class Standing(NamedTuple):
+    """The quotas as they stand, and until when (clock time) every number in them holds."""
+
+    quotas: list[Quota]
+    until: float
+
+
+def whole_seconds_until(deadline: float, now: float) -> float:
+    """When `ceil(deadline - t)`, a wait told in whole seconds, next differs from its value at
+    `now` (infinity once the deadline has passed: the wait is 0 from then on)."""
+    left = deadline - now
+    if left <= 0:
+        return math.inf
+    return deadline - math.ceil(left) + 1
+
+
 class Quotas:
     def __init__(self, store: TicketStore, limits: Limits, clock: Clock = time.time) -> None:
         self._store = store
@@ -35,35 +51,42 @@ class Quotas:
 
     async def state(
         self, guild_id: int, user_id: int | None, refused: BaseException | None = None
-    ) -> list[Quota]:
+    ) -> Standing:
         """`refused`: the error the request ended in; a `RateLimited` carries the facts its check
         read, which are used instead of reading them again."""
         if isinstance(refused, RateLimited) and refused.facts is not None:
-            return self.standing(refused.facts, refused.at, user_id)
+            return standing(self._limits, refused.facts, refused.at, user_id)
         now = self._clock()
         facts = await self._store.view(guild_id).facts(user_id or 0, now - self._limits.window)
-        return self.standing(facts, now, user_id)
+        return standing(self._limits, facts, now, user_id)
 
-    def standing(self, facts: LimitFacts, now: float, user_id: int | None) -> list[Quota]:
-        limits = self._limits
-        used = min(facts.opened_in_window, limits.server_per_minute)
-        server_reset = 0
-        if facts.oldest_in_window is not None:
-            server_reset = max(0, math.ceil(facts.oldest_in_window + limits.window - now))
-        quotas = [
-            Quota(
-                "server",
-                limits.server_per_minute,
-                int(limits.window),
-                limits.server_per_minute - used,
-                server_reset,
-            )
-        ]
-        if user_id is not None and limits.user_cooldown > 0:
-            wait = 0.0
-            if facts.last_open is not None:
-                wait = max(0.0, facts.last_open + limits.user_cooldown - now)
-            quotas.append(
-                Quota("user", 1, math.ceil(limits.user_cooldown), 0 if wait else 1, math.ceil(wait))
-            )
-        return quotas
+
+def standing(limits: Limits, facts: LimitFacts, now: float, user_id: int | None) -> Standing:
+    """The quotas at `now`, from facts read for `now`; the user's only when a user is named."""
+    used = min(facts.opened_in_window, limits.server_per_minute)
+    server_reset = 0
+    until = math.inf
+    if facts.oldest_in_window is not None:
+        # The oldest open leaves the window at its end: `used` drops, the reset moves on.
+        ends = facts.oldest_in_window + limits.window
+        server_reset = max(0, math.ceil(ends - now))
+        until = min(ends, whole_seconds_until(ends, now))
+    quotas = [
+        Quota(
+            "server",
+            limits.server_per_minute,
+            int(limits.window),
+            limits.server_per_minute - used,
+            server_reset,
+        )
+    ]
+    if user_id is not None and limits.user_cooldown > 0:
+        wait = 0.0
+        if facts.last_open is not None:
+            ends = facts.last_open + limits.user_cooldown
+            wait = max(0.0, ends - now)
+            until = min(until, whole_seconds_until(ends, now))
+        quotas.append(
+            Quota("user", 1, math.ceil(limits.user_cooldown), 0 if wait else 1, math.ceil(wait))
+        )
+    return Standing(quotas, until)

@@ -227,6 +227,9 @@ class MemberIndex:
     def __init__(self, bot: hikari.GatewayBot) -> None:
         self._bot = bot
         self.servers: dict[int, ServerMembers] = {}
+        # Per server, how often someone may have left it: what a refusal kept in memory rests
+        # on (`HikariDiscord.departures`). Counts only ever grow, so a number is never reused.
+        self._departures: dict[int, int] = {}
         # A bot's intents are fixed when it is made; every API open asks this.
         self._tracks = hikari.Intents.GUILD_MEMBERS in bot.intents
         self._nonces = itertools.count(1)
@@ -285,6 +288,12 @@ class MemberIndex:
         says the same, but answers with a copy of the whole guild)."""
         return guild_id in self.servers
 
+    def departures(self, guild_id: int) -> int:
+        return self._departures.get(guild_id, 0)
+
+    def _departed(self, guild_id: int) -> None:
+        self._departures[guild_id] = self._departures.get(guild_id, 0) + 1
+
     def display_names(self, guild_id: int) -> DisplayNames:
         return DisplayNames(self.servers.get(guild_id))
 
@@ -309,6 +318,7 @@ class MemberIndex:
         guild_id = int(payload["id"])
         server = ServerMembers()  # a (re)connection starts over: anyone may have left meanwhile
         self.servers[guild_id] = server
+        self._departed(guild_id)
         for member in payload.get("members") or ():
             server.put(*_fields(member))
         if len(server) >= int(payload.get("member_count") or 0):
@@ -352,7 +362,9 @@ class MemberIndex:
         self._ask_for_members(shard, guild_id, server, float(payload.get("retry_after") or 0))
 
     def _guild_delete(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
-        self.servers.pop(int(payload["id"]), None)
+        guild_id = int(payload["id"])
+        self.servers.pop(guild_id, None)
+        self._departed(guild_id)
 
     def _chunk(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
         server = self.servers.get(int(payload["guild_id"]))
@@ -370,7 +382,9 @@ class MemberIndex:
             server.put(*_fields(payload))
 
     def _member_removed(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:
-        if server := self.servers.get(int(payload["guild_id"])):
+        guild_id = int(payload["guild_id"])
+        self._departed(guild_id)
+        if server := self.servers.get(guild_id):
             server.remove(int(payload["user"]["id"]))
 
     def _interaction(self, shard: hikari.api.GatewayShard, payload: Mapping[str, Any]) -> None:

@@ -192,6 +192,12 @@ class HikariDiscord:
         index.remember(guild_id, member)
         return MemberInfo(user_id=int(member.id), username=member.username)
 
+    def departures(self, guild_id: int) -> int | None:
+        index = self._members
+        if not index.tracks_membership or not self.serves(guild_id):
+            return None
+        return index.departures(guild_id)
+
     async def _foreign_member(self, guild_id: int, user_id: int) -> MemberInfo | None:
         """One REST lookup (or a confirmation of the last minute): Discord's 10004 Unknown Guild
         means the bot is not in the server, 10007 Unknown Member that the user is not."""

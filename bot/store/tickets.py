@@ -237,11 +237,19 @@ class SqliteTicketStore:
 
     def __init__(self, db: Database, watch: ChangeWatch | None = None) -> None:
         self._db = db
+        self._watch = watch
         self._panels: Memo[tuple[int, str], Panel | None] | None = None
         self._facts: FactsMemo | None = None
         if watch is not None:
             self._panels, self._facts = Memo(watch), Memo(watch)
         self._views: dict[int, SqliteLimitView] = {}  # one per server: every refusal asks
+
+    async def version(self) -> int | None:
+        watch = self._watch
+        if watch is None:
+            return None
+        known = watch.known()
+        return known if known is not None else await watch.version()
 
     async def get_panel(self, guild_id: int, panel_id: str) -> Panel | None:
         if self._panels is None:
