@@ -54,7 +54,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ import hikari
 from aiohttp import web
 
 from bot.api.app import answers, create_app
+from bot.api.repeats import KeptRefusals
 from bot.api.tickets import ApiServices
 from bot.app import Rimpllee
 from bot.core.admin import ApiKeys
@@ -97,6 +98,10 @@ AIM_RATIO = 0.5
 # Reference rows, not paths of the bot: what is left of a 429 without our code (see floor_app).
 FLOOR = "floor: aiohttp"
 FLOOR_OURS = "floor: + middlewares"
+# The 429 path with nothing kept in memory: what a refusal costs the first time it is worked out
+# (or in a flood of refusals that are all different). Shown, not judged: the aim is the paths
+# as the bot answers them.
+AFRESH = "429, nothing kept"
 AIM_REST_PER_TICKET = 2.0
 
 
@@ -274,6 +279,20 @@ class LoadGenerator:
 
 
 # -- the servers ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def nothing_kept(refusals: KeptRefusals | None, afresh: bool) -> Iterator[None]:
+    """While `afresh`, the bot keeps no refused answer in memory (`bot.core.refusals`)."""
+    if refusals is None or not afresh:
+        yield
+        return
+    kept, refusals.max_entries = refusals.max_entries, 0
+    refusals.forget()
+    try:
+        yield
+    finally:
+        refusals.max_entries = kept
 
 
 async def _bare_handler(request: web.Request) -> web.Response:
@@ -552,6 +571,7 @@ class Bench:
             "429 rate_limited": (429, "rate_limited"),
             "429 auth throttled": (429, "too_many_auth_failures"),
             "404 panel_not_found": (404, "panel_not_found"),
+            AFRESH: (429, "rate_limited"),
             FLOOR: (429, "rate_limited"),
             FLOOR_OURS: (429, "rate_limited"),
         }
@@ -568,11 +588,13 @@ class Bench:
                 ),
                 "429 auth throttled": job(self.bot.http_url, BAD_KEY, bad),
                 "404 panel_not_found": job(self.bot.http_url, DEMO_API_KEY, no_panel),
+                AFRESH: job(self.bot.http_url, DEMO_API_KEY, open_body(cooling).decode()),
                 FLOOR: job(floor_urls[0], DEMO_API_KEY, open_body(cooling).decode()),
                 FLOOR_OURS: job(floor_urls[1], DEMO_API_KEY, open_body(cooling).decode()),
             }
             for name, spec in jobs.items():
-                run = await load.run(spec)
+                with nothing_kept(self.bot.refusals, name == AFRESH):
+                    run = await load.run(spec)
                 status, code = expected[name]
                 if run.statuses != {str(status): run.requests} or code not in run.sample_body:
                     raise BenchmarkError(
@@ -851,7 +873,8 @@ def render(report: Report, wall_s: float) -> str:
             f"{row['server_cpu_utilisation']:7.0%}"
         )
     summary = across_processes(report)
-    paths = {name: row for name, row in summary.items() if name not in ("bare", FLOOR, FLOOR_OURS)}
+    shown = ("bare", AFRESH, FLOOR, FLOOR_OURS)
+    paths = {name: row for name, row in summary.items() if name not in shown}
     worst = min(paths, key=lambda name: paths[name]["ratio_vs_bare"])
     worst_cpu = min(paths, key=lambda name: paths[name]["cpu_ratio_bare_over_this"])
     ratio, cpu_ratio = paths[worst]["ratio_vs_bare"], paths[worst_cpu]["cpu_ratio_bare_over_this"]
@@ -862,6 +885,8 @@ def render(report: Report, wall_s: float) -> str:
         f"  {FLOOR!r}: a handler that reads and parses the body and answers a prebuilt 429",
         f"  with the same fields; {FLOOR_OURS!r}: the same behind the bot's middlewares. What",
         "  a path costs above the second floor is the bot's own code for that request.",
+        f"  {AFRESH!r}: the 429 path with no refusal kept in memory, as the first time or in a",
+        "  flood of refusals that all differ (shown, not judged).",
     ]
     bare_use = report.throughput["bare"]["server_cpu_utilisation"]
     if bare_use < 0.9:

@@ -65,7 +65,7 @@ class Refusals(Generic[K, V]):
         self._store = store
         self._discord = discord
         self._clock = clock
-        self._max = max_entries
+        self.max_entries = max_entries  # 0 keeps nothing (the benchmark measures that too)
         self._entries: dict[K, _Kept[V]] = {}
         self.repeated = 0  # answers given again from memory, since the start
 
@@ -91,10 +91,13 @@ class Refusals(Generic[K, V]):
         del self._entries[asked]
         return None
 
+    def forget(self) -> None:
+        self._entries.clear()
+
     def keep(self, asked: K, answer: V, basis: Basis, refused: BaseException, until: float) -> None:
         """Keep `answer` to `asked`, refused by `refused` on `basis` (read before the refusal was
         worked out), until clock time `until` at the latest. Any other failure is not kept."""
-        if not isinstance(refused, REPEATABLE):
+        if not self.max_entries or not isinstance(refused, REPEATABLE):
             return
         if isinstance(refused, RateLimited):
             if refused.facts is None:  # not from a check: no instant to count from
@@ -103,6 +106,6 @@ class Refusals(Generic[K, V]):
             until = min(until, deadline, whole_seconds_until(deadline, refused.at))
         if self._clock() >= until:
             return
-        if len(self._entries) >= self._max:
+        if len(self._entries) >= self.max_entries:
             self._entries.clear()  # many distinct refusals: start over rather than grow
         self._entries[asked] = _Kept(basis, until, answer)
