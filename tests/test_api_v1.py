@@ -490,3 +490,21 @@ async def test_a_kept_refusal_gives_way_at_once_to_what_it_rested_on(
             await asyncio.sleep(0.01)
     gone = await call(app, "POST", "/api/v1/tickets", opening(leaver))
     assert (gone[0], code(gone)) == (400, "user_not_member")
+
+
+async def test_a_kept_refusal_ends_when_the_clock_steps_back(
+    app: Rimpllee, world: SandboxWorld, clock: FakeClock
+) -> None:
+    """An answer holds from the instant it was worked out for: a clock set back (an NTP step)
+    gets the answer for the time it now says."""
+    member = world.members[0].id
+    assert (await call(app, "POST", "/api/v1/tickets", opening(member)))[0] == 200
+    clock.advance(10)
+    for _ in range(2):
+        assert (await call(app, "POST", "/api/v1/tickets", opening(member)))[2][
+            "Retry-After"
+        ] == "10"
+    clock.advance(-5)
+    back = await call(app, "POST", "/api/v1/tickets", opening(member))
+    assert back[2]["Retry-After"] == "15"
+    assert back[2]["RateLimit"] == '"server";r=29;t=55, "user";r=0;t=15'

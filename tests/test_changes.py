@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Database
-from bot.store.changes import Memo, SqliteChangeWatch, WalIndex
+from bot.store.changes import ChangeWatch, Memo, SqliteChangeWatch, WalIndex
 
 pytestmark = pytest.mark.asyncio
 
@@ -157,3 +157,37 @@ async def test_without_the_wal_index_data_version_notices_commits(tmp_path: Path
     finally:
         watch.close()
         await db.close()
+
+
+class _QueriedWatch(ChangeWatch):
+    """A watch whose version read is a query answered when the test says (as on PostgreSQL,
+    where two reads can finish out of order)."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda: 0)
+        self.answers: list[asyncio.Future[int]] = []
+
+    async def _read(self) -> int:
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.answers.append(answer)
+        return await answer
+
+
+async def test_an_older_read_finishing_last_is_not_kept() -> None:
+    watch = _QueriedWatch()
+    seen: list[tuple[int, int | None]] = []
+
+    async def read_then_look() -> None:
+        value = await watch.version()
+        seen.append((value, watch.known()))  # the same step: what the rest of the turn gets
+
+    older = asyncio.create_task(read_then_look())
+    await asyncio.sleep(0)
+    newer = asyncio.create_task(watch.version())
+    await asyncio.sleep(0)
+    assert len(watch.answers) == 2
+    watch.answers[1].set_result(6)  # the later read answers first...
+    assert await newer == 6
+    watch.answers[0].set_result(5)  # ...and the earlier one's older answer is not kept
+    await older
+    assert seen == [(5, None)]

@@ -51,10 +51,11 @@ def ticket_channels(world: SandboxWorld) -> list[int]:
     [
         (403, 50013, "lacks permissions"),
         (404, 10003, "no longer exists"),
+        (404, 0, "Discord answered 404"),  # no Unknown … code: it proves nothing is gone
         (500, 0, "Discord answered 500"),
         (None, 0, "did not answer within"),  # no answer in time
     ],
-    ids=["403", "404", "500", "timeout"],
+    ids=["403", "404", "404-no-code", "500", "timeout"],
 )
 async def test_each_discord_fault_on_each_step_leaves_nothing(
     app: Rimpllee,

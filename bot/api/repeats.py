@@ -69,7 +69,7 @@ def keep_if_refused(
     refusals: KeptRefusals,
     response: web.Response,
     refused: Exception,
-    until: float,
+    holds: tuple[float, float],
 ) -> None:
     """After the answer is complete (RateLimit fields included): keep it, if it may be."""
     pending = request.get(PENDING)
@@ -77,4 +77,4 @@ def keep_if_refused(
         return
     _, code = status_and_code(refused)
     answer = KeptAnswer(response.status, code, response.body, dict(response.headers))
-    refusals.keep(pending.asked, answer, pending.basis, refused, until)
+    refusals.keep(pending.asked, answer, pending.basis, refused, holds)

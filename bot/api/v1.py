@@ -59,5 +59,6 @@ async def authenticated(
         standing = await v1.quotas.state(guild_id, request.get(SUBJECT), refused)
         add_rate_limit_fields(response, standing.quotas)
         if refused is not None and v1.refusals is not None:
-            keep_if_refused(request, v1.refusals, response, refused, standing.until)
+            holds = (standing.at, standing.until)
+            keep_if_refused(request, v1.refusals, response, refused, holds)
     return response

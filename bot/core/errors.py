@@ -19,6 +19,9 @@ T = TypeVar("T")
 class TicketError(Exception):
     """Base of every refusal or failure an open (or an admin action) can end in."""
 
+    # True on a refusal an open started by another request ended in, handed to this one too.
+    shared: bool = False
+
 
 def lookup(table: Mapping[type[BaseException], T], exc: BaseException) -> T | None:
     """The entry for the exception's class or its nearest mapped base (the way `except` picks

@@ -28,9 +28,11 @@ class Quota(NamedTuple):
 
 
 class Standing(NamedTuple):
-    """The quotas as they stand, and until when (clock time) every number in them holds."""
+    """The quotas as they stand at clock time `at`, and until when every number in them holds
+    (from `at` on: the clock stepping back can change them)."""
 
     quotas: list[Quota]
+    at: float
     until: float
 
 
@@ -89,4 +91,4 @@ def standing(limits: Limits, facts: LimitFacts, now: float, user_id: int | None)
         quotas.append(
             Quota("user", 1, math.ceil(limits.user_cooldown), 0 if wait else 1, math.ceil(wait))
         )
-    return Standing(quotas, until)
+    return Standing(quotas, now, until)

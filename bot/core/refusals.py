@@ -8,11 +8,13 @@ A refusal rests on three things, and an entry holds while all three do:
 - that the member is still in the server: a count of possible departures
   (`DiscordPort.departures`), moved by the gateway's events;
 - the clock: a cooldown ends, an open leaves the server's window, a wait told in whole seconds
-  ticks down. The caller says when its answer next changes (`Standing.until`), and a rate limit's
-  own wait is bounded here.
+  ticks down. The caller says from which instant its answer holds and when it next changes
+  (`Standing`), and a rate limit's own wait is bounded here. The clock stepping back before that
+  instant ends it too.
 
-Only refusals decided by those alone are kept. A member not found is not (it may have been a REST
-lookup), nor a Discord failure, nor anything idempotent or successful.
+Only refusals decided by those alone are kept (`REPEATABLE`): a member not found is not (it may
+have been a REST lookup), nor a Discord failure, nor a refusal decided by an open another request
+started (`TicketError.shared`: it was decided before this request read its basis).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Basis(NamedTuple):
 
 class _Kept(NamedTuple, Generic[V]):
     basis: Basis
+    since: float
     until: float
     answer: V
 
@@ -85,7 +88,7 @@ class Refusals(Generic[K, V]):
         kept = self._entries.get(asked)
         if kept is None:
             return None
-        if kept.basis == basis and self._clock() < kept.until:
+        if kept.basis == basis and kept.since <= self._clock() < kept.until:
             self.repeated += 1
             return kept.answer
         del self._entries[asked]
@@ -94,18 +97,27 @@ class Refusals(Generic[K, V]):
     def forget(self) -> None:
         self._entries.clear()
 
-    def keep(self, asked: K, answer: V, basis: Basis, refused: BaseException, until: float) -> None:
+    def keep(
+        self,
+        asked: K,
+        answer: V,
+        basis: Basis,
+        refused: BaseException,
+        holds: tuple[float, float],
+    ) -> None:
         """Keep `answer` to `asked`, refused by `refused` on `basis` (read before the refusal was
-        worked out), until clock time `until` at the latest. Any other failure is not kept."""
-        if not self.max_entries or not isinstance(refused, REPEATABLE):
+        worked out), for clock times in `holds` (from the instant it was worked out for, to the
+        first that changes it) at the most. Any other failure is not kept."""
+        since, until = holds
+        if not self.max_entries or not isinstance(refused, REPEATABLE) or refused.shared:
             return
         if isinstance(refused, RateLimited):
             if refused.facts is None:  # not from a check: no instant to count from
                 return
             deadline = refused.at + refused.retry_after
             until = min(until, deadline, whole_seconds_until(deadline, refused.at))
-        if self._clock() >= until:
+        if not since <= self._clock() < until:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # many distinct refusals: start over rather than grow
-        self._entries[asked] = _Kept(basis, until, answer)
+        self._entries[asked] = _Kept(basis, since, until, answer)

@@ -31,6 +31,7 @@ from bot.core.errors import (
     NotMember,
     PanelNotFound,
     RateLimited,
+    TicketError,
     TooManyOpen,
 )
 from bot.core.limits import Clock, KeyedLocks
@@ -220,6 +221,17 @@ def check_answers(button: Button, answers: Sequence[Answer]) -> tuple[Answer, ..
     return tuple(checked)
 
 
+async def _share(opening: asyncio.Task[OpenedTicket]) -> OpenedTicket:
+    """The answer of an open another request started. A refusal it ends in was decided on what
+    held before this request looked: it is marked `shared`, so nothing keeps it as this
+    request's own (`bot.core.refusals`)."""
+    try:
+        return await asyncio.shield(opening)
+    except TicketError as exc:
+        exc.shared = True
+        raise
+
+
 def _retrieved(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()
@@ -282,7 +294,7 @@ class TicketService:
         key = (guild_id, user_id, button.button_id)
         same = self._opening.get(key)
         if same is not None:
-            return await asyncio.shield(same)  # the same member, the same button, right now
+            return await _share(same)  # the same member, the same button, right now
         # Refuse from committed data first, so a flood of refusals never queues on the write lock.
         try:
             await self._check_limits(self._store.view(guild_id), user_id, button)
@@ -292,10 +304,10 @@ class TicketService:
             same = self._opening.get(key)
             if same is None:
                 raise
-            return await asyncio.shield(same)
+            return await _share(same)
         same = self._opening.get(key)
         if same is not None:
-            return await asyncio.shield(same)
+            return await _share(same)
         # Shielded and tracked: a caller that goes away doesn't stop the open halfway, and
         # shutdown waits for it (see `drain`).
         opening = self._track(self._reserve_and_create(panel, button, member, checked, source))

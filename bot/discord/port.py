@@ -52,6 +52,9 @@ FOREIGN_MEMBER_MAX = 10_000
 FOREIGN_SERVER_MAX = 1_000
 UNKNOWN_GUILD = 10004  # Discord's JSON error codes
 UNKNOWN_CHANNEL = 10003
+# Discord's "Unknown …" codes (10001 Unknown Account … 10070-odd): only these say a thing is gone.
+# A 404 without one (a proxy's, or a route Discord doesn't know) proves nothing.
+_UNKNOWN_ENTITY = 10001
 THREAD_ARCHIVE_MINUTES = 10080  # a week: the longest Discord keeps a quiet thread active
 WELCOME_SEARCH_LIMIT = 50  # members may write before a crashed open's welcome is recovered
 _BUTTON_STYLES: dict[
@@ -195,6 +198,8 @@ class HikariDiscord:
     def departures(self, guild_id: int) -> int | None:
         index = self._members
         if not index.tracks_membership or not self.serves(guild_id):
+            return None
+        if not index.has_server(guild_id):  # unavailable, or not loaded yet: members by REST
             return None
         return index.departures(guild_id)
 
@@ -798,7 +803,7 @@ class HikariDiscord:
             return f"{where} is full (50 channels): could not {action}"
         if code == 30013:
             return f"the server has reached Discord's limit of 500 channels: could not {action}"
-        if isinstance(exc, hikari.NotFoundError):
+        if isinstance(exc, hikari.NotFoundError) and _UNKNOWN_ENTITY <= code < 20000:
             return f"{where} no longer exists: could not {action}"
         if isinstance(exc, hikari.HTTPResponseError):
             return f"Discord answered {int(exc.status)} when the bot tried to {action}"

@@ -43,6 +43,8 @@ class ChangeWatch:
         self._local_commits = local_commits
         self._turn: int | None = None  # this process's commits when read in this turn
         self._version = -1
+        self._reads = 0  # reads started, and the number of the one `_version` came from: on
+        self._read_kept = 0  # PostgreSQL two reads can finish out of order, the older last
 
     def _turn_over(self) -> None:
         self._turn = None
@@ -62,11 +64,15 @@ class ChangeWatch:
         commits = self._local_commits()
         if self._turn == commits:
             return self._version
+        self._reads += 1
+        read = self._reads
         version = await self._read()
-        if self._local_commits() == commits:  # nothing of ours committed during the read
+        # Kept for the turn if nothing of ours committed during the read, and no read started
+        # after it has been kept already (its answer is the newer one).
+        if self._local_commits() == commits and read > self._read_kept:
             if self._turn is None:
                 asyncio.get_running_loop().call_soon(self._turn_over)
-            self._turn, self._version = commits, version
+            self._turn, self._version, self._read_kept = commits, version, read
         return version
 
     async def _read(self) -> int:
