@@ -128,8 +128,8 @@ class DiscordPort(Protocol):
     def departures(self, guild_id: int) -> int | None:
         """A count that moves whenever someone `find_member` found in the server may have left
         it (a leave, the bot's own removal, a reconnection that reloads the server). None where
-        no event would say so (members not followed by the gateway, another process's server):
-        then only a lookup can tell."""
+        no event would say so (members not followed by the gateway, another process's server,
+        a server unavailable or not loaded yet): then only a lookup can tell."""
         ...
 
     async def create_ticket_channel(self, spec: ChannelSpec) -> int: ...
